@@ -1,0 +1,56 @@
+"""JSON errors for the API: ``{"status", "code", "detail"}`` (plus ``fields`` for bad input)."""
+
+from django.http import JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from chat.errors import ChatError
+
+
+def _first_message(detail) -> str:
+    if isinstance(detail, dict):
+        field, value = next(iter(detail.items()))
+        text = _first_message(value)
+        return text if field in {"detail", "non_field_errors"} else f"{field}: {text}"
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    """Render chat and DRF errors in one JSON shape; anything else stays a 500."""
+    if isinstance(exc, ChatError):
+        body = {"status": exc.status, "code": exc.code, "detail": exc.detail}
+        if exc.retryable:
+            body["retryable"] = True
+        return Response(body, status=exc.status)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    body = {
+        "status": response.status_code,
+        "code": "error",
+        "detail": _first_message(response.data),
+    }
+    if isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        body["code"] = codes if isinstance(codes, str) else "invalid"
+        if isinstance(exc, exceptions.ValidationError) and isinstance(response.data, dict):
+            body["fields"] = response.data
+    response.data = body
+    return response
+
+
+def json_not_found(request, exception=None):
+    """404 for any unknown URL under /api/ (pages get Django's HTML 404)."""
+    return JsonResponse(
+        {"status": 404, "code": "not_found", "detail": "No such endpoint."}, status=404
+    )
+
+
+def json_server_error(request):
+    """500 for /api/ URLs."""
+    return JsonResponse(
+        {"status": 500, "code": "server_error", "detail": "Internal server error."}, status=500
+    )

@@ -1,0 +1,90 @@
+"""Validation of API input, and the documented shapes of API output (OpenAPI)."""
+
+from rest_framework import serializers
+
+from chat.models import ChatRoom
+from chat.selectors import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
+from chat.services import CLIENT_MESSAGE_ID_MAX_LENGTH
+
+
+class ChatListQuery(serializers.Serializer):
+    userId = serializers.CharField(required=False, help_text="Defaults to the caller.")
+
+
+class ChatCreateInput(serializers.Serializer):
+    chatType = serializers.ChoiceField(choices=ChatRoom.ChatType.choices)
+    participants = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        allow_empty=False,
+        help_text="User ids of the other participants (the caller is always included).",
+    )
+    chatName = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class HistoryQuery(serializers.Serializer):
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=HISTORY_MAX_LIMIT, default=HISTORY_DEFAULT_LIMIT
+    )
+    cursor = serializers.CharField(required=False, help_text="nextCursor of the previous page.")
+    afterSeq = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text="Catch-up: messages after this seq, oldest first (cursor is then ignored).",
+    )
+
+
+class MessageCreateInput(serializers.Serializer):
+    message = serializers.CharField(trim_whitespace=False)
+    clientMessageId = serializers.CharField(
+        required=False,
+        max_length=CLIENT_MESSAGE_ID_MAX_LENGTH,
+        help_text="Idempotency key; a retry with the same key returns the original message.",
+    )
+
+
+class MessageOutput(serializers.Serializer):
+    chatId = serializers.CharField()
+    seq = serializers.IntegerField()
+    messageId = serializers.CharField()
+    clientMessageId = serializers.CharField()
+    userId = serializers.CharField()
+    username = serializers.CharField()
+    message = serializers.CharField()
+    timestamp = serializers.IntegerField(help_text="Milliseconds since the epoch.")
+    createdAt = serializers.DateTimeField()
+    attachments = serializers.ListField(child=serializers.DictField())
+    delivered = serializers.BooleanField()
+    read = serializers.BooleanField()
+
+
+class MemberOutput(serializers.Serializer):
+    userId = serializers.CharField()
+    username = serializers.CharField()
+
+
+class ChatOutput(serializers.Serializer):
+    chatId = serializers.UUIDField()
+    chatName = serializers.CharField()
+    chatType = serializers.ChoiceField(choices=ChatRoom.ChatType.choices)
+    participants = serializers.ListField(child=serializers.CharField())
+    members = MemberOutput(many=True)
+    createdAt = serializers.DateTimeField()
+    lastActivity = serializers.DateTimeField()
+    lastMessage = MessageOutput(allow_null=True)
+    unreadCount = serializers.IntegerField()
+
+
+class ChatListOutput(serializers.Serializer):
+    chats = ChatOutput(many=True)
+
+
+class HistoryOutput(serializers.Serializer):
+    messages = MessageOutput(many=True)
+    nextCursor = serializers.CharField(allow_null=True, required=False)
+    hasMore = serializers.BooleanField()
+
+
+class ErrorOutput(serializers.Serializer):
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    detail = serializers.CharField()

@@ -1,0 +1,93 @@
+"""REST endpoints: parse, authorize, call a selector or service, render JSON."""
+
+from asgiref.sync import async_to_sync
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chat import errors, events, selectors, services
+from chat.api import serializers as s
+from chat.payloads import chat_payload, message_payload
+
+ERRORS = {code: OpenApiResponse(s.ErrorOutput) for code in (400, 403, 404, 503)}
+
+
+def _valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class ChatsView(APIView):
+    @extend_schema(
+        parameters=[s.ChatListQuery],
+        responses={200: s.ChatListOutput, **ERRORS},
+        summary="The user's chats",
+    )
+    def get(self, request):
+        """Chats of ``userId`` (default: the caller), most recent first. Staff may list anyone's."""
+        query = _valid(s.ChatListQuery, request.query_params)
+        user_id = query.get("userId", str(request.user.pk))
+        if user_id != str(request.user.pk) and not request.user.is_staff:
+            raise errors.Forbidden("You may list only your own chats.", code="forbidden")
+        return Response({"chats": selectors.chat_list_for_user(user_id=user_id)})
+
+    @extend_schema(
+        request=s.ChatCreateInput,
+        responses={201: s.ChatOutput, 200: s.ChatOutput, **ERRORS},
+        summary="Create a chat (a direct chat that exists is returned with 200)",
+    )
+    def post(self, request):
+        data = _valid(s.ChatCreateInput, request.data)
+        chat, created = services.chat_create(
+            creator=request.user,
+            chat_type=data["chatType"],
+            participants=selectors.users_by_ids(data["participants"]),
+            name=data.get("chatName", ""),
+        )
+        body = chat_payload(chat, participants=selectors.chat_members(chat))
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class ChatMessagesView(APIView):
+    @extend_schema(
+        parameters=[s.HistoryQuery],
+        responses={200: s.HistoryOutput, **ERRORS},
+        summary="Chat history",
+    )
+    def get(self, request, chat_id):
+        """Newest first, ``limit`` a page, ``cursor`` for older pages; ``afterSeq`` catches up."""
+        query = _valid(s.HistoryQuery, request.query_params)
+        chat = selectors.chat_for_member(chat_id=chat_id, user=request.user)
+        if "afterSeq" in query:
+            page = selectors.message_catch_up(
+                chat_id=str(chat.pk), after_seq=query["afterSeq"], limit=query["limit"]
+            )
+            return Response(page)
+        page = selectors.message_history(
+            chat_id=str(chat.pk), limit=query["limit"], cursor=query.get("cursor")
+        )
+        return Response(page)
+
+    @extend_schema(
+        request=s.MessageCreateInput,
+        responses={201: s.MessageOutput, 200: s.MessageOutput, **ERRORS},
+        summary="Send a message (a retried clientMessageId returns the original with 200)",
+    )
+    def post(self, request, chat_id):
+        data = _valid(s.MessageCreateInput, request.data)
+        chat = selectors.chat_for_member(chat_id=chat_id, user=request.user)
+        result = services.message_send(
+            chat_id=str(chat.pk),
+            user_id=str(request.user.pk),
+            username=request.user.get_username(),
+            body=data["message"],
+            client_message_id=data.get("clientMessageId") or services.new_client_message_id(),
+        )
+        if result.created:
+            async_to_sync(events.message_broadcast)(result.message)
+        return Response(
+            message_payload(result.message),
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )

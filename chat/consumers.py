@@ -1,0 +1,180 @@
+"""The chat socket (``/ws/``): one consumer per connection, one method per action."""
+
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from chat import errors, events, selectors, services
+from chat.protocol import ProtocolError, parse_frame
+from chat.ratelimit import TokenBucket
+from chat.stores import get_store
+from chat.stores.base import Connection, StoreError
+
+logger = logging.getLogger(__name__)
+
+
+def _handler_name(action: str) -> str:
+    # "sendMessage" -> "action_send_message"
+    return "action_" + "".join(f"_{c.lower()}" if c.isupper() else c for c in action)
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    """Speaks the protocol of ``chat.protocol`` for one logged-in user."""
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close()
+            return
+        self.user_id = str(user.pk)
+        self.username = user.get_username()
+        self.joined: set[str] = set()
+        # Chats whose membership was checked on this socket (checked once, at first use).
+        self.member_of: set[str] = set()
+        self.budget = TokenBucket(
+            burst=settings.CHAT_RATE_BURST, rate=settings.CHAT_RATE_PER_SECOND
+        )
+        self.registry_refreshed_at = time.time()
+        await self.accept()
+        await self._registry(
+            "connection_put",
+            Connection(
+                connection_id=self.channel_name,
+                user_id=self.user_id,
+                connected_at=int(time.time() * 1000),
+                ttl=int(time.time()) + settings.CHAT_CONNECTION_TTL,
+            ),
+        )
+
+    async def disconnect(self, code):
+        if not hasattr(self, "joined"):
+            return
+        for chat_id in self.joined:
+            await self.channel_layer.group_discard(events.chat_group(chat_id), self.channel_name)
+        await self._registry("connection_remove", self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        frame = None
+        try:
+            frame = parse_frame(text_data)
+            if not self.budget.take():
+                raise ProtocolError("rate_limited", "Too many frames; slow down.", frame=frame)
+            await getattr(self, _handler_name(frame["action"]))(frame)
+        except ProtocolError as exc:
+            await self._send(exc.as_frame())
+        except errors.ChatError as exc:
+            failure = ProtocolError(exc.code, exc.detail, frame=frame, retryable=exc.retryable)
+            await self._send(failure.as_frame())
+
+    async def _send(self, payload: dict):
+        await self.send(text_data=events.frame(payload))
+
+    async def _registry(self, method: str, *args, **kwargs):
+        # The registry is presence bookkeeping: its failure must not break the socket.
+        try:
+            await database_sync_to_async(getattr(get_store(), method))(*args, **kwargs)
+        except Exception:
+            logger.exception("Connection registry %s failed for %s", method, self.channel_name)
+
+    async def _require_member(self, frame: dict) -> str:
+        chat_id = frame["chatId"]
+        if chat_id not in self.member_of:
+            member = await database_sync_to_async(selectors.is_member)(
+                chat_id=chat_id, user_id=self.user_id
+            )
+            if not member:
+                raise ProtocolError("not_member", "You are not a member of this chat.", frame=frame)
+            self.member_of.add(chat_id)
+        return chat_id
+
+    async def action_join_chat(self, frame):
+        chat_id = await self._require_member(frame)
+        await self.channel_layer.group_add(events.chat_group(chat_id), self.channel_name)
+        self.joined.add(chat_id)
+        try:
+            last_seq = await database_sync_to_async(get_store().last_seq)(chat_id)
+        except StoreError:
+            raise errors.Unavailable("The message store is unavailable; retry shortly.") from None
+        await self._send({"type": "joined", "chatId": chat_id, "lastSeq": last_seq})
+        await self._registry(
+            "connection_refresh",
+            self.channel_name,
+            ttl=int(time.time()) + settings.CHAT_CONNECTION_TTL,
+            chat_id=chat_id,
+        )
+
+    async def action_leave_chat(self, frame):
+        chat_id = frame["chatId"]
+        if chat_id in self.joined:
+            await self.channel_layer.group_discard(events.chat_group(chat_id), self.channel_name)
+            self.joined.discard(chat_id)
+        await self._send({"type": "left", "chatId": chat_id})
+
+    async def action_send_message(self, frame):
+        chat_id = await self._require_member(frame)
+        result = await database_sync_to_async(services.message_send)(
+            chat_id=chat_id,
+            user_id=self.user_id,
+            username=self.username,
+            body=frame["message"],
+            client_message_id=frame["clientMessageId"],
+        )
+        message = result.message
+        await self._send(
+            {
+                "type": "ack",
+                "chatId": chat_id,
+                "clientMessageId": message.client_message_id,
+                "messageId": message.message_id,
+                "seq": message.seq,
+                "timestamp": message.timestamp,
+                "duplicate": not result.created,
+            }
+        )
+        if result.created:
+            await events.message_broadcast(message)
+
+    async def action_sync(self, frame):
+        chat_id = await self._require_member(frame)
+        page = await database_sync_to_async(selectors.message_catch_up)(
+            chat_id=chat_id, after_seq=frame["afterSeq"]
+        )
+        await self._send(
+            {
+                "type": "history",
+                "chatId": chat_id,
+                "messages": page["messages"],
+                "hasMore": page["hasMore"],
+            }
+        )
+        if page["messages"]:
+            await database_sync_to_async(services.message_mark_delivered)(
+                chat_id=chat_id, user_id=self.user_id, seq=page["messages"][-1]["seq"]
+            )
+
+    async def action_typing(self, frame):
+        chat_id = await self._require_member(frame)
+        await events.typing_broadcast(chat_id=chat_id, user_id=self.user_id, username=self.username)
+
+    async def action_mark_read(self, frame):
+        chat_id = await self._require_member(frame)
+        await database_sync_to_async(services.message_mark_read)(
+            chat_id=chat_id, user_id=self.user_id, seq=frame["seq"]
+        )
+        await events.read_broadcast(chat_id=chat_id, user_id=self.user_id, seq=frame["seq"])
+
+    async def action_ping(self, frame):
+        now = time.time()
+        if now - self.registry_refreshed_at > settings.CHAT_CONNECTION_TTL / 3:
+            self.registry_refreshed_at = now
+            await self._registry(
+                "connection_refresh", self.channel_name, ttl=int(now) + settings.CHAT_CONNECTION_TTL
+            )
+        await self._send({"type": "pong"})
+
+    async def chat_frame(self, event):
+        """A pre-serialized frame broadcast to the chat's group."""
+        await self.send(text_data=event["text"])

@@ -1,0 +1,41 @@
+"""Errors the chat services raise; the API and the socket turn them into error responses."""
+
+
+class ChatError(Exception):
+    """A request the chat cannot carry out; ``code`` is stable, ``detail`` is for people."""
+
+    code = "invalid"
+    status = 400
+    retryable = False
+
+    def __init__(self, detail: str, *, code: str | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+
+
+class InvalidInput(ChatError):
+    """The request is malformed or breaks a limit."""
+
+
+class NotFound(ChatError):
+    """The chat does not exist (or the caller may not know that it does)."""
+
+    code = "not_found"
+    status = 404
+
+
+class Forbidden(ChatError):
+    """The caller is not allowed to act on this chat."""
+
+    code = "not_member"
+    status = 403
+
+
+class Unavailable(ChatError):
+    """The store could not be reached in time; the same request may be retried."""
+
+    code = "store_unavailable"
+    status = 503
+    retryable = True

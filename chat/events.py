@@ -1,0 +1,66 @@
+"""Real-time events: group names and broadcasts through the channel layer.
+
+A broadcast carries the client frame already serialized, so a message is encoded once however
+many sockets receive it. Broadcasting is best effort: a layer failure is logged and counted,
+never raised, because the message is already stored and clients catch up with ``sync``.
+"""
+
+import json
+import logging
+
+from channels.layers import get_channel_layer
+
+from chat.payloads import message_payload
+from chat.stores.base import Message
+
+logger = logging.getLogger(__name__)
+
+broadcast_failures = 0
+"""Broadcasts this process could not hand to the channel layer."""
+
+
+def chat_group(chat_id: str) -> str:
+    """The channel-layer group of every socket that has joined ``chat_id``."""
+    return f"chat.{chat_id}"
+
+
+def frame(payload: dict) -> str:
+    """Serialize a server-to-client frame."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def message_frame(message: Message) -> str:
+    """The ``message`` frame every member socket receives for a new message."""
+    return frame(
+        {"type": "message", "chatId": message.chat_id, "message": message_payload(message)}
+    )
+
+
+async def _group_send(chat_id: str, text: str) -> bool:
+    global broadcast_failures
+    try:
+        await get_channel_layer().group_send(
+            chat_group(chat_id), {"type": "chat.frame", "text": text}
+        )
+    except Exception:
+        broadcast_failures += 1
+        logger.exception("Broadcast to chat %s failed; members will catch up by sync.", chat_id)
+        return False
+    return True
+
+
+async def message_broadcast(message: Message) -> bool:
+    """Send a stored message to every socket joined to its chat; False if the layer failed."""
+    return await _group_send(message.chat_id, message_frame(message))
+
+
+async def typing_broadcast(*, chat_id: str, user_id: str, username: str) -> bool:
+    """Tell the chat's sockets that a member is typing."""
+    text = frame({"type": "typing", "chatId": chat_id, "userId": user_id, "username": username})
+    return await _group_send(chat_id, text)
+
+
+async def read_broadcast(*, chat_id: str, user_id: str, seq: int) -> bool:
+    """Tell the chat's sockets how far a member has read."""
+    text = frame({"type": "read", "chatId": chat_id, "userId": user_id, "seq": seq})
+    return await _group_send(chat_id, text)

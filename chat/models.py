@@ -1,0 +1,114 @@
+"""Relational data: chat rooms and their members, plus the ORM store's tables.
+
+Rooms and memberships live here (not in the message store) so that Django admin can moderate
+them and "a user's chats" is one relational query. ``StoredMessage``, ``ChatSequence`` and
+``Connection`` belong to the ORM store backend (``chat.stores.orm``) and are touched only there.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class ChatRoom(models.Model):
+    """A direct (two people) or group conversation."""
+
+    class ChatType(models.TextChoices):
+        DIRECT = "direct", "Direct"
+        GROUP = "group", "Group"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200, blank=True)
+    chat_type = models.CharField(max_length=10, choices=ChatType.choices)
+    # "<lower user id>:<higher user id>" for direct chats, so a pair has at most one.
+    direct_key = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_activity = models.DateTimeField(default=timezone.now, db_index=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="chats"
+    )
+
+    class Meta:
+        ordering = ["-last_activity"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(chat_type="group") | models.Q(direct_key__isnull=False),
+                name="direct_chat_has_key",
+            )
+        ]
+
+    def __str__(self):
+        return self.name or f"{self.get_chat_type_display()} chat {self.id}"
+
+
+class Membership(models.Model):
+    """A user's place in a chat, with how far they have received and read it."""
+
+    chat = models.ForeignKey(ChatRoom, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    joined_at = models.DateTimeField(default=timezone.now)
+    last_delivered_seq = models.BigIntegerField(default=0)
+    last_read_seq = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["chat", "user"], name="one_membership_per_user")
+        ]
+
+    def __str__(self):
+        return f"{self.user} in {self.chat}"
+
+
+class StoredMessage(models.Model):
+    """One message of the ORM store (mirrors an item of the DynamoDB messages table)."""
+
+    chat_id = models.CharField(max_length=64)
+    seq = models.BigIntegerField()
+    message_id = models.CharField(max_length=64, unique=True)
+    user_id = models.CharField(max_length=64)
+    username = models.CharField(max_length=150)
+    body = models.TextField()
+    client_message_id = models.CharField(max_length=64)
+    attachments = models.JSONField(default=list, blank=True)
+    timestamp = models.BigIntegerField(help_text="Milliseconds since the epoch.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["chat_id", "seq"], name="one_message_per_seq"),
+            models.UniqueConstraint(
+                fields=["chat_id", "user_id", "client_message_id"], name="idempotent_send"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.chat_id}#{self.seq}"
+
+
+class ChatSequence(models.Model):
+    """The last ``seq`` handed out in a chat (the ORM store's per-chat counter)."""
+
+    chat_id = models.CharField(max_length=64, primary_key=True)
+    last_seq = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.chat_id} at {self.last_seq}"
+
+
+class Connection(models.Model):
+    """An open socket in the ORM store's connection registry."""
+
+    connection_id = models.CharField(max_length=255, primary_key=True)
+    user_id = models.CharField(max_length=64, db_index=True)
+    chat_id = models.CharField(max_length=64, blank=True)
+    connected_at = models.BigIntegerField(help_text="Milliseconds since the epoch.")
+    ttl = models.BigIntegerField(db_index=True, help_text="Expiry, seconds since the epoch.")
+
+    def __str__(self):
+        return self.connection_id

@@ -1,0 +1,44 @@
+"""Wire shapes: the camelCase JSON objects of the REST API and the socket protocol."""
+
+from datetime import UTC, datetime
+
+from chat.stores.base import Message
+
+
+def iso_from_ms(timestamp: int) -> str:
+    """Render epoch milliseconds as an ISO 8601 UTC string."""
+    moment = datetime.fromtimestamp(timestamp / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def message_payload(message: Message, *, delivered: bool = False, read: bool = False) -> dict:
+    """The full message object (SPEC section 3)."""
+    return {
+        "chatId": message.chat_id,
+        "seq": message.seq,
+        "messageId": message.message_id,
+        "clientMessageId": message.client_message_id,
+        "userId": message.user_id,
+        "username": message.username,
+        "message": message.body,
+        "timestamp": message.timestamp,
+        "createdAt": iso_from_ms(message.timestamp),
+        "attachments": list(message.attachments),
+        "delivered": delivered,
+        "read": read,
+    }
+
+
+def chat_payload(chat, *, participants: list[dict], last_message=None, unread: int = 0) -> dict:
+    """A chat room as listed to one of its members."""
+    return {
+        "chatId": str(chat.id),
+        "chatName": chat.name,
+        "chatType": chat.chat_type,
+        "participants": [p["userId"] for p in participants],
+        "members": participants,
+        "createdAt": chat.created_at.isoformat().replace("+00:00", "Z"),
+        "lastActivity": chat.last_activity.isoformat().replace("+00:00", "Z"),
+        "lastMessage": message_payload(last_message) if last_message else None,
+        "unreadCount": unread,
+    }

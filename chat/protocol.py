@@ -1,0 +1,88 @@
+"""The socket protocol's client frames: parsing and validation.
+
+A client frame is a JSON object whose ``action`` names the operation (the origin's API Gateway
+route key). ``parse_frame`` returns a valid frame or raises ``ProtocolError``, which the
+consumer turns into an ``error`` frame without closing the socket.
+"""
+
+import json
+
+from django.conf import settings
+
+# action -> required fields and their JSON types.
+ACTIONS: dict[str, dict[str, type]] = {
+    "joinChat": {"chatId": str},
+    "leaveChat": {"chatId": str},
+    "sendMessage": {"chatId": str, "message": str, "clientMessageId": str},
+    "sync": {"chatId": str, "afterSeq": int},
+    "typing": {"chatId": str},
+    "markRead": {"chatId": str, "seq": int},
+    "ping": {},
+}
+
+
+class ProtocolError(Exception):
+    """A frame the server will not act on; becomes ``{"type": "error", ...}``."""
+
+    def __init__(self, code: str, detail: str, *, frame: dict | None = None, retryable=False):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.retryable = retryable
+        self.client_message_id = None
+        self.action = None
+        if isinstance(frame, dict):
+            if isinstance(frame.get("clientMessageId"), str):
+                self.client_message_id = frame["clientMessageId"]
+            if isinstance(frame.get("action"), str):
+                self.action = frame["action"]
+
+    def as_frame(self) -> dict:
+        """The error frame sent back to the client."""
+        payload = {"type": "error", "code": self.code, "detail": self.detail}
+        if self.action is not None:
+            payload["action"] = self.action
+        if self.client_message_id is not None:
+            payload["clientMessageId"] = self.client_message_id
+        if self.retryable:
+            payload["retryable"] = True
+        return payload
+
+
+def _type_name(kind: type) -> str:
+    return {str: "a string", int: "a non-negative integer"}[kind]
+
+
+def parse_frame(text: str | None) -> dict:
+    """Decode and validate one client text frame."""
+    if text is None:
+        raise ProtocolError("bad_frame", "Frames must be JSON text, not binary.")
+    if len(text) > settings.CHAT_FRAME_MAX_LENGTH:
+        raise ProtocolError(
+            "too_long", f"Frames are limited to {settings.CHAT_FRAME_MAX_LENGTH} characters."
+        )
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        raise ProtocolError("bad_json", "The frame is not valid JSON.") from None
+    if not isinstance(frame, dict):
+        raise ProtocolError("bad_frame", "The frame must be a JSON object.")
+    action = frame.get("action")
+    if not isinstance(action, str) or action not in ACTIONS:
+        raise ProtocolError(
+            "unknown_action",
+            f"Unknown action {action!r}; expected one of {', '.join(ACTIONS)}.",
+            frame=frame,
+        )
+    for name, kind in ACTIONS[action].items():
+        if name not in frame:
+            raise ProtocolError("missing_field", f"{action} needs '{name}'.", frame=frame)
+        value = frame[name]
+        valid = isinstance(value, kind) and not isinstance(value, bool)
+        if kind is int and valid:
+            valid = value >= 0
+        if not valid:
+            raise ProtocolError(
+                "invalid_field", f"'{name}' must be {_type_name(kind)}.", frame=frame
+            )
+    return frame

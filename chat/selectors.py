@@ -1,0 +1,164 @@
+"""Reads: what a user may see of chats and their history."""
+
+import uuid
+
+from django.contrib.auth import get_user_model
+
+from chat import errors
+from chat.models import ChatRoom, Membership
+from chat.payloads import chat_payload, message_payload
+from chat.stores import get_store
+from chat.stores.base import InvalidCursor, Message, StoreError
+
+User = get_user_model()
+
+HISTORY_DEFAULT_LIMIT = 50
+HISTORY_MAX_LIMIT = 200
+
+
+def _chat_or_none(chat_id: str) -> ChatRoom | None:
+    try:
+        uuid.UUID(str(chat_id))
+    except ValueError:
+        return None
+    return ChatRoom.objects.filter(pk=chat_id).first()
+
+
+def is_member(*, chat_id: str, user_id: str) -> bool:
+    """True when the user belongs to the chat (False for unknown or malformed chat ids)."""
+    try:
+        uuid.UUID(str(chat_id))
+    except ValueError:
+        return False
+    return Membership.objects.filter(chat_id=chat_id, user_id=user_id).exists()
+
+
+def chat_for_member(*, chat_id: str, user: User) -> ChatRoom:
+    """Return the chat if ``user`` is a member; ``NotFound`` if unknown, else ``Forbidden``."""
+    chat = _chat_or_none(chat_id)
+    if chat is None:
+        raise errors.NotFound("No such chat.")
+    if not chat.memberships.filter(user=user).exists():
+        raise errors.Forbidden("You are not a member of this chat.")
+    return chat
+
+
+def chat_members(chat: ChatRoom) -> list[dict]:
+    """The chat's members as ``{"userId", "username"}``, in joining order."""
+    rows = chat.memberships.order_by("joined_at", "pk").values_list("user_id", "user__username")
+    return [{"userId": str(user_id), "username": username} for user_id, username in rows]
+
+
+def chat_list_for_user(*, user_id: str) -> list[dict]:
+    """The user's chats, most recently active first, with last message and unread count."""
+    memberships = list(
+        Membership.objects.filter(user_id=user_id)
+        .select_related("chat")
+        .order_by("-chat__last_activity")
+    )
+    chats = [m.chat for m in memberships]
+    members: dict = {chat.pk: [] for chat in chats}
+    for chat_pk, member_id, username in (
+        Membership.objects.filter(chat__in=chats)
+        .order_by("joined_at", "pk")
+        .values_list("chat_id", "user_id", "user__username")
+    ):
+        members[chat_pk].append({"userId": str(member_id), "username": username})
+    try:
+        last = get_store().last_messages([str(chat.pk) for chat in chats])
+    except StoreError as exc:
+        raise errors.Unavailable("The message store is unavailable; retry shortly.") from exc
+    listed = []
+    for membership in memberships:
+        chat = membership.chat
+        newest = last.get(str(chat.pk))
+        unread = max(0, newest.seq - membership.last_read_seq) if newest else 0
+        listed.append(
+            chat_payload(chat, participants=members[chat.pk], last_message=newest, unread=unread)
+        )
+    listed.sort(
+        key=lambda item: max(
+            item["lastActivity"], item["lastMessage"]["createdAt"] if item["lastMessage"] else ""
+        ),
+        reverse=True,
+    )
+    return listed
+
+
+def _flagged(chat_id: str, messages: list[Message]) -> list[dict]:
+    """Payloads with ``delivered``/``read`` derived from the other members' watermarks."""
+    if not messages:
+        return []
+    marks = list(
+        Membership.objects.filter(chat_id=chat_id).values_list(
+            "user_id", "last_delivered_seq", "last_read_seq"
+        )
+    )
+    by_sender: dict[str, tuple[int, int]] = {}
+    payloads = []
+    for message in messages:
+        if message.user_id not in by_sender:
+            others = [(d, r) for uid, d, r in marks if str(uid) != message.user_id]
+            by_sender[message.user_id] = (
+                min((d for d, _ in others), default=0),
+                min((r for _, r in others), default=0),
+            )
+        delivered_upto, read_upto = by_sender[message.user_id]
+        read = message.seq <= read_upto
+        payloads.append(
+            message_payload(message, delivered=read or message.seq <= delivered_upto, read=read)
+        )
+    return payloads
+
+
+def message_history(
+    *, chat_id: str, limit: int = HISTORY_DEFAULT_LIMIT, cursor: str | None = None
+) -> dict:
+    """A page of the chat's history, newest first: ``{"messages", "nextCursor", "hasMore"}``."""
+    limit = max(1, min(limit, HISTORY_MAX_LIMIT))
+    try:
+        page = get_store().history(chat_id, limit=limit, cursor=cursor)
+    except InvalidCursor as exc:
+        raise errors.InvalidInput(str(exc), code="invalid_cursor") from exc
+    except StoreError as exc:
+        raise errors.Unavailable("The message store is unavailable; retry shortly.") from exc
+    return {
+        "messages": _flagged(chat_id, page.messages),
+        "nextCursor": page.next_cursor,
+        "hasMore": page.next_cursor is not None,
+    }
+
+
+def message_catch_up(*, chat_id: str, after_seq: int, limit: int = HISTORY_MAX_LIMIT) -> dict:
+    """Messages after ``after_seq``, oldest first: ``{"messages", "hasMore"}``."""
+    limit = max(1, min(limit, HISTORY_MAX_LIMIT))
+    try:
+        page = get_store().after(chat_id, after_seq=max(0, after_seq), limit=limit)
+    except StoreError as exc:
+        raise errors.Unavailable("The message store is unavailable; retry shortly.") from exc
+    return {"messages": _flagged(chat_id, page.messages), "hasMore": page.has_more}
+
+
+def users_by_ids(user_ids: list[str]) -> list[User]:
+    """The active users with these ids; ``InvalidInput`` naming any that do not exist."""
+    wanted = {str(user_id).strip() for user_id in user_ids}
+    numeric = {user_id for user_id in wanted if user_id.isdigit()}
+    users = list(User.objects.filter(pk__in=numeric, is_active=True))
+    missing = wanted - {str(user.pk) for user in users}
+    if missing:
+        raise errors.InvalidInput(
+            f"Unknown user id(s): {', '.join(sorted(missing))}.", code="unknown_user"
+        )
+    return users
+
+
+def users_by_usernames(usernames: list[str]) -> list[User]:
+    """The active users with these usernames; ``InvalidInput`` naming any that do not exist."""
+    wanted = {name.strip() for name in usernames if name.strip()}
+    users = list(User.objects.filter(username__in=wanted, is_active=True))
+    missing = wanted - {user.username for user in users}
+    if missing:
+        raise errors.InvalidInput(
+            f"Unknown user(s): {', '.join(sorted(missing))}.", code="unknown_user"
+        )
+    return users

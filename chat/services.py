@@ -1,0 +1,160 @@
+"""Writes: every change to chats and messages goes through these functions.
+
+Callers (views, API endpoints, consumers) parse and authorize; services validate and persist.
+Real-time events are emitted by the caller once a service has returned, i.e. after the write
+is durable (see ``chat.events``).
+"""
+
+import time
+import uuid
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chat import errors
+from chat.models import ChatRoom, Membership
+from chat.stores import get_store
+from chat.stores.base import AppendResult, NewMessage, StoreError
+
+User = get_user_model()
+
+CLIENT_MESSAGE_ID_MAX_LENGTH = 64
+# lastActivity is a list-ordering hint: refresh it at most this often per chat and process,
+# so a busy chat does not add a relational write to every send.
+ACTIVITY_REFRESH_SECONDS = 1.0
+_activity_refreshed_at: dict[str, float] = {}
+
+
+def _direct_key(first_id: int, second_id: int) -> str:
+    low, high = sorted((first_id, second_id))
+    return f"{low}:{high}"
+
+
+def chat_create(
+    *, creator: User, chat_type: str, participants: list[User], name: str = ""
+) -> tuple[ChatRoom, bool]:
+    """Create a chat of ``creator`` with ``participants``; return it and whether it is new.
+
+    A direct chat has exactly one other participant and is unique per pair: asking again
+    returns the existing chat. A group chat needs a name and at least one other participant.
+    """
+    others = {user.pk: user for user in participants if user.pk != creator.pk}
+    name = (name or "").strip()
+    if chat_type == ChatRoom.ChatType.DIRECT:
+        if len(others) != 1:
+            raise errors.InvalidInput("A direct chat needs exactly one other participant.")
+        (other,) = others.values()
+        key = _direct_key(creator.pk, other.pk)
+        existing = ChatRoom.objects.filter(direct_key=key).first()
+        if existing:
+            return existing, False
+        try:
+            with transaction.atomic():
+                chat = ChatRoom.objects.create(
+                    chat_type=chat_type, direct_key=key, created_by=creator, name=""
+                )
+                Membership.objects.bulk_create(
+                    [Membership(chat=chat, user=creator), Membership(chat=chat, user=other)]
+                )
+        except IntegrityError:
+            return ChatRoom.objects.get(direct_key=key), False
+        return chat, True
+    if chat_type != ChatRoom.ChatType.GROUP:
+        raise errors.InvalidInput("chatType must be 'direct' or 'group'.")
+    if not name:
+        raise errors.InvalidInput("A group chat needs a name.")
+    if len(name) > ChatRoom._meta.get_field("name").max_length:
+        raise errors.InvalidInput("The chat name is too long.")
+    if not others:
+        raise errors.InvalidInput("A group chat needs at least one other participant.")
+    if len(others) + 1 > settings.CHAT_GROUP_MAX_MEMBERS:
+        raise errors.InvalidInput(
+            f"A group chat has at most {settings.CHAT_GROUP_MAX_MEMBERS} members."
+        )
+    with transaction.atomic():
+        chat = ChatRoom.objects.create(chat_type=chat_type, name=name, created_by=creator)
+        Membership.objects.bulk_create(
+            [Membership(chat=chat, user=user) for user in [creator, *others.values()]]
+        )
+    return chat, True
+
+
+def message_send(
+    *,
+    chat_id: str,
+    user_id: str,
+    username: str,
+    body: str,
+    client_message_id: str,
+    attachments: tuple = (),
+) -> AppendResult:
+    """Store a message; a retried ``client_message_id`` returns the original, storing nothing.
+
+    Precondition: the caller has checked that ``user_id`` is a member of ``chat_id``.
+    Raises ``InvalidInput`` for an empty or over-long message or key, and ``Unavailable``
+    when the store cannot take the write in time.
+    """
+    if not isinstance(body, str) or not body.strip():
+        raise errors.InvalidInput("The message is empty.", code="empty_message")
+    if len(body) > settings.CHAT_MESSAGE_MAX_LENGTH:
+        raise errors.InvalidInput(
+            f"The message is longer than {settings.CHAT_MESSAGE_MAX_LENGTH} characters.",
+            code="too_long",
+        )
+    if not client_message_id or len(client_message_id) > CLIENT_MESSAGE_ID_MAX_LENGTH:
+        raise errors.InvalidInput(
+            f"clientMessageId must be 1 to {CLIENT_MESSAGE_ID_MAX_LENGTH} characters.",
+            code="invalid_field",
+        )
+    new = NewMessage(
+        chat_id=chat_id,
+        user_id=user_id,
+        username=username,
+        body=body,
+        client_message_id=client_message_id,
+        timestamp=int(time.time() * 1000),
+        attachments=tuple(attachments),
+    )
+    try:
+        result = get_store().append(new)
+    except StoreError as exc:
+        raise errors.Unavailable("The message store is unavailable; retry shortly.") from exc
+    if result.created:
+        _chat_touch(chat_id)
+    return result
+
+
+def _chat_touch(chat_id: str) -> None:
+    now = time.monotonic()
+    if now - _activity_refreshed_at.get(chat_id, float("-inf")) < ACTIVITY_REFRESH_SECONDS:
+        return
+    _activity_refreshed_at[chat_id] = now
+    ChatRoom.objects.filter(pk=chat_id).update(last_activity=timezone.now())
+
+
+def message_mark_read(*, chat_id: str, user_id: str, seq: int) -> None:
+    """Record that the member has read (and so received) the chat up to ``seq``.
+
+    Watermarks only move forward; ``seq`` beyond the chat's last message is capped.
+    """
+    seq = min(seq, get_store().last_seq(chat_id))
+    Membership.objects.filter(chat_id=chat_id, user_id=user_id, last_read_seq__lt=seq).update(
+        last_read_seq=seq
+    )
+    Membership.objects.filter(chat_id=chat_id, user_id=user_id, last_delivered_seq__lt=seq).update(
+        last_delivered_seq=seq
+    )
+
+
+def message_mark_delivered(*, chat_id: str, user_id: str, seq: int) -> None:
+    """Record that the member's client has received the chat up to ``seq``."""
+    Membership.objects.filter(chat_id=chat_id, user_id=user_id, last_delivered_seq__lt=seq).update(
+        last_delivered_seq=seq
+    )
+
+
+def new_client_message_id() -> str:
+    """A fresh idempotency key, for senders that do not supply one (forms, scripts)."""
+    return uuid.uuid4().hex

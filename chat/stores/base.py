@@ -1,0 +1,187 @@
+"""The message store: chat history and the connection registry.
+
+The interface follows DynamoDB's semantics so that every backend can honour it: appends are
+conditional writes keyed by ``(chat_id, user_id, client_message_id)``; history is read in key
+order, a page at a time, with an opaque cursor; connections expire by ``ttl``. Backends exchange
+only the dataclasses below with the rest of the code.
+"""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message as the sender hands it to the store, before it has a place in the chat."""
+
+    chat_id: str
+    """The chat it belongs to."""
+    user_id: str
+    """The sender's user id."""
+    username: str
+    """The sender's username when it was sent."""
+    body: str
+    """The text of the message."""
+    client_message_id: str
+    """The sender's idempotency key: one message per (chat, sender, key)."""
+    timestamp: int
+    """When the server accepted it, in milliseconds since the epoch."""
+    attachments: tuple = ()
+    """Attachment descriptors (JSON-able dicts)."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """A stored message."""
+
+    chat_id: str
+    """The chat it belongs to."""
+    seq: int
+    """Its place in the chat: 1, 2, 3, ... with no holes."""
+    message_id: str
+    """Globally unique id assigned by the store."""
+    user_id: str
+    """The sender's user id."""
+    username: str
+    """The sender's username when it was sent."""
+    body: str
+    """The text of the message."""
+    client_message_id: str
+    """The sender's idempotency key."""
+    timestamp: int
+    """When the server accepted it, in milliseconds since the epoch."""
+    attachments: tuple = ()
+    """Attachment descriptors (JSON-able dicts)."""
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """The outcome of an append."""
+
+    message: Message
+    """The stored message: the new one, or the original for a retried key."""
+    created: bool
+    """False when the key had already been used and nothing new was stored."""
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """A page of history, newest first."""
+
+    messages: list[Message]
+    """The messages, highest ``seq`` first."""
+    next_cursor: str | None
+    """Opaque cursor for the next (older) page; None when this is the oldest."""
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """Messages after a known ``seq``, oldest first."""
+
+    messages: list[Message]
+    """The messages, lowest ``seq`` first."""
+    has_more: bool
+    """True when more messages follow the last one returned."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """An open socket in the registry."""
+
+    connection_id: str
+    """The socket's unique id (its channel name)."""
+    user_id: str
+    """The user who opened it."""
+    connected_at: int
+    """When it opened, in milliseconds since the epoch."""
+    ttl: int
+    """When it expires without a heartbeat, in seconds since the epoch."""
+    chat_id: str = ""
+    """The chat it most recently joined ("" for none)."""
+
+
+class StoreError(Exception):
+    """The store could not complete an operation (unreachable, throttled, timed out)."""
+
+
+class InvalidCursor(ValueError):
+    """A history cursor that this store did not issue."""
+
+
+def encode_cursor(position: dict) -> str:
+    """Wrap a backend's page position as an opaque URL-safe token."""
+    raw = json.dumps(position, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str) -> dict:
+    """Unwrap a token made by ``encode_cursor``; raise ``InvalidCursor`` for anything else."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        position = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeError) as exc:
+        raise InvalidCursor("Malformed cursor.") from exc
+    if not isinstance(position, dict):
+        raise InvalidCursor("Malformed cursor.")
+    return position
+
+
+@dataclass
+class MessageStore:
+    """Base class of store backends. Every backend module exports ``MessageStore``."""
+
+    options: dict = field(default_factory=dict)
+
+    def append(self, new: NewMessage) -> AppendResult:
+        """Store ``new`` with the next ``seq`` of its chat, exactly once per idempotency key.
+
+        Concurrent appends to one chat get consecutive ``seq`` values with no holes, even when
+        some fail. An append whose ``(chat_id, user_id, client_message_id)`` was already stored
+        stores nothing and returns the original with ``created=False``. Raises ``StoreError``
+        when the store cannot be reached within its retry budget; the message may then have
+        been stored, and a retry with the same key tells.
+        """
+        raise NotImplementedError
+
+    def history(self, chat_id: str, *, limit: int, cursor: str | None = None) -> HistoryPage:
+        """Return up to ``limit`` messages newest first, starting after ``cursor``'s page.
+
+        Raises ``InvalidCursor`` for a cursor this store did not issue for this chat.
+        """
+        raise NotImplementedError
+
+    def after(self, chat_id: str, *, after_seq: int, limit: int) -> CatchUp:
+        """Return up to ``limit`` messages with ``seq > after_seq``, oldest first."""
+        raise NotImplementedError
+
+    def last_seq(self, chat_id: str) -> int:
+        """Return the highest ``seq`` stored in the chat (0 for an empty chat)."""
+        raise NotImplementedError
+
+    def last_messages(self, chat_ids: list[str]) -> dict[str, Message]:
+        """Return the newest message of each chat that has one, keyed by chat id."""
+        raise NotImplementedError
+
+    def connection_put(self, connection: Connection) -> None:
+        """Register (or replace) an open socket."""
+        raise NotImplementedError
+
+    def connection_refresh(
+        self, connection_id: str, *, ttl: int, chat_id: str | None = None
+    ) -> bool:
+        """Extend a socket's expiry (and set its chat when given); False if it is not registered."""
+        raise NotImplementedError
+
+    def connection_remove(self, connection_id: str) -> None:
+        """Forget a socket; removing an unknown one is not an error."""
+        raise NotImplementedError
+
+    def connection_get(self, connection_id: str, *, now: int) -> Connection | None:
+        """Return the socket unless it is unknown or expired at ``now`` (epoch seconds)."""
+        raise NotImplementedError
+
+    def connections_for_user(self, user_id: str, *, now: int) -> list[Connection]:
+        """Return the user's sockets that have not expired at ``now`` (epoch seconds)."""
+        raise NotImplementedError

@@ -1,0 +1,140 @@
+"""Store backend on the relational database (the embedded default).
+
+The per-chat counter and the message are written in one transaction, so a failed insert rolls
+the counter back and ``seq`` stays dense. Idempotency is the unique constraint on
+``(chat_id, user_id, client_message_id)``: no lookup on the hot path.
+"""
+
+import uuid
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import OuterRef, Subquery
+
+from chat.models import ChatSequence, StoredMessage
+from chat.models import Connection as ConnectionRow
+from chat.stores import base
+
+
+def _message(row: StoredMessage) -> base.Message:
+    return base.Message(
+        chat_id=row.chat_id,
+        seq=row.seq,
+        message_id=row.message_id,
+        user_id=row.user_id,
+        username=row.username,
+        body=row.body,
+        client_message_id=row.client_message_id,
+        timestamp=row.timestamp,
+        attachments=tuple(row.attachments or ()),
+    )
+
+
+def _connection(row: ConnectionRow) -> base.Connection:
+    return base.Connection(
+        connection_id=row.connection_id,
+        user_id=row.user_id,
+        connected_at=row.connected_at,
+        ttl=row.ttl,
+        chat_id=row.chat_id,
+    )
+
+
+class MessageStore(base.MessageStore):
+    """History and connections in Django ORM tables."""
+
+    def _next_seq(self, chat_id: str) -> int:
+        # One statement creates or bumps the counter and locks its row until commit, so
+        # concurrent senders to a chat queue here and receive consecutive numbers.
+        table = connection.ops.quote_name(ChatSequence._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (chat_id, last_seq) VALUES (%s, 1) "
+                f"ON CONFLICT (chat_id) DO UPDATE SET last_seq = {table}.last_seq + 1 "
+                "RETURNING last_seq",
+                [chat_id],
+            )
+            return cursor.fetchone()[0]
+
+    def append(self, new: base.NewMessage) -> base.AppendResult:
+        try:
+            with transaction.atomic():
+                row = StoredMessage.objects.create(
+                    chat_id=new.chat_id,
+                    seq=self._next_seq(new.chat_id),
+                    message_id=str(uuid.uuid4()),
+                    user_id=new.user_id,
+                    username=new.username,
+                    body=new.body,
+                    client_message_id=new.client_message_id,
+                    attachments=list(new.attachments),
+                    timestamp=new.timestamp,
+                )
+        except IntegrityError:
+            original = StoredMessage.objects.filter(
+                chat_id=new.chat_id,
+                user_id=new.user_id,
+                client_message_id=new.client_message_id,
+            ).first()
+            if original is None:
+                raise
+            return base.AppendResult(message=_message(original), created=False)
+        return base.AppendResult(message=_message(row), created=True)
+
+    def history(self, chat_id, *, limit, cursor=None):
+        rows = StoredMessage.objects.filter(chat_id=chat_id)
+        if cursor is not None:
+            position = base.decode_cursor(cursor)
+            before = position.get("before")
+            if position.get("chat") != chat_id or not isinstance(before, int):
+                raise base.InvalidCursor("This cursor belongs to another chat or store.")
+            rows = rows.filter(seq__lt=before)
+        page = [_message(row) for row in rows.order_by("-seq")[: limit + 1]]
+        next_cursor = None
+        if len(page) > limit:
+            page = page[:limit]
+            next_cursor = base.encode_cursor({"chat": chat_id, "before": page[-1].seq})
+        return base.HistoryPage(messages=page, next_cursor=next_cursor)
+
+    def after(self, chat_id, *, after_seq, limit):
+        rows = StoredMessage.objects.filter(chat_id=chat_id, seq__gt=after_seq).order_by("seq")
+        page = [_message(row) for row in rows[: limit + 1]]
+        return base.CatchUp(messages=page[:limit], has_more=len(page) > limit)
+
+    def last_seq(self, chat_id):
+        return (
+            ChatSequence.objects.filter(chat_id=chat_id).values_list("last_seq", flat=True).first()
+            or 0
+        )
+
+    def last_messages(self, chat_ids):
+        newest = ChatSequence.objects.filter(chat_id=OuterRef("chat_id")).values("last_seq")
+        rows = StoredMessage.objects.filter(chat_id__in=list(chat_ids), seq=Subquery(newest))
+        return {row.chat_id: _message(row) for row in rows}
+
+    def connection_put(self, connection):
+        ConnectionRow.objects.update_or_create(
+            connection_id=connection.connection_id,
+            defaults={
+                "user_id": connection.user_id,
+                "chat_id": connection.chat_id,
+                "connected_at": connection.connected_at,
+                "ttl": connection.ttl,
+            },
+        )
+
+    def connection_refresh(self, connection_id, *, ttl, chat_id=None):
+        changes = {"ttl": ttl}
+        if chat_id is not None:
+            changes["chat_id"] = chat_id
+        return ConnectionRow.objects.filter(connection_id=connection_id).update(**changes) > 0
+
+    def connection_remove(self, connection_id):
+        ConnectionRow.objects.filter(connection_id=connection_id).delete()
+
+    def connection_get(self, connection_id, *, now):
+        row = ConnectionRow.objects.filter(connection_id=connection_id, ttl__gt=now).first()
+        return _connection(row) if row else None
+
+    def connections_for_user(self, user_id, *, now):
+        rows = ConnectionRow.objects.filter(user_id=user_id, ttl__gt=now).order_by("connected_at")
+        return [_connection(row) for row in rows]

@@ -1,0 +1,85 @@
+"""Server-rendered pages. The live parts are in static/chat/*.js."""
+
+from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from chat import errors, selectors, services
+from chat.forms import ChatCreateForm, SignUpForm
+
+
+@require_GET
+def health(request):
+    """Load balancer health check: the process answers and its database is reachable."""
+    selectors.is_member(chat_id="00000000-0000-0000-0000-000000000000", user_id="0")
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("chat:list")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("chat:list")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def chat_list(request):
+    form = ChatCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            chat, _ = services.chat_create(
+                creator=request.user,
+                chat_type=form.cleaned_data["chat_type"],
+                participants=selectors.users_by_usernames(form.cleaned_data["usernames"]),
+                name=form.cleaned_data["name"],
+            )
+        except errors.ChatError as exc:
+            form.add_error(None, exc.detail)
+        else:
+            return redirect("chat:detail", chat_id=chat.pk)
+    chats = selectors.chat_list_for_user(user_id=str(request.user.pk))
+    context = {
+        "chats": chats,
+        "form": form,
+        "user_id": str(request.user.pk),
+        "chat_ids": [chat["chatId"] for chat in chats],
+    }
+    return render(request, "chat/list.html", context)
+
+
+@login_required
+@require_GET
+def chat_detail(request, chat_id):
+    try:
+        chat = selectors.chat_for_member(chat_id=str(chat_id), user=request.user)
+    except errors.NotFound:
+        raise Http404("No such chat.") from None
+    except errors.Forbidden:
+        return HttpResponseForbidden("You are not a member of this chat.")
+    members = selectors.chat_members(chat)
+    title = chat.name or ", ".join(
+        m["username"] for m in members if m["userId"] != str(request.user.pk)
+    )
+    page_data = {
+        "chatId": str(chat.pk),
+        "userId": str(request.user.pk),
+        "username": request.user.get_username(),
+        "maxLength": settings.CHAT_MESSAGE_MAX_LENGTH,
+    }
+    context = {
+        "chat": chat,
+        "title": title,
+        "members": members,
+        "page_data": page_data,
+        "max_length": settings.CHAT_MESSAGE_MAX_LENGTH,
+    }
+    return render(request, "chat/detail.html", context)

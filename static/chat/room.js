@@ -1,0 +1,279 @@
+// The chat page: history with scroll-back, live messages, pending sends until acked,
+// catch-up after reconnects or seq gaps, typing and read state. All user text goes through
+// textContent, never innerHTML.
+"use strict";
+
+(function () {
+  const data = JSON.parse(document.getElementById("chat-data").textContent);
+  const chatId = data.chatId;
+  const list = document.getElementById("messages");
+  const scroller = document.getElementById("scroller");
+  const olderButton = document.getElementById("load-older");
+  const typingLine = document.getElementById("typing");
+  const composer = document.getElementById("composer");
+  const input = document.getElementById("message-input");
+
+  const shown = new Map(); // messageId -> element
+  const seqs = new Set(); // seqs present in the view
+  const pending = new Map(); // clientMessageId -> {text, element, sentAt}
+  let contiguous = 0; // every seq <= contiguous is in the view
+  let nextCursor = null;
+  let joined = false;
+  let syncing = false;
+  let readSent = 0;
+  let readTimer = null;
+  let typingSentAt = 0;
+  const typingTimers = new Map();
+
+  function formatTime(ms) {
+    return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function buildMessage(message) {
+    const item = document.createElement("li");
+    item.className = "message" + (message.userId === data.userId ? " mine" : "");
+    item.dataset.seq = String(message.seq);
+    item.dataset.messageId = message.messageId;
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    const who = document.createElement("span");
+    who.className = "author";
+    who.textContent = message.username;
+    const when = document.createElement("time");
+    when.dateTime = message.createdAt || new Date(message.timestamp).toISOString();
+    when.textContent = formatTime(message.timestamp);
+    meta.append(who, " ", when);
+    const body = document.createElement("div");
+    body.className = "body";
+    body.textContent = message.message;
+    item.append(meta, body);
+    return item;
+  }
+
+  function nearBottom() {
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  }
+
+  // Put a stored message in its seq position, once.
+  function show(message) {
+    if (shown.has(message.messageId)) return;
+    const stick = nearBottom();
+    const pendingEntry = message.userId === data.userId ? pending.get(message.clientMessageId) : null;
+    if (pendingEntry) {
+      pendingEntry.element.remove();
+      pending.delete(message.clientMessageId);
+    }
+    const element = buildMessage(message);
+    let before = null;
+    for (const child of list.children) {
+      if (child.classList.contains("pending") || Number(child.dataset.seq) > message.seq) {
+        before = child;
+        break;
+      }
+    }
+    list.insertBefore(element, before);
+    shown.set(message.messageId, element);
+    seqs.add(message.seq);
+    while (seqs.has(contiguous + 1)) contiguous += 1;
+    if (stick) scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  function requestSync() {
+    if (!joined || syncing || !socket) return;
+    syncing = socket.send({ action: "sync", chatId, afterSeq: contiguous });
+  }
+
+  function scheduleRead() {
+    if (!socket || document.hidden || contiguous <= readSent || readTimer) return;
+    readTimer = setTimeout(() => {
+      readTimer = null;
+      if (contiguous > readSent && socket.send({ action: "markRead", chatId, seq: contiguous })) {
+        readSent = contiguous;
+      }
+    }, 800);
+  }
+
+  function sendPending(clientMessageId) {
+    const entry = pending.get(clientMessageId);
+    if (!entry || !joined || !socket) return;
+    entry.sentAt = Date.now();
+    socket.send({ action: "sendMessage", chatId, message: entry.text, clientMessageId });
+  }
+
+  function addPending(text) {
+    const clientMessageId = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
+    const element = buildMessage({
+      userId: data.userId,
+      username: data.username,
+      message: text,
+      timestamp: Date.now(),
+      seq: "",
+      messageId: "",
+    });
+    element.classList.add("pending");
+    element.dataset.clientMessageId = clientMessageId;
+    list.append(element);
+    scroller.scrollTop = scroller.scrollHeight;
+    pending.set(clientMessageId, { text, element, sentAt: 0 });
+    sendPending(clientMessageId);
+  }
+
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "joined":
+        joined = true;
+        if (frame.lastSeq > contiguous) requestSync();
+        for (const clientMessageId of pending.keys()) sendPending(clientMessageId);
+        break;
+      case "history":
+        syncing = false;
+        for (const message of frame.messages) show(message);
+        if (frame.hasMore) requestSync();
+        scheduleRead();
+        break;
+      case "message":
+        show(frame.message);
+        if (frame.message.seq > contiguous) requestSync();
+        scheduleRead();
+        break;
+      case "ack": {
+        const entry = pending.get(frame.clientMessageId);
+        if (entry) {
+          show({
+            chatId,
+            seq: frame.seq,
+            messageId: frame.messageId,
+            clientMessageId: frame.clientMessageId,
+            userId: data.userId,
+            username: data.username,
+            message: entry.text,
+            timestamp: frame.timestamp,
+          });
+        }
+        if (frame.seq > contiguous) requestSync();
+        scheduleRead();
+        break;
+      }
+      case "typing":
+        if (frame.userId !== data.userId) showTyping(frame.username);
+        break;
+      case "error":
+        if (frame.action === "sync") syncing = false;
+        if (frame.clientMessageId && pending.has(frame.clientMessageId) && !frame.retryable) {
+          const entry = pending.get(frame.clientMessageId);
+          entry.element.classList.add("failed");
+          entry.element.title = frame.detail;
+          pending.delete(frame.clientMessageId);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  function showTyping(username) {
+    clearTimeout(typingTimers.get(username));
+    typingTimers.set(username, setTimeout(() => {
+      typingTimers.delete(username);
+      renderTyping();
+    }, 3000));
+    renderTyping();
+  }
+
+  function renderTyping() {
+    const names = [...typingTimers.keys()];
+    typingLine.textContent = names.length ? `${names.join(", ")} ${names.length > 1 ? "are" : "is"} typing…` : "";
+  }
+
+  // Fetch a page of history: the newest page first, then older pages by cursor.
+  async function loadPage() {
+    const params = new URLSearchParams({ limit: "50" });
+    if (nextCursor) params.set("cursor", nextCursor);
+    const response = await fetch(`/api/chats/${chatId}/messages?${params}`, { credentials: "same-origin" });
+    if (!response.ok) throw new Error(`history request failed: ${response.status}`);
+    return response.json();
+  }
+
+  async function loadOlder() {
+    olderButton.disabled = true;
+    try {
+      const page = await loadPage();
+      const height = scroller.scrollHeight;
+      for (const message of page.messages) show(message);
+      nextCursor = page.nextCursor;
+      olderButton.hidden = !page.hasMore;
+      scroller.scrollTop += scroller.scrollHeight - height;
+    } catch (err) {
+      // Offline: the button stays, and the next click tries again.
+    } finally {
+      olderButton.disabled = false;
+    }
+  }
+
+  composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value;
+    if (!text.trim()) return;
+    if (text.length > data.maxLength) return;
+    input.value = "";
+    addPending(text);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+  input.addEventListener("input", () => {
+    if (joined && socket && Date.now() - typingSentAt > 2000) {
+      typingSentAt = Date.now();
+      socket.send({ action: "typing", chatId });
+    }
+  });
+  olderButton.addEventListener("click", loadOlder);
+  scroller.addEventListener("scroll", () => {
+    if (scroller.scrollTop === 0 && !olderButton.hidden && !olderButton.disabled) loadOlder();
+  });
+  document.addEventListener("visibilitychange", scheduleRead);
+  // An unacked message is sent again (same clientMessageId) if its ack is slow to come.
+  setInterval(() => {
+    for (const [clientMessageId, entry] of pending) {
+      if (Date.now() - entry.sentAt > 10000) sendPending(clientMessageId);
+    }
+  }, 2000);
+
+  // The newest page sets where the live view starts; older pages come only by scrolling back,
+  // and everything after it comes over the socket (live frames and sync).
+  async function start() {
+    for (let delay = 500; ; delay = Math.min(delay * 2, 10000)) {
+      try {
+        const page = await loadPage();
+        if (page.messages.length) contiguous = page.messages[page.messages.length - 1].seq - 1;
+        for (const message of page.messages) show(message);
+        nextCursor = page.nextCursor;
+        olderButton.hidden = !page.hasMore;
+        scroller.scrollTop = scroller.scrollHeight;
+        break;
+      } catch (err) {
+        showConnectionState("reconnecting");
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+    socket = new ChatSocket({
+      onOpen() {
+        joined = false;
+        syncing = false;
+        this.send({ action: "joinChat", chatId });
+      },
+      onFrame,
+      onState(state) {
+        if (state !== "connected") joined = false;
+        showConnectionState(state);
+      },
+    });
+    scheduleRead();
+  }
+
+  let socket = null;
+  start();
+})();

@@ -1,0 +1,68 @@
+// A WebSocket to /ws/ that reconnects by itself with capped exponential backoff and jitter,
+// and keeps the connection alive with pings. Shared by the chat list and the chat page.
+"use strict";
+
+class ChatSocket {
+  constructor({ onOpen, onFrame, onState }) {
+    this.onOpen = onOpen;
+    this.onFrame = onFrame;
+    this.onState = onState || (() => {});
+    this.attempt = 0;
+    this.ws = null;
+    this.pingTimer = null;
+    this.connect();
+  }
+
+  get url() {
+    const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+    return `${scheme}://${window.location.host}/ws/`;
+  }
+
+  get isOpen() {
+    return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  connect() {
+    this.onState("connecting");
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    ws.onopen = () => {
+      this.attempt = 0;
+      this.onState("connected");
+      this.pingTimer = setInterval(() => this.send({ action: "ping" }), 25000);
+      this.onOpen();
+    };
+    ws.onmessage = (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (err) {
+        return;
+      }
+      this.onFrame(frame);
+    };
+    ws.onclose = () => {
+      clearInterval(this.pingTimer);
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.onState("reconnecting");
+      const delay = Math.min(10000, 500 * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+      this.attempt += 1;
+      setTimeout(() => this.connect(), delay);
+    };
+  }
+
+  // Send a frame now; false when the socket is not open (the caller keeps what it must resend).
+  send(frame) {
+    if (!this.isOpen) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+}
+
+function showConnectionState(state) {
+  const badge = document.getElementById("connection-state");
+  if (!badge) return;
+  badge.dataset.state = state;
+  badge.textContent = { connecting: "connecting…", connected: "live", reconnecting: "reconnecting…" }[state];
+}

@@ -1,0 +1,14 @@
+"""Test settings: the embedded defaults of `make run`, with a file-backed SQLite test database
+(threads in the concurrency tests need one database that every connection shares)."""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "1")
+
+from chatsite.settings import *  # noqa: F403
+from chatsite.settings import DATABASES, VAR_DIR
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

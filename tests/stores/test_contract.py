@@ -1,0 +1,210 @@
+"""The store contract: every backend passes the same tests."""
+
+import threading
+import time
+import uuid
+
+import pytest
+from django.db import connections
+from django.utils.module_loading import import_string
+
+from chat.stores.base import Connection, InvalidCursor, NewMessage
+
+BACKENDS = {"orm": "chat.stores.orm.MessageStore"}
+
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def store(request):
+    return import_string(BACKENDS[request.param])()
+
+
+def new_chat_id():
+    return str(uuid.uuid4())
+
+
+def new(chat_id, n, *, user="1", key=None):
+    return NewMessage(
+        chat_id=chat_id,
+        user_id=user,
+        username=f"u{user}",
+        body=f"message {n}",
+        client_message_id=key or f"key-{user}-{n}",
+        timestamp=1_700_000_000_000 + n,
+    )
+
+
+def run_threads(target, count):
+    errors = []
+
+    def guarded(index):
+        try:
+            target(index)
+        except Exception as exc:  # surfaced below, so a failing thread fails the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+
+
+def test_append_assigns_dense_seq_and_keeps_the_fields(store):
+    chat = new_chat_id()
+    results = [store.append(new(chat, n)) for n in range(1, 4)]
+    assert [r.message.seq for r in results] == [1, 2, 3]
+    assert all(r.created for r in results)
+    first = results[0].message
+    assert (first.chat_id, first.user_id, first.username, first.body) == (
+        chat,
+        "1",
+        "u1",
+        "message 1",
+    )
+    assert first.client_message_id == "key-1-1" and first.timestamp == 1_700_000_000_001
+    assert len({r.message.message_id for r in results}) == 3
+    assert store.last_seq(chat) == 3
+
+
+def test_chats_have_independent_sequences(store):
+    first, second = new_chat_id(), new_chat_id()
+    store.append(new(first, 1))
+    assert store.append(new(second, 1)).message.seq == 1
+    assert store.last_seq(new_chat_id()) == 0
+
+
+def test_retry_with_same_key_returns_original_and_stores_nothing(store):
+    chat = new_chat_id()
+    original = store.append(new(chat, 1))
+    retry = store.append(new(chat, 99, key="key-1-1"))
+    assert not retry.created
+    assert retry.message == original.message
+    assert store.last_seq(chat) == 1
+    assert [m.seq for m in store.after(chat, after_seq=0, limit=10).messages] == [1]
+    # The same key from another sender is another message.
+    assert store.append(new(chat, 1, user="2", key="key-1-1")).created
+
+
+def test_concurrent_retries_of_one_key_store_one_message(store):
+    chat = new_chat_id()
+    results = []
+    run_threads(lambda i: results.append(store.append(new(chat, i, key="same"))), 4)
+    assert sum(r.created for r in results) == 1
+    assert len({r.message.message_id for r in results}) == 1
+    assert store.last_seq(chat) == 1
+
+
+def test_four_concurrent_writers_get_dense_unique_seqs(store):
+    chat = new_chat_id()
+
+    def writer(index):
+        for n in range(50):
+            store.append(new(chat, n, user=str(index + 1)))
+
+    run_threads(writer, 4)
+    stored = []
+    after = 0
+    while True:
+        page = store.after(chat, after_seq=after, limit=64)
+        stored += page.messages
+        if not page.has_more:
+            break
+        after = page.messages[-1].seq
+    assert [m.seq for m in stored] == list(range(1, 201))
+    assert len({(m.user_id, m.client_message_id) for m in stored}) == 200
+
+
+def test_history_pages_newest_first_with_opaque_cursor(store):
+    chat = new_chat_id()
+    for n in range(1, 11):
+        store.append(new(chat, n))
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = store.history(chat, limit=3, cursor=cursor)
+        pages += 1
+        seen += [m.seq for m in page.messages]
+        if page.next_cursor is None:
+            break
+        assert isinstance(page.next_cursor, str)
+        cursor = page.next_cursor
+    assert pages == 4
+    assert seen == list(range(10, 0, -1))
+
+
+def test_history_of_an_empty_chat_is_one_empty_page(store):
+    page = store.history(new_chat_id(), limit=5)
+    assert page.messages == [] and page.next_cursor is None
+
+
+def test_history_rejects_foreign_or_malformed_cursors(store):
+    chat, other = new_chat_id(), new_chat_id()
+    for n in range(1, 4):
+        store.append(new(chat, n))
+        store.append(new(other, n))
+    cursor = store.history(chat, limit=1).next_cursor
+    with pytest.raises(InvalidCursor):
+        store.history(other, limit=1, cursor=cursor)
+    for bad in ["not-a-cursor", "e30", "!!!"]:
+        with pytest.raises(InvalidCursor):
+            store.history(chat, limit=1, cursor=bad)
+
+
+def test_catch_up_after_a_seq_is_oldest_first_and_paged(store):
+    chat = new_chat_id()
+    for n in range(1, 8):
+        store.append(new(chat, n))
+    page = store.after(chat, after_seq=2, limit=3)
+    assert [m.seq for m in page.messages] == [3, 4, 5] and page.has_more
+    page = store.after(chat, after_seq=5, limit=3)
+    assert [m.seq for m in page.messages] == [6, 7] and not page.has_more
+    assert store.after(chat, after_seq=7, limit=3).messages == []
+
+
+def test_last_messages_of_several_chats(store):
+    first, second, empty = new_chat_id(), new_chat_id(), new_chat_id()
+    for n in range(1, 4):
+        store.append(new(first, n))
+    store.append(new(second, 1))
+    last = store.last_messages([first, second, empty])
+    assert set(last) == {first, second}
+    assert last[first].seq == 3 and last[first].body == "message 3"
+    assert last[second].seq == 1
+
+
+def test_connection_registry_lifecycle(store):
+    now = int(time.time())
+    conn = Connection(connection_id="c-1", user_id="7", connected_at=now * 1000, ttl=now + 60)
+    store.connection_put(conn)
+    store.connection_put(
+        Connection(connection_id="c-2", user_id="7", connected_at=now * 1000 + 1, ttl=now + 60)
+    )
+    assert store.connection_get("c-1", now=now) == conn
+    assert [c.connection_id for c in store.connections_for_user("7", now=now)] == ["c-1", "c-2"]
+    assert store.connection_refresh("c-1", ttl=now + 120, chat_id="chat-a")
+    refreshed = store.connection_get("c-1", now=now)
+    assert refreshed.ttl == now + 120 and refreshed.chat_id == "chat-a"
+    assert not store.connection_refresh("missing", ttl=now + 120)
+    store.connection_remove("c-1")
+    store.connection_remove("c-1")
+    assert store.connection_get("c-1", now=now) is None
+    assert [c.connection_id for c in store.connections_for_user("7", now=now)] == ["c-2"]
+
+
+def test_expired_connections_are_never_returned(store):
+    now = int(time.time())
+    store.connection_put(
+        Connection(connection_id="old", user_id="8", connected_at=now * 1000, ttl=now - 1)
+    )
+    store.connection_put(
+        Connection(connection_id="new", user_id="8", connected_at=now * 1000, ttl=now + 30)
+    )
+    assert store.connection_get("old", now=now) is None
+    assert [c.connection_id for c in store.connections_for_user("8", now=now)] == ["new"]
+    # A heartbeat that comes too late does not bring it back for readers at a later time.
+    assert store.connection_get("new", now=now + 31) is None
