@@ -1,0 +1,236 @@
+"""The socket protocol, driven through the full ASGI application (origin check + session)."""
+
+import json
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from chat.models import Membership
+from chat.stores import get_store
+from chatsite.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def open_socket(user=None, *, origin=b"http://localhost"):
+    headers = [(b"origin", origin)] if origin else []
+    if user is not None:
+        client = Client()
+        await sync_to_async(client.force_login)(user)
+        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+    socket = WebsocketCommunicator(application, "/ws/", headers=headers)
+    connected, _ = await socket.connect()
+    return socket, connected
+
+
+async def send(socket, frame):
+    await socket.send_to(text_data=frame if isinstance(frame, str) else json.dumps(frame))
+    return json.loads(await socket.receive_from(timeout=5))
+
+
+@pytest.fixture
+def pair(make_user, make_chat):
+    alice, bob = make_user("alice"), make_user("bob")
+    return alice, bob, make_chat(alice, bob)
+
+
+async def test_handshake_without_login_is_refused():
+    _, connected = await open_socket(None)
+    assert not connected
+
+
+async def test_handshake_from_a_foreign_origin_is_refused(make_user):
+    user = await sync_to_async(make_user)()
+    _, connected = await open_socket(user, origin=b"http://evil.example")
+    assert not connected
+
+
+async def test_send_is_stored_acked_then_broadcast_once(pair):
+    alice, bob, chat = pair
+    chat_id = str(chat.pk)
+    a, _ = await open_socket(alice)
+    b, _ = await open_socket(bob)
+    assert await send(a, {"action": "joinChat", "chatId": chat_id}) == {
+        "type": "joined",
+        "chatId": chat_id,
+        "lastSeq": 0,
+    }
+    await send(b, {"action": "joinChat", "chatId": chat_id})
+
+    frame = {
+        "action": "sendMessage",
+        "chatId": chat_id,
+        "message": "hi <b>",
+        "clientMessageId": "k1",
+    }
+    ack = await send(a, frame)
+    assert ack["type"] == "ack" and ack["seq"] == 1 and ack["clientMessageId"] == "k1"
+    for socket in (a, b):
+        event = json.loads(await socket.receive_from(timeout=5))
+        assert event["type"] == "message"
+        assert event["message"]["messageId"] == ack["messageId"]
+        assert event["message"]["message"] == "hi <b>"
+        assert event["message"]["username"] == "alice"
+
+    retry = await send(a, frame)
+    assert retry["messageId"] == ack["messageId"] and retry["seq"] == 1 and retry["duplicate"]
+    assert await a.receive_nothing(timeout=0.3)
+    assert await b.receive_nothing(timeout=0.3)
+    assert await sync_to_async(get_store().last_seq)(chat_id) == 1
+    await a.disconnect()
+    await b.disconnect()
+
+
+BAD_FRAMES = [
+    ("not json", "bad_json"),
+    ("[1, 2]", "bad_frame"),
+    ('"text"', "bad_frame"),
+    ('{"action": "dance"}', "unknown_action"),
+    ('{"chatId": "x"}', "unknown_action"),
+    ('{"action": "sendMessage", "message": "x", "clientMessageId": "k"}', "missing_field"),
+    (
+        '{"action": "sendMessage", "chatId": 5, "message": "x", "clientMessageId": "k"}',
+        "invalid_field",
+    ),
+    ('{"action": "sync", "chatId": "x", "afterSeq": -1}', "invalid_field"),
+    ('{"action": "sync", "chatId": "x", "afterSeq": true}', "invalid_field"),
+]
+
+
+async def test_each_bad_frame_gets_an_error_and_the_socket_stays_open(pair):
+    alice, _, chat = pair
+    a, _ = await open_socket(alice)
+    await send(a, {"action": "joinChat", "chatId": str(chat.pk)})
+    for text, code in BAD_FRAMES:
+        reply = await send(a, text)
+        assert reply["type"] == "error" and reply["code"] == code, (text, reply)
+        assert reply["detail"]
+    long_message = {
+        "action": "sendMessage",
+        "chatId": str(chat.pk),
+        "message": "x" * 4001,
+        "clientMessageId": "long",
+    }
+    reply = await send(a, long_message)
+    assert (reply["code"], reply["clientMessageId"]) == ("too_long", "long")
+    reply = await send(a, {**long_message, "message": "   ", "clientMessageId": "blank"})
+    assert reply["code"] == "empty_message"
+    await a.send_to(bytes_data=b"\x00\x01")
+    assert json.loads(await a.receive_from())["code"] == "bad_frame"
+    assert await send(a, {"action": "ping"}) == {"type": "pong"}
+    assert await sync_to_async(get_store().last_seq)(str(chat.pk)) == 0
+    await a.disconnect()
+
+
+async def test_non_members_can_neither_join_nor_send_nor_sync(pair, make_user):
+    _, _, chat = pair
+    eve = await sync_to_async(make_user)("eve")
+    e, _ = await open_socket(eve)
+    chat_id = str(chat.pk)
+    frames = [
+        {"action": "joinChat", "chatId": chat_id},
+        {"action": "sendMessage", "chatId": chat_id, "message": "x", "clientMessageId": "e1"},
+        {"action": "sync", "chatId": chat_id, "afterSeq": 0},
+        {"action": "joinChat", "chatId": "not-a-uuid"},
+    ]
+    for frame in frames:
+        assert (await send(e, frame))["code"] == "not_member"
+    assert await sync_to_async(get_store().last_seq)(chat_id) == 0
+    await e.disconnect()
+
+
+async def test_sync_returns_what_was_missed_in_pages(pair, settings):
+    alice, bob, chat = pair
+    chat_id = str(chat.pk)
+    a, _ = await open_socket(alice)
+    for n in range(1, 6):
+        frame = {
+            "action": "sendMessage",
+            "chatId": chat_id,
+            "message": f"m{n}",
+            "clientMessageId": f"{n}",
+        }
+        assert (await send(a, frame))["seq"] == n
+    b, _ = await open_socket(bob)
+    joined = await send(b, {"action": "joinChat", "chatId": chat_id})
+    assert joined["lastSeq"] == 5
+    history = await send(b, {"action": "sync", "chatId": chat_id, "afterSeq": 2})
+    assert [m["seq"] for m in history["messages"]] == [3, 4, 5]
+    assert history["hasMore"] is False
+    assert [m["message"] for m in history["messages"]] == ["m3", "m4", "m5"]
+    await a.disconnect()
+    await b.disconnect()
+
+
+async def test_leave_stops_live_messages(pair):
+    alice, bob, chat = pair
+    chat_id = str(chat.pk)
+    a, _ = await open_socket(alice)
+    b, _ = await open_socket(bob)
+    await send(b, {"action": "joinChat", "chatId": chat_id})
+    assert await send(b, {"action": "leaveChat", "chatId": chat_id}) == {
+        "type": "left",
+        "chatId": chat_id,
+    }
+    await send(
+        a, {"action": "sendMessage", "chatId": chat_id, "message": "x", "clientMessageId": "1"}
+    )
+    assert await b.receive_nothing(timeout=0.3)
+    await a.disconnect()
+    await b.disconnect()
+
+
+async def test_typing_and_read_reach_the_chat(pair):
+    alice, bob, chat = pair
+    chat_id = str(chat.pk)
+    a, _ = await open_socket(alice)
+    b, _ = await open_socket(bob)
+    await send(a, {"action": "joinChat", "chatId": chat_id})
+    await send(b, {"action": "joinChat", "chatId": chat_id})
+    await a.send_json_to({"action": "typing", "chatId": chat_id})
+    typing = await b.receive_json_from()
+    assert typing == {
+        "type": "typing",
+        "chatId": chat_id,
+        "userId": str(alice.pk),
+        "username": "alice",
+    }
+    await a.receive_json_from()
+    await send(
+        a, {"action": "sendMessage", "chatId": chat_id, "message": "x", "clientMessageId": "1"}
+    )
+    await a.receive_json_from()
+    await b.receive_json_from()
+    await b.send_json_to({"action": "markRead", "chatId": chat_id, "seq": 99})
+    read = await a.receive_json_from()
+    assert read == {"type": "read", "chatId": chat_id, "userId": str(bob.pk), "seq": 99}
+    membership = await sync_to_async(Membership.objects.get)(chat=chat, user=bob)
+    # Capped at the chat's last message.
+    assert (membership.last_read_seq, membership.last_delivered_seq) == (1, 1)
+    await a.disconnect()
+    await b.disconnect()
+
+
+async def test_frames_beyond_the_rate_limit_are_refused(pair, settings):
+    settings.CHAT_RATE_BURST = 3
+    settings.CHAT_RATE_PER_SECOND = 0.01
+    alice, _, _ = pair
+    a, _ = await open_socket(alice)
+    replies = [await send(a, {"action": "ping"}) for _ in range(4)]
+    assert replies[:3] == [{"type": "pong"}] * 3
+    assert replies[3]["code"] == "rate_limited"
+    await a.disconnect()
+
+
+async def test_connections_are_registered_while_open(make_user):
+    user = await sync_to_async(make_user)()
+    socket, connected = await open_socket(user)
+    assert connected
+    now = int(time.time())
+    live = await sync_to_async(get_store().connections_for_user)(str(user.pk), now=now)
+    assert len(live) == 1 and live[0].ttl > now
+    await socket.disconnect()
+    assert await sync_to_async(get_store().connections_for_user)(str(user.pk), now=now) == []
