@@ -162,3 +162,9 @@ def users_by_usernames(usernames: list[str]) -> list[User]:
             f"Unknown user(s): {', '.join(sorted(missing))}.", code="unknown_user"
         )
     return users
+
+
+def user_directory(*, username: str) -> list[dict]:
+    """Active users whose username is exactly ``username`` (no prefix search, no enumeration)."""
+    users = User.objects.filter(username=username.strip(), is_active=True)
+    return [{"userId": str(user.pk), "username": user.get_username()} for user in users]

@@ -11,6 +11,10 @@ class ChatListQuery(serializers.Serializer):
     userId = serializers.CharField(required=False, help_text="Defaults to the caller.")
 
 
+class UserQuery(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+
+
 class ChatCreateInput(serializers.Serializer):
     chatType = serializers.ChoiceField(choices=ChatRoom.ChatType.choices)
     participants = serializers.ListField(
@@ -60,6 +64,10 @@ class MessageOutput(serializers.Serializer):
 class MemberOutput(serializers.Serializer):
     userId = serializers.CharField()
     username = serializers.CharField()
+
+
+class UserListOutput(serializers.Serializer):
+    users = MemberOutput(many=True)
 
 
 class ChatOutput(serializers.Serializer):

@@ -7,6 +7,8 @@ from chat.api import views
 from chat.api.errors import json_not_found
 
 urlpatterns = [
+    path("me", views.MeView.as_view(), name="api-me"),
+    path("users", views.UsersView.as_view(), name="api-users"),
     path("chats", views.ChatsView.as_view(), name="api-chats"),
     path("chats/<str:chat_id>/messages", views.ChatMessagesView.as_view(), name="api-messages"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -19,6 +19,23 @@ def _valid(serializer_class, data) -> dict:
     return serializer.validated_data
 
 
+class MeView(APIView):
+    @extend_schema(responses={200: s.MemberOutput}, summary="The logged-in user")
+    def get(self, request):
+        return Response({"userId": str(request.user.pk), "username": request.user.get_username()})
+
+
+class UsersView(APIView):
+    @extend_schema(
+        parameters=[s.UserQuery],
+        responses={200: s.UserListOutput, **ERRORS},
+        summary="Find users by exact username (to start a chat with them)",
+    )
+    def get(self, request):
+        query = _valid(s.UserQuery, request.query_params)
+        return Response({"users": selectors.user_directory(username=query["username"])})
+
+
 class ChatsView(APIView):
     @extend_schema(
         parameters=[s.ChatListQuery],

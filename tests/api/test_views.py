@@ -182,3 +182,13 @@ def test_openapi_schema_and_docs_are_served(client):
         assert path in text
     docs = client.get("/api/docs/")
     assert docs.status_code == 200 and b"swagger" in docs.content.lower()
+
+
+def test_me_and_exact_username_lookup(make_user):
+    alice, bob = make_user(), make_user("bobby")
+    client = csrf_client(alice)
+    assert client.get("/api/me").json() == {"userId": str(alice.pk), "username": alice.username}
+    found = client.get("/api/users", {"username": "bobby"}).json()["users"]
+    assert found == [{"userId": str(bob.pk), "username": "bobby"}]
+    assert client.get("/api/users", {"username": "bob"}).json()["users"] == []
+    assert client.get("/api/users").status_code == 400

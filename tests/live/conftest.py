@@ -1,0 +1,15 @@
+"""A daphne server for the live tests, shared by a test module."""
+
+import pytest
+
+from tests.live.servers import Daphne, migrate, server_env
+
+
+@pytest.fixture(scope="module")
+def daphne(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("daphne")
+    env = server_env(tmp)
+    migrate(env)
+    server = Daphne(env, tmp / "daphne.log").start()
+    yield server
+    server.stop()
