@@ -149,7 +149,6 @@ if CHAT_STORE not in CHAT_STORE_BACKENDS:
         f"CHAT_STORE must be one of {', '.join(CHAT_STORE_BACKENDS)}; got {CHAT_STORE!r}."
     )
 CHAT_STORE_BACKEND = CHAT_STORE_BACKENDS[CHAT_STORE]
-CHAT_STAGE = env.str("CHAT_STAGE", default="dev")
 # Longest message body, in characters.
 CHAT_MESSAGE_MAX_LENGTH = env.int("CHAT_MESSAGE_MAX_LENGTH", default=4000)
 # Largest WebSocket text frame accepted from a client, in characters.

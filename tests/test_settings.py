@@ -48,3 +48,22 @@ def test_production_settings_pass_the_deploy_checklist():
 def test_unknown_store_backend_is_a_clear_error():
     result = manage("check", DJANGO_DEBUG="1", CHAT_STORE="cassandra")
     assert result.returncode != 0 and "CHAT_STORE must be one of" in result.stderr
+
+
+def test_embedded_sqlite_runs_in_wal_mode_with_immediate_transactions(tmp_path):
+    script = (
+        "from django.db import connection\n"
+        "with connection.cursor() as cursor:\n"
+        "    cursor.execute('PRAGMA journal_mode')\n"
+        "    print(cursor.fetchone()[0], connection.transaction_mode)\n"
+    )
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        script,
+        DJANGO_DEBUG="1",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["wal", "IMMEDIATE"]
