@@ -42,3 +42,11 @@ def chat_payload(chat, *, participants: list[dict], last_message=None, unread: i
         "lastMessage": message_payload(last_message) if last_message else None,
         "unreadCount": unread,
     }
+
+
+def chat_title(chat: dict, *, viewer_id: str) -> str:
+    """What a member sees as the chat's name: its name, else the other members' usernames."""
+    if chat["chatName"]:
+        return chat["chatName"]
+    others = [m["username"] for m in chat["members"] if m["userId"] != viewer_id]
+    return ", ".join(others) or "Just you"

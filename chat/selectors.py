@@ -51,11 +51,7 @@ def chat_members(chat: ChatRoom) -> list[dict]:
 
 def chat_list_for_user(*, user_id: str) -> list[dict]:
     """The user's chats, most recently active first, with last message and unread count."""
-    memberships = list(
-        Membership.objects.filter(user_id=user_id)
-        .select_related("chat")
-        .order_by("-chat__last_activity")
-    )
+    memberships = list(Membership.objects.filter(user_id=user_id).select_related("chat"))
     chats = [m.chat for m in memberships]
     members: dict = {chat.pk: [] for chat in chats}
     for chat_pk, member_id, username in (
@@ -68,20 +64,20 @@ def chat_list_for_user(*, user_id: str) -> list[dict]:
         last = get_store().last_messages([str(chat.pk) for chat in chats])
     except StoreError as exc:
         raise errors.Unavailable("The message store is unavailable; retry shortly.") from exc
+
+    def recency(membership: Membership) -> float:
+        newest = last.get(str(membership.chat.pk))
+        activity = membership.chat.last_activity.timestamp()
+        return max(activity, newest.timestamp / 1000) if newest else activity
+
     listed = []
-    for membership in memberships:
+    for membership in sorted(memberships, key=recency, reverse=True):
         chat = membership.chat
         newest = last.get(str(chat.pk))
         unread = max(0, newest.seq - membership.last_read_seq) if newest else 0
         listed.append(
             chat_payload(chat, participants=members[chat.pk], last_message=newest, unread=unread)
         )
-    listed.sort(
-        key=lambda item: max(
-            item["lastActivity"], item["lastMessage"]["createdAt"] if item["lastMessage"] else ""
-        ),
-        reverse=True,
-    )
     return listed
 
 

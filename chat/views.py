@@ -3,18 +3,20 @@
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.db import connection
 from django.http import Http404, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chat import errors, selectors, services
 from chat.forms import ChatCreateForm, SignUpForm
+from chat.payloads import chat_title
 
 
 @require_GET
 def health(request):
     """Load balancer health check: the process answers and its database is reachable."""
-    selectors.is_member(chat_id="00000000-0000-0000-0000-000000000000", user_id="0")
+    connection.ensure_connection()
     return HttpResponse("ok", content_type="text/plain")
 
 
@@ -46,13 +48,11 @@ def chat_list(request):
             form.add_error(None, exc.detail)
         else:
             return redirect("chat:detail", chat_id=chat.pk)
-    chats = selectors.chat_list_for_user(user_id=str(request.user.pk))
-    context = {
-        "chats": chats,
-        "form": form,
-        "user_id": str(request.user.pk),
-        "chat_ids": [chat["chatId"] for chat in chats],
-    }
+    viewer_id = str(request.user.pk)
+    chats = selectors.chat_list_for_user(user_id=viewer_id)
+    for chat in chats:
+        chat["title"] = chat_title(chat, viewer_id=viewer_id)
+    context = {"chats": chats, "form": form, "chat_ids": [chat["chatId"] for chat in chats]}
     return render(request, "chat/list.html", context)
 
 
@@ -66,9 +66,7 @@ def chat_detail(request, chat_id):
     except errors.Forbidden:
         return HttpResponseForbidden("You are not a member of this chat.")
     members = selectors.chat_members(chat)
-    title = chat.name or ", ".join(
-        m["username"] for m in members if m["userId"] != str(request.user.pk)
-    )
+    title = chat_title({"chatName": chat.name, "members": members}, viewer_id=str(request.user.pk))
     page_data = {
         "chatId": str(chat.pk),
         "userId": str(request.user.pk),

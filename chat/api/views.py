@@ -104,6 +104,10 @@ class ChatMessagesView(APIView):
         )
         if result.created:
             async_to_sync(events.message_broadcast)(result.message)
+        # Whoever writes has read the chat up to their own message.
+        services.message_mark_read(
+            chat_id=str(chat.pk), user_id=str(request.user.pk), seq=result.message.seq
+        )
         return Response(
             message_payload(result.message),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,

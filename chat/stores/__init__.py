@@ -12,12 +12,11 @@ from chat.stores.base import MessageStore
 @functools.cache
 def get_store() -> MessageStore:
     """Return the process-wide store, importing its backend on first use."""
-    backend = import_string(settings.CHAT_STORE_BACKEND)
-    return backend(options=getattr(settings, "CHAT_STORE_OPTIONS", {}))
+    return import_string(settings.CHAT_STORE_BACKEND)()
 
 
 def _reset_store(*, setting, **kwargs):
-    if setting in {"CHAT_STORE_BACKEND", "CHAT_STORE_OPTIONS"}:
+    if setting == "CHAT_STORE_BACKEND":
         get_store.cache_clear()
 
 

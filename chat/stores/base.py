@@ -9,7 +9,7 @@ only the dataclasses below with the rest of the code.
 import base64
 import binascii
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -128,11 +128,8 @@ def decode_cursor(cursor: str) -> dict:
     return position
 
 
-@dataclass
 class MessageStore:
     """Base class of store backends. Every backend module exports ``MessageStore``."""
-
-    options: dict = field(default_factory=dict)
 
     def append(self, new: NewMessage) -> AppendResult:
         """Store ``new`` with the next ``seq`` of its chat, exactly once per idempotency key.

@@ -102,6 +102,8 @@ def test_send_then_history_and_list(make_user, make_chat):
     assert len(listed) == 1
     assert listed[0]["lastMessage"]["message"] == "second"
     assert listed[0]["unreadCount"] == 2
+    # The sender has read up to their own message.
+    assert client.get("/api/chats").json()["chats"][0]["unreadCount"] == 0
 
 
 def test_history_pages_with_cursor_and_catches_up(make_user, make_chat):
