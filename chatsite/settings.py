@@ -143,12 +143,29 @@ CHANNEL_LAYERS = {
 
 # --- Chat ---
 CHAT_STORE = env.str("CHAT_STORE", default="orm")
-CHAT_STORE_BACKENDS = {"orm": "chat.stores.orm.MessageStore"}
+CHAT_STORE_BACKENDS = {
+    "orm": "chat.stores.orm.MessageStore",
+    "dynamodb": "chat.stores.dynamodb.MessageStore",
+}
 if CHAT_STORE not in CHAT_STORE_BACKENDS:
     raise ImproperlyConfigured(
         f"CHAT_STORE must be one of {', '.join(CHAT_STORE_BACKENDS)}; got {CHAT_STORE!r}."
     )
 CHAT_STORE_BACKEND = CHAT_STORE_BACKENDS[CHAT_STORE]
+# Names the DynamoDB tables (chat-<stage>-messages, ...) and, in deployment, the buckets.
+CHAT_STAGE = env.str("CHAT_STAGE", default="dev")
+if CHAT_STAGE not in {"dev", "staging", "prod"}:
+    raise ImproperlyConfigured(f"CHAT_STAGE must be dev, staging or prod; got {CHAT_STAGE!r}.")
+# DynamoDB client: a local server's URL when set (moto_server, DynamoDB Local), else AWS.
+CHAT_DYNAMODB_ENDPOINT = env.str("AWS_ENDPOINT_URL_DYNAMODB", default="")
+CHAT_DYNAMODB_REGION = env.str(
+    "AWS_REGION", default=env.str("AWS_DEFAULT_REGION", default="us-east-1")
+)
+# Seconds to connect or read before a call fails, and retries after a failure: an unreachable
+# store is reported in about (1 + retries) x timeout seconds.
+CHAT_DYNAMODB_TIMEOUT = env.float("CHAT_DYNAMODB_TIMEOUT", default=1.0)
+CHAT_DYNAMODB_RETRIES = env.int("CHAT_DYNAMODB_RETRIES", default=1)
+CHAT_DYNAMODB_POOL = env.int("CHAT_DYNAMODB_POOL", default=50)
 # Longest message body, in characters.
 CHAT_MESSAGE_MAX_LENGTH = env.int("CHAT_MESSAGE_MAX_LENGTH", default=4000)
 # Largest WebSocket text frame accepted from a client, in characters.

@@ -1,12 +1,14 @@
 """Shared fixtures: factories for users and chats, and a logged-in API client."""
 
 import itertools
+import os
 
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from chat import services
+from tests.servers import AWS_TEST_ENV, MotoServer
 
 _numbers = itertools.count(1)
 PASSWORD = "correct-horse-battery"
@@ -40,3 +42,32 @@ def api(make_user):
     client.user = make_user()
     client.force_login(client.user)
     return client
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory):
+    """A ``moto_server`` for the whole session; AWS credentials for it in this process."""
+    os.environ.update(AWS_TEST_ENV)
+    server = MotoServer(dict(os.environ), tmp_path_factory.mktemp("moto") / "moto.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_store(moto_server):
+    """The DynamoDB store backend on the session's moto_server, tables created."""
+    from chat.stores.dynamodb import MessageStore
+
+    store = MessageStore(
+        prefix="chat-test",
+        client={
+            "host": moto_server.url,
+            "region": "us-east-1",
+            "connect_timeout_seconds": 2,
+            "read_timeout_seconds": 10,
+            "max_retry_attempts": 1,
+            "max_pool_connections": 20,
+        },
+    )
+    store.create_tables()
+    return store

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.live.servers import Daphne, migrate, server_env
+from tests.servers import Daphne, migrate, server_env
 
 
 @pytest.fixture(scope="module")

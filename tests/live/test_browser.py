@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from tests.live.browser import launch
-from tests.live.servers import Daphne, migrate, server_env
+from tests.servers import Daphne, migrate, server_env
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 PASSWORD = "browser-test-password-42"

@@ -10,15 +10,14 @@ from django.utils.module_loading import import_string
 
 from chat.stores.base import Connection, InvalidCursor, NewMessage
 
-BACKENDS = {"orm": "chat.stores.orm.MessageStore"}
-
-
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=["orm", "dynamodb"])
 def store(request):
-    return import_string(BACKENDS[request.param])()
+    if request.param == "dynamodb":
+        return request.getfixturevalue("dynamodb_store")
+    return import_string("chat.stores.orm.MessageStore")()
 
 
 def new_chat_id():
@@ -87,6 +86,8 @@ def test_retry_with_same_key_returns_original_and_stores_nothing(store):
     assert retry.message == original.message
     assert store.last_seq(chat) == 1
     assert [m.seq for m in store.after(chat, after_seq=0, limit=10).messages] == [1]
+    # The refused retry left no hole: the next message takes the next seq.
+    assert store.append(new(chat, 2)).message.seq == 2
     # The same key from another sender is another message.
     assert store.append(new(chat, 1, user="2", key="key-1-1")).created
 
@@ -179,32 +180,56 @@ def test_last_messages_of_several_chats(store):
 
 def test_connection_registry_lifecycle(store):
     now = int(time.time())
-    conn = Connection(connection_id="c-1", user_id="7", connected_at=now * 1000, ttl=now + 60)
+    user, first, second = (uuid.uuid4().hex for _ in range(3))
+    conn = Connection(connection_id=first, user_id=user, connected_at=now * 1000, ttl=now + 60)
     store.connection_put(conn)
     store.connection_put(
-        Connection(connection_id="c-2", user_id="7", connected_at=now * 1000 + 1, ttl=now + 60)
+        Connection(connection_id=second, user_id=user, connected_at=now * 1000 + 1, ttl=now + 60)
     )
-    assert store.connection_get("c-1", now=now) == conn
-    assert [c.connection_id for c in store.connections_for_user("7", now=now)] == ["c-1", "c-2"]
-    assert store.connection_refresh("c-1", ttl=now + 120, chat_id="chat-a")
-    refreshed = store.connection_get("c-1", now=now)
+    assert store.connection_get(first, now=now) == conn
+    assert [c.connection_id for c in store.connections_for_user(user, now=now)] == [first, second]
+    assert store.connection_refresh(first, ttl=now + 120, chat_id="chat-a")
+    refreshed = store.connection_get(first, now=now)
     assert refreshed.ttl == now + 120 and refreshed.chat_id == "chat-a"
-    assert not store.connection_refresh("missing", ttl=now + 120)
-    store.connection_remove("c-1")
-    store.connection_remove("c-1")
-    assert store.connection_get("c-1", now=now) is None
-    assert [c.connection_id for c in store.connections_for_user("7", now=now)] == ["c-2"]
+    assert not store.connection_refresh(uuid.uuid4().hex, ttl=now + 120)
+    store.connection_remove(first)
+    store.connection_remove(first)
+    assert store.connection_get(first, now=now) is None
+    assert [c.connection_id for c in store.connections_for_user(user, now=now)] == [second]
 
 
 def test_expired_connections_are_never_returned(store):
     now = int(time.time())
+    user, old, new_ = (uuid.uuid4().hex for _ in range(3))
     store.connection_put(
-        Connection(connection_id="old", user_id="8", connected_at=now * 1000, ttl=now - 1)
+        Connection(connection_id=old, user_id=user, connected_at=now * 1000, ttl=now - 1)
     )
     store.connection_put(
-        Connection(connection_id="new", user_id="8", connected_at=now * 1000, ttl=now + 30)
+        Connection(connection_id=new_, user_id=user, connected_at=now * 1000, ttl=now + 30)
     )
-    assert store.connection_get("old", now=now) is None
-    assert [c.connection_id for c in store.connections_for_user("8", now=now)] == ["new"]
-    # A heartbeat that comes too late does not bring it back for readers at a later time.
-    assert store.connection_get("new", now=now + 31) is None
+    assert store.connection_get(old, now=now) is None
+    assert [c.connection_id for c in store.connections_for_user(user, now=now)] == [new_]
+    # Past its ttl a connection is gone for readers, whether or not it was deleted yet.
+    assert store.connection_get(new_, now=now + 31) is None
+    assert store.connections_for_user(user, now=now + 31) == []
+
+
+def test_a_history_page_larger_than_dynamodb_s_one_megabyte_page(store):
+    chat = new_chat_id()
+    body = "\u20ac" * 4000  # 12,000 bytes of UTF-8: 120 of them exceed 1 MB
+    for n in range(120):
+        store.append(
+            NewMessage(
+                chat_id=chat,
+                user_id="1",
+                username="u1",
+                body=body,
+                client_message_id=f"big-{n}",
+                timestamp=n,
+            )
+        )
+    page = store.history(chat, limit=120)
+    assert [m.seq for m in page.messages] == list(range(120, 0, -1))
+    assert page.next_cursor is None and page.messages[0].body == body
+    catch_up = store.after(chat, after_seq=0, limit=120)
+    assert len(catch_up.messages) == 120 and not catch_up.has_more
