@@ -7,7 +7,10 @@ PORT ?= 8000
 # Local runs default to development mode; production sets DJANGO_DEBUG=0 and its secrets.
 RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-1}
 
-.PHONY: run test lint format migrate superuser browser clean
+# The suite runs twice: on the embedded SQLite default and on this PostgreSQL server.
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: run test lint format migrate superuser browser services clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +44,20 @@ browser:
 	  fi; \
 	fi
 
+# PostgreSQL for the second pass, redis-server for the tests that start their own.
+services:
+	@if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
+	  echo "starting PostgreSQL"; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true; \
+	fi
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+	  else \
+	    echo "redis-server is missing: install it (sudo apt-get install redis-server)."; \
+	  fi; \
+	fi
+
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -49,9 +66,12 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: $(VENV)/.dev browser lint
+test: $(VENV)/.dev browser services lint
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest
+	@echo "== suite on SQLite =="
+	env -u DATABASE_URL $(BIN)/pytest
+	@echo "== suite on PostgreSQL ($(TEST_POSTGRES_URL)) =="
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -38,6 +38,11 @@ else:
         )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
+# Names the DynamoDB tables (chat-<stage>-messages, ...) and, in deployment, the buckets.
+CHAT_STAGE = env.str("CHAT_STAGE", default="dev")
+if CHAT_STAGE not in {"dev", "staging", "prod"}:
+    raise ImproperlyConfigured(f"CHAT_STAGE must be dev, staging or prod; got {CHAT_STAGE!r}.")
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
@@ -133,13 +138,35 @@ if WHITENOISE_USE_FINDERS:
 MEDIA_URL = "media/"
 MEDIA_ROOT = VAR_DIR / "media"
 
-# --- Channel layer: fan-out between consumers (in-process by default). ---
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels.layers.InMemoryChannelLayer",
-        "CONFIG": {"capacity": 1000, "expiry": 60},
+# --- Channel layer: fan-out between consumers (in-process by default, Redis across processes).
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    # Pub/sub: each process subscribes once per chat it has sockets in and fans out locally.
+    # redis-py caps a pool at 100 connections unless told otherwise ("Too many connections").
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": env.int("CHAT_REDIS_POOL", default=2000),
+                        "socket_connect_timeout": 2,
+                        "socket_keepalive": True,
+                        "health_check_interval": 15,
+                    }
+                ],
+                "prefix": f"chat-{CHAT_STAGE}",
+            },
+        }
     }
-}
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": 1000, "expiry": 60},
+        }
+    }
 
 # --- Chat ---
 CHAT_STORE = env.str("CHAT_STORE", default="orm")
@@ -152,10 +179,6 @@ if CHAT_STORE not in CHAT_STORE_BACKENDS:
         f"CHAT_STORE must be one of {', '.join(CHAT_STORE_BACKENDS)}; got {CHAT_STORE!r}."
     )
 CHAT_STORE_BACKEND = CHAT_STORE_BACKENDS[CHAT_STORE]
-# Names the DynamoDB tables (chat-<stage>-messages, ...) and, in deployment, the buckets.
-CHAT_STAGE = env.str("CHAT_STAGE", default="dev")
-if CHAT_STAGE not in {"dev", "staging", "prod"}:
-    raise ImproperlyConfigured(f"CHAT_STAGE must be dev, staging or prod; got {CHAT_STAGE!r}.")
 # DynamoDB client: a local server's URL when set (moto_server, DynamoDB Local), else AWS.
 CHAT_DYNAMODB_ENDPOINT = env.str("AWS_ENDPOINT_URL_DYNAMODB", default="")
 CHAT_DYNAMODB_REGION = env.str(

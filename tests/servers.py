@@ -3,6 +3,7 @@
 Under ``CI=true`` a server that cannot start fails the test that needs it; it is never skipped.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -10,9 +11,11 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
+import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,14 +26,44 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def server_env(tmp_path: Path, **extra) -> dict:
-    """Environment of a development-mode server on its own SQLite file."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CHAT_"))}
+# The PostgreSQL server used when a test needs one whatever the suite runs on.
+POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+@contextlib.contextmanager
+def postgres_database(server_url: str = POSTGRES_URL):
+    """A new, empty PostgreSQL database on ``server_url``'s server; dropped afterwards."""
+    name = f"chat_live_{uuid.uuid4().hex[:12]}"
+    admin = server_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def server_database(tmp_path: Path):
+    """A database for a server process, of the kind the suite runs on (SQLite or PostgreSQL)."""
+    suite_url = os.environ.get("DATABASE_URL", "")
+    if suite_url.startswith("postgres"):
+        with postgres_database(suite_url) as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path / 'live.sqlite3'}"
+
+
+def server_env(database_url: str, **extra) -> dict:
+    """Environment of a development-mode server process on ``database_url``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CHAT_", "AWS_"))}
     env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
     env.update(
         DJANGO_SETTINGS_MODULE="chatsite.settings",
         DJANGO_DEBUG="1",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'live.sqlite3'}",
+        DATABASE_URL=database_url,
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

@@ -4,7 +4,7 @@ import json
 import time
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
@@ -19,7 +19,7 @@ async def open_socket(user=None, *, origin=b"http://localhost"):
     headers = [(b"origin", origin)] if origin else []
     if user is not None:
         client = Client()
-        await sync_to_async(client.force_login)(user)
+        await database_sync_to_async(client.force_login)(user)
         headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
     socket = WebsocketCommunicator(application, "/ws/", headers=headers)
     connected, _ = await socket.connect()
@@ -43,7 +43,7 @@ async def test_handshake_without_login_is_refused():
 
 
 async def test_handshake_from_a_foreign_origin_is_refused(make_user):
-    user = await sync_to_async(make_user)()
+    user = await database_sync_to_async(make_user)()
     _, connected = await open_socket(user, origin=b"http://evil.example")
     assert not connected
 
@@ -79,7 +79,7 @@ async def test_send_is_stored_acked_then_broadcast_once(pair):
     assert retry["messageId"] == ack["messageId"] and retry["seq"] == 1 and retry["duplicate"]
     assert await a.receive_nothing(timeout=0.3)
     assert await b.receive_nothing(timeout=0.3)
-    assert await sync_to_async(get_store().last_seq)(chat_id) == 1
+    assert await database_sync_to_async(get_store().last_seq)(chat_id) == 1
     await a.disconnect()
     await b.disconnect()
 
@@ -121,13 +121,13 @@ async def test_each_bad_frame_gets_an_error_and_the_socket_stays_open(pair):
     await a.send_to(bytes_data=b"\x00\x01")
     assert json.loads(await a.receive_from())["code"] == "bad_frame"
     assert await send(a, {"action": "ping"}) == {"type": "pong"}
-    assert await sync_to_async(get_store().last_seq)(str(chat.pk)) == 0
+    assert await database_sync_to_async(get_store().last_seq)(str(chat.pk)) == 0
     await a.disconnect()
 
 
 async def test_non_members_can_neither_join_nor_send_nor_sync(pair, make_user):
     _, _, chat = pair
-    eve = await sync_to_async(make_user)("eve")
+    eve = await database_sync_to_async(make_user)("eve")
     e, _ = await open_socket(eve)
     chat_id = str(chat.pk)
     frames = [
@@ -138,7 +138,7 @@ async def test_non_members_can_neither_join_nor_send_nor_sync(pair, make_user):
     ]
     for frame in frames:
         assert (await send(e, frame))["code"] == "not_member"
-    assert await sync_to_async(get_store().last_seq)(chat_id) == 0
+    assert await database_sync_to_async(get_store().last_seq)(chat_id) == 0
     await e.disconnect()
 
 
@@ -207,7 +207,7 @@ async def test_typing_and_read_reach_the_chat(pair):
     await b.send_json_to({"action": "markRead", "chatId": chat_id, "seq": 99})
     read = await a.receive_json_from()
     assert read == {"type": "read", "chatId": chat_id, "userId": str(bob.pk), "seq": 99}
-    membership = await sync_to_async(Membership.objects.get)(chat=chat, user=bob)
+    membership = await database_sync_to_async(Membership.objects.get)(chat=chat, user=bob)
     # Capped at the chat's last message.
     assert (membership.last_read_seq, membership.last_delivered_seq) == (1, 1)
     await a.disconnect()
@@ -226,11 +226,13 @@ async def test_frames_beyond_the_rate_limit_are_refused(pair, settings):
 
 
 async def test_connections_are_registered_while_open(make_user):
-    user = await sync_to_async(make_user)()
+    user = await database_sync_to_async(make_user)()
     socket, connected = await open_socket(user)
     assert connected
     now = int(time.time())
-    live = await sync_to_async(get_store().connections_for_user)(str(user.pk), now=now)
+    live = await database_sync_to_async(get_store().connections_for_user)(str(user.pk), now=now)
     assert len(live) == 1 and live[0].ttl > now
     await socket.disconnect()
-    assert await sync_to_async(get_store().connections_for_user)(str(user.pk), now=now) == []
+    assert (
+        await database_sync_to_async(get_store().connections_for_user)(str(user.pk), now=now) == []
+    )

@@ -2,14 +2,15 @@
 
 import pytest
 
-from tests.servers import Daphne, migrate, server_env
+from tests.servers import Daphne, migrate, server_database, server_env
 
 
 @pytest.fixture(scope="module")
 def daphne(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("daphne")
-    env = server_env(tmp)
-    migrate(env)
-    server = Daphne(env, tmp / "daphne.log").start()
-    yield server
-    server.stop()
+    with server_database(tmp) as database_url:
+        env = server_env(database_url)
+        migrate(env)
+        server = Daphne(env, tmp / "daphne.log").start()
+        yield server
+        server.stop()

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from tests.live.browser import launch
-from tests.servers import Daphne, migrate, server_env
+from tests.servers import Daphne, migrate, server_database, server_env
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 PASSWORD = "browser-test-password-42"
@@ -15,11 +15,12 @@ PASSWORD = "browser-test-password-42"
 
 @pytest.fixture
 def server(tmp_path):
-    env = server_env(tmp_path)
-    migrate(env)
-    daphne = Daphne(env, tmp_path / "daphne.log").start()
-    yield daphne
-    daphne.stop()
+    with server_database(tmp_path) as database_url:
+        env = server_env(database_url)
+        migrate(env)
+        daphne = Daphne(env, tmp_path / "daphne.log").start()
+        yield daphne
+        daphne.stop()
 
 
 def sign_up(page, base_url, username):
