@@ -67,3 +67,17 @@ def test_embedded_sqlite_runs_in_wal_mode_with_immediate_transactions(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["wal", "IMMEDIATE"]
+
+
+def test_redis_url_selects_the_pubsub_layer_with_a_large_pool():
+    script = (
+        "from django.conf import settings\n"
+        "layer = settings.CHANNEL_LAYERS['default']\n"
+        "print(layer['BACKEND'], layer['CONFIG']['hosts'][0]['max_connections'])\n"
+    )
+    result = manage(
+        "shell", "--no-imports", "-c", script, DJANGO_DEBUG="1", REDIS_URL="redis://127.0.0.1:1/0"
+    )
+    assert result.returncode == 0, result.stderr
+    backend, pool = result.stdout.split()
+    assert backend == "channels_redis.pubsub.RedisPubSubChannelLayer" and int(pool) >= 1000
