@@ -53,15 +53,24 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not hasattr(self, "joined"):
             return
         for chat_id in self.joined:
-            await self.channel_layer.group_discard(events.chat_group(chat_id), self.channel_name)
+            await self._leave_group(chat_id)
         await self._registry("connection_remove", self.channel_name)
+
+    async def _leave_group(self, chat_id: str) -> None:
+        try:
+            await self.channel_layer.group_discard(events.chat_group(chat_id), self.channel_name)
+        except Exception:
+            # The layer forgets this socket anyway when it closes; a dead layer cannot fail it.
+            logger.warning("Could not leave %s's group (channel layer down)", chat_id)
 
     async def receive(self, text_data=None, bytes_data=None):
         frame = None
         try:
             frame = parse_frame(text_data)
             if not self.budget.take():
-                raise ProtocolError("rate_limited", "Too many frames; slow down.", frame=frame)
+                raise ProtocolError(
+                    "rate_limited", "Too many frames; slow down.", frame=frame, retryable=True
+                )
             await getattr(self, _handler_name(frame["action"]))(frame)
         except ProtocolError as exc:
             await self._send(exc.as_frame())
@@ -92,7 +101,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def action_join_chat(self, frame):
         chat_id = await self._require_member(frame)
-        await self.channel_layer.group_add(events.chat_group(chat_id), self.channel_name)
+        try:
+            await self.channel_layer.group_add(events.chat_group(chat_id), self.channel_name)
+        except Exception:
+            logger.warning("Could not join %s's group (channel layer down)", chat_id)
+            raise ProtocolError(
+                "fanout_unavailable",
+                "Live delivery is unavailable; join again shortly (sending still works).",
+                frame=frame,
+                retryable=True,
+            ) from None
         self.joined.add(chat_id)
         try:
             last_seq = await database_sync_to_async(get_store().last_seq)(chat_id)
@@ -109,7 +127,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def action_leave_chat(self, frame):
         chat_id = frame["chatId"]
         if chat_id in self.joined:
-            await self.channel_layer.group_discard(events.chat_group(chat_id), self.channel_name)
+            await self._leave_group(chat_id)
             self.joined.discard(chat_id)
         await self._send({"type": "left", "chatId": chat_id})
 
@@ -134,7 +152,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "duplicate": not result.created,
             }
         )
-        if result.created:
+        if result.announce:
             await events.message_broadcast(message)
 
     async def action_sync(self, frame):

@@ -29,21 +29,16 @@ class ProtocolError(Exception):
         self.code = code
         self.detail = detail
         self.retryable = retryable
-        self.client_message_id = None
-        self.action = None
+        self.echo = {}
         if isinstance(frame, dict):
-            if isinstance(frame.get("clientMessageId"), str):
-                self.client_message_id = frame["clientMessageId"]
-            if isinstance(frame.get("action"), str):
-                self.action = frame["action"]
+            # Echo what tells the client which of its requests failed.
+            for name in ("action", "chatId", "clientMessageId"):
+                if isinstance(frame.get(name), str):
+                    self.echo[name] = frame[name]
 
     def as_frame(self) -> dict:
         """The error frame sent back to the client."""
-        payload = {"type": "error", "code": self.code, "detail": self.detail}
-        if self.action is not None:
-            payload["action"] = self.action
-        if self.client_message_id is not None:
-            payload["clientMessageId"] = self.client_message_id
+        payload = {"type": "error", "code": self.code, "detail": self.detail, **self.echo}
         if self.retryable:
             payload["retryable"] = True
         return payload

@@ -7,6 +7,8 @@ is durable (see ``chat.events``).
 
 import time
 import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -16,7 +18,7 @@ from django.utils import timezone
 from chat import errors
 from chat.models import ChatRoom, Membership
 from chat.stores import get_store
-from chat.stores.base import AppendResult, NewMessage, StoreError
+from chat.stores.base import Message, NewMessage, StoreError
 
 User = get_user_model()
 
@@ -25,6 +27,22 @@ CLIENT_MESSAGE_ID_MAX_LENGTH = 64
 # so a busy chat does not add a relational write to every send.
 ACTIVITY_REFRESH_SECONDS = 1.0
 _activity_refreshed_at: dict[str, float] = {}
+# Sends whose store write failed with an unknown outcome (it may have been stored). If a retry
+# finds the message stored, no member has been sent it yet, so that retry announces it.
+UNCONFIRMED_LIMIT = 10_000
+_unconfirmed: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The outcome of ``message_send``."""
+
+    message: Message
+    """The stored message (the original one for a retried ``client_message_id``)."""
+    created: bool
+    """False when the key had been used before and nothing new was stored."""
+    announce: bool
+    """True when the chat's members have not been sent this message yet."""
 
 
 def _direct_key(first_id: int, second_id: int) -> str:
@@ -89,7 +107,7 @@ def message_send(
     body: str,
     client_message_id: str,
     attachments: tuple = (),
-) -> AppendResult:
+) -> SendResult:
     """Store a message; a retried ``client_message_id`` returns the original, storing nothing.
 
     Precondition: the caller has checked that ``user_id`` is a member of ``chat_id``.
@@ -117,13 +135,23 @@ def message_send(
         timestamp=int(time.time() * 1000),
         attachments=tuple(attachments),
     )
+    key = (chat_id, user_id, client_message_id)
     try:
         result = get_store().append(new)
     except StoreError as exc:
+        _unconfirmed[key] = None
+        while len(_unconfirmed) > UNCONFIRMED_LIMIT:
+            _unconfirmed.popitem(last=False)
         raise errors.Unavailable("The message store is unavailable; retry shortly.") from exc
+    was_unconfirmed = key in _unconfirmed
+    _unconfirmed.pop(key, None)
     if result.created:
         _chat_touch(chat_id)
-    return result
+    return SendResult(
+        message=result.message,
+        created=result.created,
+        announce=result.created or was_unconfirmed,
+    )
 
 
 def _chat_touch(chat_id: str) -> None:

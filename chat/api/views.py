@@ -102,7 +102,7 @@ class ChatMessagesView(APIView):
             body=data["message"],
             client_message_id=data.get("clientMessageId") or services.new_client_message_id(),
         )
-        if result.created:
+        if result.announce:
             async_to_sync(events.message_broadcast)(result.message)
         # Whoever writes has read the chat up to their own message.
         services.message_mark_read(
