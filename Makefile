@@ -7,7 +7,9 @@ PORT ?= 8000
 # Local runs default to development mode; production sets DJANGO_DEBUG=0 and its secrets.
 RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-1}
 
-# The suite runs twice: on the embedded SQLite default and on this PostgreSQL server.
+# The suite runs twice: on the embedded SQLite default and on this PostgreSQL server. Tests
+# marked `cluster` run their servers on PostgreSQL, Redis and DynamoDB in either pass, so the
+# second pass leaves them out.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
 .PHONY: run test lint format migrate superuser browser services clean
@@ -71,7 +73,7 @@ test: $(VENV)/.dev browser services lint
 	@echo "== suite on SQLite =="
 	env -u DATABASE_URL $(BIN)/pytest
 	@echo "== suite on PostgreSQL ($(TEST_POSTGRES_URL)) =="
-	DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest -m "not cluster"
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -83,6 +83,7 @@ class ChatClient:
         self.chats: dict[str, _ChatView] = {}
         self.pending: dict[str, _Pending] = {}
         self.reconnects = 0
+        self.received_live = 0  # "message" frames received (as opposed to synced)
         self._ws = None
         self._task = None
         self._closing = False
@@ -121,11 +122,27 @@ class ChatClient:
         return self.base_url.replace("http", "ws", 1) + "/ws/"
 
     async def start(self, chat_ids=()) -> None:
-        """Connect (and keep reconnecting) and join ``chat_ids``; returns once connected."""
+        """Connect (and keep reconnecting) and join ``chat_ids``; returns once connected.
+
+        After ``stop()``, starting again reconnects and catches up from where the view was.
+        """
         for chat_id in chat_ids:
             self.chats.setdefault(chat_id, _ChatView())
+        self._closing = False
+        self._connected.clear()
         self._task = asyncio.create_task(self._run())
         await asyncio.wait_for(self._connected.wait(), 30)
+
+    async def stop(self) -> None:
+        """Disconnect and stay disconnected, keeping the view and the pending messages."""
+        self._closing = True
+        if self._ws is not None:
+            await self._ws.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
 
     async def join(self, chat_id: str) -> None:
         """Follow another chat (joined now and after every reconnect)."""
@@ -134,14 +151,11 @@ class ChatClient:
 
     async def close(self) -> None:
         """Stop for good; pending messages stay unsent."""
-        self._closing = True
-        if self._ws is not None:
-            await self._ws.close()
-        for task in [self._task, *self._background]:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await self.stop()
+        for task in list(self._background):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def drop_connection(self) -> None:
         """Close the socket as a network failure would; the client reconnects by itself."""
@@ -276,6 +290,7 @@ class ChatClient:
             if frame["hasMore"] or chat.has_gap:
                 await self._sync(frame["chatId"])
         elif kind == "message" and chat is not None:
+            self.received_live += 1
             chat.add(frame["message"])
             if chat.has_gap:
                 await self._sync(frame["chatId"])

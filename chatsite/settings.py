@@ -186,7 +186,7 @@ CHAT_DYNAMODB_REGION = env.str(
 )
 # Seconds to connect or read before a call fails, and retries after a failure: an unreachable
 # store is reported in about (1 + retries) x timeout seconds.
-CHAT_DYNAMODB_TIMEOUT = env.float("CHAT_DYNAMODB_TIMEOUT", default=1.0)
+CHAT_DYNAMODB_TIMEOUT = env.float("CHAT_DYNAMODB_TIMEOUT", default=0.8)
 CHAT_DYNAMODB_RETRIES = env.int("CHAT_DYNAMODB_RETRIES", default=1)
 CHAT_DYNAMODB_POOL = env.int("CHAT_DYNAMODB_POOL", default=50)
 # Longest message body, in characters.

@@ -236,3 +236,36 @@ async def test_connections_are_registered_while_open(make_user):
     assert (
         await database_sync_to_async(get_store().connections_for_user)(str(user.pk), now=now) == []
     )
+
+
+async def test_store_outage_is_a_retryable_error_and_nothing_is_broadcast(pair, settings):
+    from tests.stores import doubles
+
+    settings.CHAT_STORE_BACKEND = "tests.stores.doubles.MessageStore"
+    alice, bob, chat = pair
+    chat_id = str(chat.pk)
+    a, _ = await open_socket(alice)
+    b, _ = await open_socket(bob)
+    await send(a, {"action": "joinChat", "chatId": chat_id})
+    await send(b, {"action": "joinChat", "chatId": chat_id})
+    frame = {"action": "sendMessage", "chatId": chat_id, "message": "x", "clientMessageId": "s1"}
+    doubles.MessageStore.fail = True
+    try:
+        error = await send(a, frame)
+    finally:
+        doubles.MessageStore.fail = False
+    assert error == {
+        "type": "error",
+        "code": "store_unavailable",
+        "detail": "The message store is unavailable; retry shortly.",
+        "action": "sendMessage",
+        "chatId": chat_id,
+        "clientMessageId": "s1",
+        "retryable": True,
+    }
+    assert await b.receive_nothing(timeout=0.3)
+    ack = await send(a, frame)
+    assert ack["type"] == "ack" and ack["seq"] == 1
+    assert (await b.receive_json_from())["message"]["messageId"] == ack["messageId"]
+    await a.disconnect()
+    await b.disconnect()

@@ -94,3 +94,36 @@ def test_read_watermarks_only_move_forward(make_user, make_chat):
     services.message_mark_read(chat_id=str(chat.pk), user_id=str(bob.pk), seq=2)
     membership = Membership.objects.get(chat=chat, user=bob)
     assert (membership.last_read_seq, membership.last_delivered_seq) == (4, 4)
+
+
+@pytest.fixture
+def flaky_store(settings):
+    from tests.stores import doubles
+
+    settings.CHAT_STORE_BACKEND = "tests.stores.doubles.MessageStore"
+    yield doubles.MessageStore
+    doubles.MessageStore.fail = doubles.MessageStore.fail_after_write = False
+
+
+def test_a_retry_announces_a_message_whose_first_write_had_an_unknown_outcome(
+    make_user, make_chat, flaky_store
+):
+    alice, bob = make_user(), make_user()
+    chat = make_chat(alice, bob)
+    send = {
+        "chat_id": str(chat.pk),
+        "user_id": str(alice.pk),
+        "username": "a",
+        "body": "hi",
+        "client_message_id": "k1",
+    }
+    flaky_store.fail_after_write = True
+    with pytest.raises(errors.Unavailable):
+        services.message_send(**send)
+    flaky_store.fail_after_write = False
+    retry = services.message_send(**send)
+    assert (retry.created, retry.announce, retry.message.seq) == (False, True, 1)
+    again = services.message_send(**send)
+    assert (again.created, again.announce) == (False, False)
+    fresh = services.message_send(**{**send, "client_message_id": "k2"})
+    assert (fresh.created, fresh.announce) == (True, True)

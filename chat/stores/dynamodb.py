@@ -15,7 +15,7 @@ condition), put the send key (must not exist) and put the message (must not exis
 three happen or none, so ``seq`` stays dense whatever fails, and a repeated send key is a
 retry. Another sender moving the counter first only makes the writer re-read and try again.
 
-PynamoDB's defaults wait up to 30 s per call; here calls time out after about a second and are
+PynamoDB's defaults wait up to 30 s per call; here calls time out in under a second and are
 retried once, so an unreachable store is reported in about three seconds.
 """
 

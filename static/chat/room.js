@@ -157,15 +157,25 @@
       case "typing":
         if (frame.userId !== data.userId) showTyping(frame.username);
         break;
-      case "error":
-        if (frame.action === "sync") syncing = false;
-        if (frame.clientMessageId && pending.has(frame.clientMessageId) && !frame.retryable) {
-          const entry = pending.get(frame.clientMessageId);
+      case "error": {
+        const later = (retry) => setTimeout(retry, 1000 + Math.random() * 1000);
+        if (frame.action === "sync") {
+          syncing = false;
+          if (frame.retryable) later(requestSync);
+        }
+        if (frame.action === "joinChat" && frame.retryable) {
+          later(() => socket.send({ action: "joinChat", chatId }));
+        }
+        const entry = frame.clientMessageId && pending.get(frame.clientMessageId);
+        if (entry && frame.retryable) {
+          later(() => sendPending(frame.clientMessageId));
+        } else if (entry) {
           entry.element.classList.add("failed");
           entry.element.title = frame.detail;
           pending.delete(frame.clientMessageId);
         }
         break;
+      }
       default:
         break;
     }

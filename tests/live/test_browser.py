@@ -79,15 +79,23 @@ def test_two_browsers_chat_live_and_history_survives_reload_and_restart(server):
 
             server.stop()
             expect(page_a.locator("#connection-state")).to_have_text(re.compile("reconnecting"))
+            # Written while the server is down: shown as pending, then delivered once.
+            send(page_a, "Sent while down")
+            expect(page_a.locator("#messages .pending .body")).to_have_text(["Sent while down"])
             server.start()
             # Both pages reconnect by themselves and chat on, without a reload.
             expect(page_a.locator("#connection-state")).to_have_text("live", timeout=20000)
             expect(page_b.locator("#connection-state")).to_have_text("live", timeout=20000)
+            everything = ["Hello Bob", "<b>Hi</b> Alice", "Sent while down"]
+            expect(bodies(page_a)).to_have_text(everything, timeout=15000)
+            expect(page_a.locator("#messages .pending")).to_have_count(0)
+            expect(bodies(page_b)).to_have_text(everything, timeout=15000)
             send(page_b, "Still here")
-            expect(bodies(page_a)).to_have_text(
-                ["Hello Bob", "<b>Hi</b> Alice", "Still here"], timeout=10000
-            )
+            everything.append("Still here")
+            expect(bodies(page_a)).to_have_text(everything, timeout=10000)
+            page_a.reload()
             page_b.reload()
-            expect(bodies(page_b)).to_have_text(["Hello Bob", "<b>Hi</b> Alice", "Still here"])
+            expect(bodies(page_a)).to_have_text(everything)
+            expect(bodies(page_b)).to_have_text(everything)
         finally:
             browser.close()

@@ -2,76 +2,22 @@
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 import uuid
 
-import boto3
 import pytest
 from websockets.asyncio.client import connect
 
+from tests.live.cluster import Cluster
 from tests.live.users import LiveUser
-from tests.servers import (
-    AWS_TEST_ENV,
-    ROOT,
-    Daphne,
-    MotoServer,
-    RedisServer,
-    migrate,
-    postgres_database,
-    server_env,
-)
 
-pytestmark = pytest.mark.live
-
-
-class Cluster:
-    def __init__(self, processes, moto):
-        self.processes = processes
-        self.dynamodb = boto3.client("dynamodb", endpoint_url=moto.url, **_boto_args())
-
-
-def _boto_args():
-    return {
-        "region_name": AWS_TEST_ENV["AWS_REGION"],
-        "aws_access_key_id": AWS_TEST_ENV["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": AWS_TEST_ENV["AWS_SECRET_ACCESS_KEY"],
-    }
+pytestmark = [pytest.mark.live, pytest.mark.cluster]
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("cluster")
-    redis = RedisServer({}, tmp / "redis.log").start()
-    moto = MotoServer(dict(AWS_TEST_ENV, PATH="/usr/bin:/bin"), tmp / "moto.log").start()
-    processes = []
-    try:
-        with postgres_database() as database_url:
-            env = server_env(
-                database_url,
-                REDIS_URL=redis.url,
-                CHAT_STORE="dynamodb",
-                CHAT_STAGE="dev",
-                AWS_ENDPOINT_URL_DYNAMODB=moto.url,
-                **AWS_TEST_ENV,
-            )
-            migrate(env)
-            subprocess.run(
-                [sys.executable, "manage.py", "create_dynamodb_tables"],
-                cwd=ROOT,
-                env=env,
-                check=True,
-                timeout=120,
-            )
-            for n in (1, 2):
-                processes.append(Daphne(env, tmp / f"daphne-{n}.log").start())
-            yield Cluster(processes, moto)
-    finally:
-        for process in processes:
-            process.stop()
-        moto.stop()
-        redis.stop()
+    with Cluster(tmp_path_factory.mktemp("cluster")).running() as running:
+        yield running
 
 
 def user_on(server):
@@ -80,21 +26,6 @@ def user_on(server):
 
 async def open_socket(server, user):
     return await connect(server.ws_url, origin=server.url, additional_headers=user.socket_headers())
-
-
-def stored_count(cluster, chat_id):
-    pages = cluster.dynamodb.get_paginator("query").paginate(
-        TableName="chat-dev-messages",
-        KeyConditionExpression="chatId = :c",
-        ExpressionAttributeValues={":c": {"S": chat_id}},
-        Select="COUNT",
-    )
-    return sum(page["Count"] for page in pages)
-
-
-def registered_sockets(cluster, *user_ids):
-    items = cluster.dynamodb.scan(TableName="chat-dev-connections")["Items"]
-    return [item for item in items if item["userId"]["S"] in user_ids]
 
 
 async def test_users_on_two_processes_chat_with_every_message_once_in_seq_order(cluster):
@@ -107,7 +38,7 @@ async def test_users_on_two_processes_chat_with_every_message_once_in_seq_order(
     for ws in (a, b):
         await ws.send(json.dumps({"action": "joinChat", "chatId": chat_id}))
         assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "joined"
-    assert len(registered_sockets(cluster, alice.user_id, bob.user_id)) == 2
+    assert len(cluster.registered_sockets(alice.user_id, bob.user_id)) == 2
 
     received = {a: [], b: []}
     acks = []
@@ -142,14 +73,14 @@ async def test_users_on_two_processes_chat_with_every_message_once_in_seq_order(
         assert [m["message"] for m in received[ws]] == [f"message {n}" for n in range(400)]
         assert len({m["messageId"] for m in received[ws]}) == 400
     assert sorted(ack["seq"] for ack in acks) == list(range(1, 401))
-    assert stored_count(cluster, chat_id) == 400
+    assert [m["seq"] for m in cluster.stored(chat_id)] == list(range(1, 401))
 
     await a.close()
     await b.close()
     deadline = time.monotonic() + 10
-    while registered_sockets(cluster, alice.user_id, bob.user_id) and time.monotonic() < deadline:
+    while cluster.registered_sockets(alice.user_id, bob.user_id) and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-    assert registered_sockets(cluster, alice.user_id, bob.user_id) == []
+    assert cluster.registered_sockets(alice.user_id, bob.user_id) == []
 
 
 async def test_a_thousand_sockets_on_one_process_share_the_redis_layer(cluster):
