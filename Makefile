@@ -12,7 +12,7 @@ RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-1}
 # second pass leaves them out.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint format migrate superuser browser services clean
+.PHONY: run test lint format migrate superuser browser services bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

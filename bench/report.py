@@ -1,0 +1,127 @@
+"""Render a benchmark report (bench/results/latest.json) as docs/benchmarks.md."""
+
+import json
+import sys
+from pathlib import Path
+
+HEADER = """# Benchmarks
+
+Measured by the project's own load tool (`bench/`), every row in the same run on the same
+machine: the server under test pinned to core 0 (`taskset -c 0`), the load generator on core 1.
+Each member holds a real WebSocket; for the chat, members are real users with sessions, and
+every message goes through authentication, the membership check, the durable store, the ack and
+the fan-out. Latency is measured at every receiver (the sender included) from the moment the
+message was sent. `lost` = deliveries expected at receivers that never arrived.
+
+Reproduce: `make bench` (about 20 minutes; writes `bench/results/latest.json` and this file),
+or one scenario: `.venv/bin/python -m bench.run --only S1`.
+
+Machine: {cpu}, {cores} cores, Python {python}. Run took {seconds} s.
+"""
+
+SCENARIO_TITLES = {
+    "S1": "S1: 100 chats x 10 members, 5 msg/s per chat (5,000 deliveries/s offered)",
+    "S2": "S2: capacity (rate raised until loss > 0 or p99 > 250 ms)",
+    "S3": "S3: one chat of 500 members at 2 msg/s (1,000 deliveries/s offered)",
+    "S4": "S4: memory per idle connection (2,000 sockets)",
+    "S5": "S5: a 50-message history page (ORM store on PostgreSQL)",
+}
+
+
+def _names():
+    from bench.run import TARGETS
+
+    return {key: target.name for key, target in TARGETS.items()}
+
+
+def _cell(value):
+    return "—" if value is None else f"{value}"
+
+
+def load_table(rows: dict) -> list[str]:
+    names = _names()
+    lines = [
+        "| server | delivered/s | lost | p50 ms | p95 ms | p99 ms | max ms | CPU s/1k |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key, r in rows.items():
+        lines.append(
+            f"| {names.get(key, key)} | {r['deliveries_per_s']} | {r['lost']} ({r['lost_pct']}%) "
+            f"| {_cell(r['p50_ms'])} | {_cell(r['p95_ms'])} | {_cell(r['p99_ms'])} "
+            f"| {_cell(r['max_ms'])} | {_cell(r['cpu_s_per_1000'])} |"
+        )
+    return lines
+
+
+def capacity_table(rows: dict) -> list[str]:
+    names = _names()
+    lines = [
+        "| server | highest sustained deliveries/s | steps (offered/s: lost, p99 ms) |",
+        "|---|---|---|",
+    ]
+    for key, r in rows.items():
+        steps = "; ".join(
+            f"{int(s['rate_per_chat'] * 1000)}: {s['lost']}, {_cell(s['p99_ms'])}"
+            for s in r["steps"]
+        )
+        lines.append(
+            f"| {names.get(key, key)} | {_cell(r['sustained_deliveries_per_s'])} | {steps} |"
+        )
+    return lines
+
+
+def memory_table(rows: dict) -> list[str]:
+    names = _names()
+    lines = [
+        "| server | sockets | RSS before KiB | RSS after KiB | KiB per socket |",
+        "|---|---|---|---|---|",
+    ]
+    for key, r in rows.items():
+        lines.append(
+            f"| {names.get(key, key)} | {r['sockets']} | {r['rss_before_kib']} "
+            f"| {r['rss_after_kib']} | {r['kib_per_socket']} |"
+        )
+    return lines
+
+
+def history_table(rows: dict) -> list[str]:
+    names = _names()
+    lines = ["| server | messages in chat | requests | p50 ms | p99 ms |", "|---|---|---|---|---|"]
+    for key, r in rows.items():
+        for count in ("10000", "1000000"):
+            c = r[count]
+            lines.append(
+                f"| {names.get(key, key)} | {int(count):,} | {c['requests']} "
+                f"| {c['p50_ms']} | {c['p99_ms']} |"
+            )
+        lines.append(f"| | p99 ratio 1M / 10k | | | {r['ratio_1m_to_10k_p99']} |")
+    return lines
+
+
+TABLES = {
+    "S1": load_table,
+    "S2": capacity_table,
+    "S3": load_table,
+    "S4": memory_table,
+    "S5": history_table,
+}
+
+
+def render(report: dict, notes: str = "") -> str:
+    out = [HEADER.format(seconds=report["seconds"], **report["machine"])]
+    for scenario, rows in report["results"].items():
+        out += [f"## {SCENARIO_TITLES[scenario]}", "", *TABLES[scenario](rows), ""]
+    if notes:
+        out += [notes]
+    return "\n".join(out)
+
+
+def write_markdown(report: dict, path: Path) -> None:
+    notes_path = path.parent / "benchmarks-notes.md"
+    notes = notes_path.read_text() if notes_path.exists() else ""
+    path.write_text(render(report, notes))
+
+
+if __name__ == "__main__":
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("bench/results/latest.json")
+    write_markdown(json.loads(source.read_text()), Path("docs/benchmarks.md"))
