@@ -1,13 +1,17 @@
 """The chat socket (``/ws/``): one consumer per connection, one method per action."""
 
+import asyncio
+import contextlib
 import logging
 import time
+import uuid
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import errors, events, selectors, services
+from chat.fanout import get_fanout
 from chat.protocol import ProtocolError, parse_frame
 from chat.ratelimit import TokenBucket
 from chat.stores import get_store
@@ -21,8 +25,16 @@ def _handler_name(action: str) -> str:
     return "action_" + "".join(f"_{c.lower()}" if c.isupper() else c for c in action)
 
 
+# Frames waiting for a socket that does not read them; past this it is closed (the client
+# reconnects and catches up with sync) rather than holding memory without bound.
+OUTBOX_LIMIT = 1000
+
+
 class ChatConsumer(AsyncWebsocketConsumer):
-    """Speaks the protocol of ``chat.protocol`` for one logged-in user."""
+    """Speaks the protocol of ``chat.protocol`` for one logged-in user.
+
+    Broadcast frames reach it through the fan-out (``chat.fanout``), not the channel layer.
+    """
 
     async def connect(self):
         user = self.scope.get("user")
@@ -38,11 +50,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
             burst=settings.CHAT_RATE_BURST, rate=settings.CHAT_RATE_PER_SECOND
         )
         self.registry_refreshed_at = time.time()
+        self.connection_id = uuid.uuid4().hex
+        self.outbox: asyncio.Queue[str] = asyncio.Queue()
+        self.closing = None
+        self.writer = asyncio.create_task(self._write_outbox())
         await self.accept()
         await self._registry(
             "connection_put",
             Connection(
-                connection_id=self.channel_name,
+                connection_id=self.connection_id,
                 user_id=self.user_id,
                 connected_at=int(time.time() * 1000),
                 ttl=int(time.time()) + settings.CHAT_CONNECTION_TTL,
@@ -52,16 +68,26 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         if not hasattr(self, "joined"):
             return
+        fanout = get_fanout()
         for chat_id in self.joined:
-            await self._leave_group(chat_id)
-        await self._registry("connection_remove", self.channel_name)
+            await fanout.leave(chat_id, self)
+        self.writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.writer
+        await self._registry("connection_remove", self.connection_id)
 
-    async def _leave_group(self, chat_id: str) -> None:
-        try:
-            await self.channel_layer.group_discard(events.chat_group(chat_id), self.channel_name)
-        except Exception:
-            # The layer forgets this socket anyway when it closes; a dead layer cannot fail it.
-            logger.warning("Could not leave %s's group (channel layer down)", chat_id)
+    def deliver(self, text: str) -> None:
+        """Queue a broadcast frame (called by the fan-out; never blocks)."""
+        if self.outbox.qsize() >= OUTBOX_LIMIT:
+            if self.closing is None:
+                logger.warning("Closing %s: it stopped reading its frames", self.connection_id)
+                self.closing = asyncio.ensure_future(self.close(code=4008))
+            return
+        self.outbox.put_nowait(text)
+
+    async def _write_outbox(self) -> None:
+        while True:
+            await self.send(text_data=await self.outbox.get())
 
     async def receive(self, text_data=None, bytes_data=None):
         frame = None
@@ -86,7 +112,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             await database_sync_to_async(getattr(get_store(), method))(*args, **kwargs)
         except Exception:
-            logger.exception("Connection registry %s failed for %s", method, self.channel_name)
+            logger.exception("Connection registry %s failed for %s", method, self.connection_id)
 
     async def _require_member(self, frame: dict) -> str:
         chat_id = frame["chatId"]
@@ -102,9 +128,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def action_join_chat(self, frame):
         chat_id = await self._require_member(frame)
         try:
-            await self.channel_layer.group_add(events.chat_group(chat_id), self.channel_name)
+            await get_fanout().join(chat_id, self)
         except Exception:
-            logger.warning("Could not join %s's group (channel layer down)", chat_id)
+            logger.warning(
+                "Could not subscribe %s to %s (fan-out down)", self.connection_id, chat_id
+            )
             raise ProtocolError(
                 "fanout_unavailable",
                 "Live delivery is unavailable; join again shortly (sending still works).",
@@ -119,7 +147,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "joined", "chatId": chat_id, "lastSeq": last_seq})
         await self._registry(
             "connection_refresh",
-            self.channel_name,
+            self.connection_id,
             ttl=int(time.time()) + settings.CHAT_CONNECTION_TTL,
             chat_id=chat_id,
         )
@@ -127,7 +155,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def action_leave_chat(self, frame):
         chat_id = frame["chatId"]
         if chat_id in self.joined:
-            await self._leave_group(chat_id)
+            await get_fanout().leave(chat_id, self)
             self.joined.discard(chat_id)
         await self._send({"type": "left", "chatId": chat_id})
 
@@ -189,10 +217,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if now - self.registry_refreshed_at > settings.CHAT_CONNECTION_TTL / 3:
             self.registry_refreshed_at = now
             await self._registry(
-                "connection_refresh", self.channel_name, ttl=int(now) + settings.CHAT_CONNECTION_TTL
+                "connection_refresh",
+                self.connection_id,
+                ttl=int(now) + settings.CHAT_CONNECTION_TTL,
             )
         await self._send({"type": "pong"})
-
-    async def chat_frame(self, event):
-        """A pre-serialized frame broadcast to the chat's group."""
-        await self.send(text_data=event["text"])

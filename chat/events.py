@@ -1,27 +1,21 @@
-"""Real-time events: group names and broadcasts through the channel layer.
+"""Real-time events: the frames broadcast to a chat's sockets.
 
-A broadcast carries the client frame already serialized, so a message is encoded once however
-many sockets receive it. Broadcasting is best effort: a layer failure is logged and counted,
-never raised, because the message is already stored and clients catch up with ``sync``.
+A frame is serialized once however many sockets receive it. Broadcasting is best effort: a
+fan-out failure (Redis down) is logged and counted, never raised, because the message is
+already stored and clients catch up with ``sync``.
 """
 
 import json
 import logging
 
-from channels.layers import get_channel_layer
-
+from chat.fanout import get_fanout
 from chat.payloads import message_payload
 from chat.stores.base import Message
 
 logger = logging.getLogger(__name__)
 
 broadcast_failures = 0
-"""Broadcasts this process could not hand to the channel layer."""
-
-
-def chat_group(chat_id: str) -> str:
-    """The channel-layer group of every socket that has joined ``chat_id``."""
-    return f"chat.{chat_id}"
+"""Broadcasts this process could not hand to the fan-out."""
 
 
 def frame(payload: dict) -> str:
@@ -36,12 +30,10 @@ def message_frame(message: Message) -> str:
     )
 
 
-async def _group_send(chat_id: str, text: str) -> bool:
+async def _publish(chat_id: str, text: str) -> bool:
     global broadcast_failures
     try:
-        await get_channel_layer().group_send(
-            chat_group(chat_id), {"type": "chat.frame", "text": text}
-        )
+        await get_fanout().publish(chat_id, text)
     except Exception:
         broadcast_failures += 1
         logger.exception("Broadcast to chat %s failed; members will catch up by sync.", chat_id)
@@ -51,16 +43,16 @@ async def _group_send(chat_id: str, text: str) -> bool:
 
 async def message_broadcast(message: Message) -> bool:
     """Send a stored message to every socket joined to its chat; False if the layer failed."""
-    return await _group_send(message.chat_id, message_frame(message))
+    return await _publish(message.chat_id, message_frame(message))
 
 
 async def typing_broadcast(*, chat_id: str, user_id: str, username: str) -> bool:
     """Tell the chat's sockets that a member is typing."""
     text = frame({"type": "typing", "chatId": chat_id, "userId": user_id, "username": username})
-    return await _group_send(chat_id, text)
+    return await _publish(chat_id, text)
 
 
 async def read_broadcast(*, chat_id: str, user_id: str, seq: int) -> bool:
     """Tell the chat's sockets how far a member has read."""
     text = frame({"type": "read", "chatId": chat_id, "userId": user_id, "seq": seq})
-    return await _group_send(chat_id, text)
+    return await _publish(chat_id, text)

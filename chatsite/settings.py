@@ -138,35 +138,15 @@ if WHITENOISE_USE_FINDERS:
 MEDIA_URL = "media/"
 MEDIA_ROOT = VAR_DIR / "media"
 
-# --- Channel layer: fan-out between consumers (in-process by default, Redis across processes).
+# --- Fan-out between processes: Redis pub/sub when REDIS_URL is set, else in-process. ---
+# Sockets receive broadcasts through chat.fanout, one Redis subscription per chat and process;
+# no channel layer is needed (a consumer without one costs no Redis subscription).
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
-    # Pub/sub: each process subscribes once per chat it has sockets in and fans out locally.
-    # redis-py caps a pool at 100 connections unless told otherwise ("Too many connections").
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "max_connections": env.int("CHAT_REDIS_POOL", default=2000),
-                        "socket_connect_timeout": 2,
-                        "socket_keepalive": True,
-                        "health_check_interval": 15,
-                    }
-                ],
-                "prefix": f"chat-{CHAT_STAGE}",
-            },
-        }
-    }
-else:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels.layers.InMemoryChannelLayer",
-            "CONFIG": {"capacity": 1000, "expiry": 60},
-        }
-    }
+CHAT_FANOUT_BACKEND = "chat.fanout.RedisFanout" if REDIS_URL else "chat.fanout.LocalFanout"
+# Redis connections a process may open for publishing; past it, publishers wait (redis-py's
+# plain pool would fail with "Too many connections" beyond its default of 100).
+CHAT_REDIS_POOL = env.int("CHAT_REDIS_POOL", default=2000)
+CHANNEL_LAYERS = {}
 
 # --- Chat ---
 CHAT_STORE = env.str("CHAT_STORE", default="orm")
