@@ -119,7 +119,7 @@ async def run_load(
         except Exception:  # a closed socket just stops counting
             return
 
-    async def sender(chat, sockets, offset):
+    async def sender(index, chat, sockets, offset):
         interval = 1.0 / rate_per_chat
         next_at = time.monotonic() + offset
         n = 0
@@ -130,7 +130,7 @@ async def run_load(
             if next_at > now:
                 await asyncio.sleep(next_at - now)
             next_at += interval
-            message_id = f"{chat.chat_id[:8]}-{n}"
+            message_id = f"{index}-{n}"
             n += 1
             if time.monotonic() >= measured_from:
                 counted.add(message_id)
@@ -167,7 +167,10 @@ async def run_load(
     reporter = asyncio.create_task(report())
     cpu_task = asyncio.create_task(measure_cpu()) if cpu_probe else None
     await asyncio.gather(
-        *(sender(chat, sockets, random.uniform(0, 1.0 / rate_per_chat)) for chat, sockets in opened)
+        *(
+            sender(index, chat, sockets, random.uniform(0, 1.0 / rate_per_chat))
+            for index, (chat, sockets) in enumerate(opened)
+        )
     )
     deadline = time.monotonic() + grace
     while result.delivered < result.expected and time.monotonic() < deadline:

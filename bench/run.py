@@ -97,7 +97,7 @@ def uvicorn(app):
     def command(port):
         return [
             sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-            "--no-access-log", "--log-level", "warning", "--ws-max-queue", "1024",
+            "--no-access-log", "--log-level", "warning", "--ws-per-message-deflate", "false",
         ]  # fmt: skip
 
     return command
@@ -161,8 +161,16 @@ class Deployment:
                 env = server_env(database_url, REDIS_URL=redis.url)
             else:
                 env = server_env(f"sqlite:///{self.tmp / 'bench.sqlite3'}")
+            # Production mode (no debug cursors, no query log), over plain HTTP on loopback.
             env.update(
-                CHAT_RATE_BURST="1000", CHAT_RATE_PER_SECOND="1000", DJANGO_LOG_LEVEL="WARNING"
+                DJANGO_DEBUG="0",
+                DJANGO_SECRET_KEY="benchmark-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+                DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+                DJANGO_SECURE_SSL_REDIRECT="0",
+                DJANGO_STATIC_FROM_FINDERS="1",
+                DJANGO_LOG_LEVEL="WARNING",
+                CHAT_RATE_BURST="1000",
+                CHAT_RATE_PER_SECOND="1000",
             )
             migrate(env)
             command = daphne if target.server == "daphne" else uvicorn("chatsite.asgi:application")
@@ -308,12 +316,14 @@ SCENARIOS = {
 }  # fmt: skip
 
 
-async def run(only, quick) -> dict:
+async def run(only, quick, limit=None) -> dict:
     results = {}
     plan = {"S1": (s1, ["app-daphne"])} if quick else {k: SCENARIOS[k] for k in only}
     for scenario, (function, targets) in plan.items():
         results[scenario] = {}
         for key in targets:
+            if limit and key not in limit:
+                continue
             target = TARGETS[key]
             say(f"{scenario} on {target.name}")
             with tempfile.TemporaryDirectory() as tmp, Deployment(target, Path(tmp)) as deployment:
@@ -334,12 +344,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds' smoke run")
     parser.add_argument("--only", nargs="*", default=list(SCENARIOS), choices=list(SCENARIOS))
+    parser.add_argument("--targets", nargs="*", choices=list(TARGETS), help="limit the servers")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args()
     if (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {1})
     started = time.time()
-    results = asyncio.run(run(args.only, args.quick))
+    results = asyncio.run(run(args.only, args.quick, args.targets))
     report = {"machine": machine(), "seconds": round(time.time() - started), "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

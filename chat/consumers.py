@@ -2,11 +2,13 @@
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
-from channels.db import database_sync_to_async
+from channels.db import database_sync_to_async as _database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -23,6 +25,23 @@ logger = logging.getLogger(__name__)
 def _handler_name(action: str) -> str:
     # "sendMessage" -> "action_send_message"
     return "action_" + "".join(f"_{c.lower()}" if c.isupper() else c for c in action)
+
+
+@functools.cache
+def _database_executor() -> ThreadPoolExecutor | None:
+    # SQLite takes one writer at a time: its calls queue in one thread rather than spin on its
+    # lock. Other databases take concurrent work, each worker thread on its own connection.
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        return None
+    return ThreadPoolExecutor(settings.CHAT_DB_THREADS, thread_name_prefix="chat-db")
+
+
+def database_sync_to_async(function):
+    """Run a database call off the event loop (see ``_database_executor``)."""
+    executor = _database_executor()
+    if executor is None:
+        return _database_sync_to_async(function)
+    return _database_sync_to_async(function, thread_sensitive=False, executor=executor)
 
 
 # Frames waiting for a socket that does not read them; past this it is closed (the client
@@ -54,7 +73,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.outbox: asyncio.Queue[str] = asyncio.Queue()
         self.closing = None
         self.writer = asyncio.create_task(self._write_outbox())
-        await self.accept()
         await self._registry(
             "connection_put",
             Connection(
@@ -64,6 +82,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 ttl=int(time.time()) + settings.CHAT_CONNECTION_TTL,
             ),
         )
+        await self.accept()
 
     async def disconnect(self, code):
         if not hasattr(self, "joined"):

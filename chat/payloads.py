@@ -31,6 +31,9 @@ def message_payload(message: Message, *, delivered: bool = False, read: bool = F
 
 def chat_payload(chat, *, participants: list[dict], last_message=None, unread: int = 0) -> dict:
     """A chat room as listed to one of its members."""
+    last_activity = chat.last_activity.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if last_message is not None:
+        last_activity = max(last_activity, iso_from_ms(last_message.timestamp))
     return {
         "chatId": str(chat.id),
         "chatName": chat.name,
@@ -38,7 +41,7 @@ def chat_payload(chat, *, participants: list[dict], last_message=None, unread: i
         "participants": [p["userId"] for p in participants],
         "members": participants,
         "createdAt": chat.created_at.isoformat().replace("+00:00", "Z"),
-        "lastActivity": chat.last_activity.isoformat().replace("+00:00", "Z"),
+        "lastActivity": last_activity,
         "lastMessage": message_payload(last_message) if last_message else None,
         "unreadCount": unread,
     }

@@ -65,20 +65,16 @@ def chat_list_for_user(*, user_id: str) -> list[dict]:
     except StoreError as exc:
         raise errors.Unavailable("The message store is unavailable; retry shortly.") from exc
 
-    def recency(membership: Membership) -> float:
-        newest = last.get(str(membership.chat.pk))
-        activity = membership.chat.last_activity.timestamp()
-        return max(activity, newest.timestamp / 1000) if newest else activity
-
     listed = []
-    for membership in sorted(memberships, key=recency, reverse=True):
+    for membership in memberships:
         chat = membership.chat
         newest = last.get(str(chat.pk))
         unread = max(0, newest.seq - membership.last_read_seq) if newest else 0
         listed.append(
             chat_payload(chat, participants=members[chat.pk], last_message=newest, unread=unread)
         )
-    return listed
+    # Same-format ISO timestamps (UTC, milliseconds) sort as text.
+    return sorted(listed, key=lambda item: item["lastActivity"], reverse=True)
 
 
 def _flagged(chat_id: str, messages: list[Message]) -> list[dict]:

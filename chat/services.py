@@ -23,9 +23,10 @@ from chat.stores.base import Message, NewMessage, StoreError
 User = get_user_model()
 
 CLIENT_MESSAGE_ID_MAX_LENGTH = 64
-# lastActivity is a list-ordering hint: refresh it at most this often per chat and process,
-# so a busy chat does not add a relational write to every send.
-ACTIVITY_REFRESH_SECONDS = 1.0
+# The stored lastActivity is refreshed at most this often per chat and process, so a busy chat
+# does not add a relational write to every send; readers take the newer of it and the last
+# message's time (chat.payloads.chat_payload), so what users see is always current.
+ACTIVITY_REFRESH_SECONDS = 10.0
 _activity_refreshed_at: dict[str, float] = {}
 # Sends whose store write failed with an unknown outcome (it may have been stored). If a retry
 # finds the message stored, no member has been sent it yet, so that retry announces it.

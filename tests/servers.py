@@ -171,6 +171,18 @@ class Daphne(ServerProcess):
             return False
 
 
+class Uvicorn(Daphne):
+    """``uvicorn chatsite.asgi:application``, the production command (see the Procfile)."""
+
+    name = "uvicorn"
+
+    def command(self):
+        return [
+            sys.executable, "-m", "uvicorn", "chatsite.asgi:application",
+            "--host", "127.0.0.1", "--port", str(self.port), "--ws-per-message-deflate", "false",
+        ]  # fmt: skip
+
+
 class MotoServer(ServerProcess):
     """moto's server (the DynamoDB and S3 APIs) on loopback, one request at a time."""
 

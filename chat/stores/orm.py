@@ -1,10 +1,12 @@
 """Store backend on the relational database (the embedded default).
 
-The per-chat counter and the message are written in one transaction, so a failed insert rolls
-the counter back and ``seq`` stays dense. Idempotency is the unique constraint on
-``(chat_id, user_id, client_message_id)``: no lookup on the hot path.
+The per-chat counter and the message are written atomically, so a failed insert rolls the
+counter back and ``seq`` stays dense. Idempotency is the unique constraint on
+``(chat_id, user_id, client_message_id)``: no lookup on the hot path. On PostgreSQL the append
+is one statement (one round trip, one commit); elsewhere it is a short transaction.
 """
 
+import json
 import uuid
 
 from django.db import IntegrityError, connection, transaction
@@ -55,13 +57,58 @@ class MessageStore(base.MessageStore):
             )
             return cursor.fetchone()[0]
 
+    def _insert_in_one_statement(self, new: base.NewMessage, message_id: str) -> int:
+        # PostgreSQL: the counter bump and the insert are one statement, so a unique violation
+        # (a retried key) undoes both.
+        counters = connection.ops.quote_name(ChatSequence._meta.db_table)
+        messages = connection.ops.quote_name(StoredMessage._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH next AS (INSERT INTO {counters} (chat_id, last_seq) VALUES (%s, 1) "
+                f"ON CONFLICT (chat_id) DO UPDATE SET last_seq = {counters}.last_seq + 1 "
+                "RETURNING last_seq) "
+                f"INSERT INTO {messages} (chat_id, seq, message_id, user_id, username, body, "
+                "client_message_id, attachments, timestamp) "
+                "SELECT %s, next.last_seq, %s, %s, %s, %s, %s, %s::jsonb, %s FROM next "
+                "RETURNING seq",
+                [
+                    new.chat_id,
+                    new.chat_id,
+                    message_id,
+                    new.user_id,
+                    new.username,
+                    new.body,
+                    new.client_message_id,
+                    json.dumps(list(new.attachments)),
+                    new.timestamp,
+                ],
+            )
+            return cursor.fetchone()[0]
+
     def append(self, new: base.NewMessage) -> base.AppendResult:
+        message_id = str(uuid.uuid4())
         try:
+            if connection.vendor == "postgresql" and not connection.in_atomic_block:
+                seq = self._insert_in_one_statement(new, message_id)
+                return base.AppendResult(
+                    message=base.Message(
+                        chat_id=new.chat_id,
+                        seq=seq,
+                        message_id=message_id,
+                        user_id=new.user_id,
+                        username=new.username,
+                        body=new.body,
+                        client_message_id=new.client_message_id,
+                        timestamp=new.timestamp,
+                        attachments=tuple(new.attachments),
+                    ),
+                    created=True,
+                )
             with transaction.atomic():
                 row = StoredMessage.objects.create(
                     chat_id=new.chat_id,
                     seq=self._next_seq(new.chat_id),
-                    message_id=str(uuid.uuid4()),
+                    message_id=message_id,
                     user_id=new.user_id,
                     username=new.username,
                     body=new.body,

@@ -1,16 +1,17 @@
-"""A daphne server for the live tests, shared by a test module."""
+"""A server process for the live tests, shared by a test module: daphne and uvicorn in turn
+(the app must behave the same under both)."""
 
 import pytest
 
-from tests.servers import Daphne, migrate, server_database, server_env
+from tests.servers import Daphne, Uvicorn, migrate, server_database, server_env
 
 
-@pytest.fixture(scope="module")
-def daphne(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("daphne")
+@pytest.fixture(scope="module", params=[Daphne, Uvicorn], ids=["daphne", "uvicorn"])
+def server(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp(request.param.name)
     with server_database(tmp) as database_url:
         env = server_env(database_url)
         migrate(env)
-        server = Daphne(env, tmp / "daphne.log").start()
-        yield server
-        server.stop()
+        process = request.param(env, tmp / "server.log").start()
+        yield process
+        process.stop()

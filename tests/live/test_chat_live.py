@@ -1,4 +1,5 @@
-"""What a user does, against a real daphne process, with real HTTP and WebSocket clients."""
+"""What a user does, against a real server process (daphne, then uvicorn), with real HTTP and
+WebSocket clients."""
 
 import asyncio
 import json
@@ -46,13 +47,13 @@ def direct_chat(alice, bob):
     return response.json()["chatId"]
 
 
-async def test_two_users_chat_live_and_a_retry_is_not_stored_twice(daphne):
-    alice = LiveUser(daphne.url, name()).sign_up().log_in()
-    bob = LiveUser(daphne.url, name()).sign_up().log_in()
+async def test_two_users_chat_live_and_a_retry_is_not_stored_twice(server):
+    alice = LiveUser(server.url, name()).sign_up().log_in()
+    bob = LiveUser(server.url, name()).sign_up().log_in()
     chat_id = direct_chat(alice, bob)
 
-    a = await open_socket(daphne, alice)
-    b = await open_socket(daphne, bob)
+    a = await open_socket(server, alice)
+    b = await open_socket(server, bob)
     for ws in (a, b):
         joined = await request(ws, {"action": "joinChat", "chatId": chat_id})
         assert joined == {"type": "joined", "chatId": chat_id, "lastSeq": 0}
@@ -86,12 +87,12 @@ async def test_two_users_chat_live_and_a_retry_is_not_stored_twice(daphne):
     await b.close()
 
 
-async def test_bad_frames_get_errors_and_change_nothing(daphne):
-    alice = LiveUser(daphne.url, name()).sign_up().log_in()
-    bob = LiveUser(daphne.url, name()).sign_up().log_in()
-    eve = LiveUser(daphne.url, name()).sign_up().log_in()
+async def test_bad_frames_get_errors_and_change_nothing(server):
+    alice = LiveUser(server.url, name()).sign_up().log_in()
+    bob = LiveUser(server.url, name()).sign_up().log_in()
+    eve = LiveUser(server.url, name()).sign_up().log_in()
     chat_id = direct_chat(alice, bob)
-    a = await open_socket(daphne, alice)
+    a = await open_socket(server, alice)
     await request(a, {"action": "joinChat", "chatId": chat_id})
     ok = {"action": "sendMessage", "chatId": chat_id, "message": "kept", "clientMessageId": "k"}
     assert (await request(a, ok))["type"] == "ack"
@@ -114,7 +115,7 @@ async def test_bad_frames_get_errors_and_change_nothing(daphne):
         assert (reply["type"], reply["code"]) == ("error", code), (frame, reply)
         assert await request(a, {"action": "ping"}) == {"type": "pong"}
 
-    e = await open_socket(daphne, eve)
+    e = await open_socket(server, eve)
     for frame in (
         {"action": "joinChat", "chatId": chat_id},
         {**ok, "clientMessageId": "intruder"},
@@ -127,24 +128,24 @@ async def test_bad_frames_get_errors_and_change_nothing(daphne):
     await e.close()
 
 
-async def test_handshakes_without_session_or_from_foreign_origin_are_refused(daphne):
-    alice = LiveUser(daphne.url, name()).sign_up().log_in()
+async def test_handshakes_without_session_or_from_foreign_origin_are_refused(server):
+    alice = LiveUser(server.url, name()).sign_up().log_in()
     with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
-        await connect(daphne.ws_url, origin=daphne.url)
+        await connect(server.ws_url, origin=server.url)
     assert refused.value.response.status_code == 403
     with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
         await connect(
-            daphne.ws_url, origin="http://evil.example", additional_headers=alice.socket_headers()
+            server.ws_url, origin="http://evil.example", additional_headers=alice.socket_headers()
         )
     assert refused.value.response.status_code == 403
     # The same user with the right origin is let in: the refusals above were for cause.
-    ws = await open_socket(daphne, alice)
+    ws = await open_socket(server, alice)
     assert await request(ws, {"action": "ping"}) == {"type": "pong"}
     await ws.close()
 
 
-async def test_four_concurrent_senders_get_seq_1_to_200(daphne):
-    users = [LiveUser(daphne.url, name()).sign_up().log_in() for _ in range(4)]
+async def test_four_concurrent_senders_get_seq_1_to_200(server):
+    users = [LiveUser(server.url, name()).sign_up().log_in() for _ in range(4)]
     response = users[0].api(
         "POST",
         "/api/chats",
@@ -156,7 +157,7 @@ async def test_four_concurrent_senders_get_seq_1_to_200(daphne):
     )
     assert response.status_code == 201, response.text
     chat_id = response.json()["chatId"]
-    sockets = [await open_socket(daphne, user) for user in users]
+    sockets = [await open_socket(server, user) for user in users]
     for ws in sockets:
         await request(ws, {"action": "joinChat", "chatId": chat_id})
 
