@@ -10,6 +10,7 @@ import asyncio
 import json
 import random
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import connect
@@ -97,6 +98,7 @@ async def run_load(
 ) -> LoadResult:
     """Send at ``rate_per_chat`` for ``warmup + duration`` seconds and measure deliveries."""
     result = LoadResult()
+    run_id = uuid.uuid4().hex[:8]  # clientMessageIds must not repeat across runs on one socket
     measured_from = time.monotonic() + warmup
     ends_at = measured_from + duration
     counted: set[str] = set()  # ids of messages sent inside the measured window
@@ -129,8 +131,10 @@ async def run_load(
                 return
             if next_at > now:
                 await asyncio.sleep(next_at - now)
+            if time.monotonic() >= ends_at:
+                return
             next_at += interval
-            message_id = f"{index}-{n}"
+            message_id = f"{run_id}-{index}-{n}"
             n += 1
             if time.monotonic() >= measured_from:
                 counted.add(message_id)

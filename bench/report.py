@@ -110,7 +110,10 @@ TABLES = {
 def render(report: dict, notes: str = "") -> str:
     out = [HEADER.format(seconds=report["seconds"], **report["machine"])]
     for scenario, rows in report["results"].items():
-        out += [f"## {SCENARIO_TITLES[scenario]}", "", *TABLES[scenario](rows), ""]
+        failed = {key: row for key, row in rows.items() if "error" in row}
+        measured = {key: row for key, row in rows.items() if "error" not in row}
+        out += [f"## {SCENARIO_TITLES[scenario]}", "", *TABLES[scenario](measured), ""]
+        out += [f"- {key}: the run failed: {row['error']}" for key, row in failed.items()]
     if notes:
         out += [notes]
     return "\n".join(out)

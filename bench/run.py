@@ -326,8 +326,13 @@ async def run(only, quick, limit=None) -> dict:
                 continue
             target = TARGETS[key]
             say(f"{scenario} on {target.name}")
-            with tempfile.TemporaryDirectory() as tmp, Deployment(target, Path(tmp)) as deployment:
-                results[scenario][key] = await function(deployment, quick)
+            try:
+                with tempfile.TemporaryDirectory() as tmp, Deployment(target, Path(tmp)) as d:
+                    results[scenario][key] = await function(d, quick)
+            except Exception as error:  # one failed run must not lose the others
+                if quick:
+                    raise
+                results[scenario][key] = {"error": f"{type(error).__name__}: {error}"}
             say(f"  -> {json.dumps(results[scenario][key])[:400]}")
     return results
 

@@ -16,14 +16,6 @@ HISTORY_DEFAULT_LIMIT = 50
 HISTORY_MAX_LIMIT = 200
 
 
-def _chat_or_none(chat_id: str) -> ChatRoom | None:
-    try:
-        uuid.UUID(str(chat_id))
-    except ValueError:
-        return None
-    return ChatRoom.objects.filter(pk=chat_id).first()
-
-
 def is_member(*, chat_id: str, user_id: str) -> bool:
     """True when the user belongs to the chat (False for unknown or malformed chat ids)."""
     try:
@@ -35,12 +27,16 @@ def is_member(*, chat_id: str, user_id: str) -> bool:
 
 def chat_for_member(*, chat_id: str, user: User) -> ChatRoom:
     """Return the chat if ``user`` is a member; ``NotFound`` if unknown, else ``Forbidden``."""
-    chat = _chat_or_none(chat_id)
-    if chat is None:
-        raise errors.NotFound("No such chat.")
-    if not chat.memberships.filter(user=user).exists():
+    try:
+        uuid.UUID(str(chat_id))
+    except ValueError:
+        raise errors.NotFound("No such chat.") from None
+    membership = Membership.objects.filter(chat_id=chat_id, user=user).select_related("chat")
+    for member in membership:
+        return member.chat
+    if ChatRoom.objects.filter(pk=chat_id).exists():
         raise errors.Forbidden("You are not a member of this chat.")
-    return chat
+    raise errors.NotFound("No such chat.")
 
 
 def chat_members(chat: ChatRoom) -> list[dict]:
