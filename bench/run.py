@@ -10,6 +10,7 @@ Servers run pinned to core 0 (``taskset -c 0``); this process, the load, runs on
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -25,12 +26,14 @@ import httpx
 from bench.loadgen import Chat, close_all, open_members, run_load
 from tests.servers import (
     ROOT,
+    Daphne,
     RedisServer,
-    ServerProcess,
+    daphne_command,
     migrate,
     port_open,
     postgres_database,
     server_env,
+    uvicorn_command,
 )
 
 RESULTS = ROOT / "bench" / "results"
@@ -57,8 +60,8 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-class Server(ServerProcess):
-    """A benchmarked server: a command on a free port, ready when the port answers."""
+class Server(Daphne):
+    """A benchmarked server, pinned to core 0; ready when its port answers."""
 
     def __init__(self, name: str, command, env: dict, log_path: Path):
         super().__init__(env, log_path)
@@ -70,37 +73,6 @@ class Server(ServerProcess):
 
     def ready(self):
         return port_open(self.port)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws/"
-
-
-def daphne(port):
-    return [
-        sys.executable,
-        "-m",
-        "daphne",
-        "-b",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "chatsite.asgi:application",
-    ]
-
-
-def uvicorn(app):
-    def command(port):
-        return [
-            sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-            "--no-access-log", "--log-level", "warning", "--ws-per-message-deflate", "false",
-        ]  # fmt: skip
-
-    return command
 
 
 @dataclass
@@ -150,10 +122,9 @@ class Deployment:
                 BENCH_LAYER=target.backends,
                 DJANGO_SETTINGS_MODULE="bench.baselines.channels_room.settings",
             )
-            command = lambda port: [  # noqa: E731
-                sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                "bench.baselines.channels_room.asgi:application",
-            ]  # fmt: skip
+            command = functools.partial(
+                daphne_command, app="bench.baselines.channels_room.asgi:application"
+            )
         else:
             if target.backends == "redis-pg":
                 redis = self.stack.enter_context(_redis(self.tmp))
@@ -173,7 +144,7 @@ class Deployment:
                 CHAT_RATE_PER_SECOND="1000",
             )
             migrate(env)
-            command = daphne if target.server == "daphne" else uvicorn("chatsite.asgi:application")
+            command = daphne_command if target.server == "daphne" else uvicorn_command
         self.env = env
         self.server = Server(target.name, command, env, self.tmp / "server.log").start(timeout=60)
         self.stack.callback(self.server.stop)

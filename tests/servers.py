@@ -139,6 +139,18 @@ def port_open(port: int) -> bool:
         return False
 
 
+def daphne_command(port: int, app: str = "chatsite.asgi:application") -> list[str]:
+    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
+
+
+def uvicorn_command(port: int, app: str = "chatsite.asgi:application") -> list[str]:
+    """The production command of the Procfile, on loopback."""
+    return [
+        sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+        "--ws-per-message-deflate", "false", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
 class Daphne(ServerProcess):
     """``daphne chatsite.asgi:application`` on 127.0.0.1 and a free port."""
 
@@ -153,16 +165,7 @@ class Daphne(ServerProcess):
         return f"ws://127.0.0.1:{self.port}/ws/"
 
     def command(self):
-        return [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "chatsite.asgi:application",
-        ]
+        return daphne_command(self.port)
 
     def ready(self):
         try:
@@ -177,10 +180,7 @@ class Uvicorn(Daphne):
     name = "uvicorn"
 
     def command(self):
-        return [
-            sys.executable, "-m", "uvicorn", "chatsite.asgi:application",
-            "--host", "127.0.0.1", "--port", str(self.port), "--ws-per-message-deflate", "false",
-        ]  # fmt: skip
+        return uvicorn_command(self.port)
 
 
 class MotoServer(ServerProcess):

@@ -31,6 +31,20 @@ class NewMessage:
     attachments: tuple = ()
     """Attachment descriptors (JSON-able dicts)."""
 
+    def stored_as(self, *, seq: int, message_id: str) -> "Message":
+        """The message once the store has given it its place and id."""
+        return Message(
+            chat_id=self.chat_id,
+            seq=seq,
+            message_id=message_id,
+            user_id=self.user_id,
+            username=self.username,
+            body=self.body,
+            client_message_id=self.client_message_id,
+            timestamp=self.timestamp,
+            attachments=tuple(self.attachments),
+        )
+
 
 @dataclass(frozen=True)
 class Message:

@@ -91,18 +91,7 @@ class MessageStore(base.MessageStore):
             if connection.vendor == "postgresql" and not connection.in_atomic_block:
                 seq = self._insert_in_one_statement(new, message_id)
                 return base.AppendResult(
-                    message=base.Message(
-                        chat_id=new.chat_id,
-                        seq=seq,
-                        message_id=message_id,
-                        user_id=new.user_id,
-                        username=new.username,
-                        body=new.body,
-                        client_message_id=new.client_message_id,
-                        timestamp=new.timestamp,
-                        attachments=tuple(new.attachments),
-                    ),
-                    created=True,
+                    message=new.stored_as(seq=seq, message_id=message_id), created=True
                 )
             with transaction.atomic():
                 row = StoredMessage.objects.create(
