@@ -130,6 +130,20 @@ def encode_cursor(position: dict) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+def history_cursor(chat_id: str, *, before: int) -> str:
+    """The cursor of the history page of ``chat_id`` that ends just below ``seq == before``."""
+    return encode_cursor({"chat": chat_id, "before": before})
+
+
+def history_position(cursor: str, chat_id: str) -> int:
+    """The ``before`` seq of a ``history_cursor``; ``InvalidCursor`` for any other token."""
+    position = decode_cursor(cursor)
+    before = position.get("before")
+    if position.get("chat") != chat_id or not isinstance(before, int):
+        raise InvalidCursor("This cursor belongs to another chat or store.")
+    return before
+
+
 def decode_cursor(cursor: str) -> dict:
     """Unwrap a token made by ``encode_cursor``; raise ``InvalidCursor`` for anything else."""
     try:

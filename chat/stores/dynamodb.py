@@ -258,11 +258,7 @@ class MessageStore(base.MessageStore):
     def history(self, chat_id, *, limit, cursor=None):
         condition = self.Message.seq > 0
         if cursor is not None:
-            position = base.decode_cursor(cursor)
-            before = position.get("before")
-            if position.get("chat") != chat_id or not isinstance(before, int):
-                raise base.InvalidCursor("This cursor belongs to another chat or store.")
-            condition = self.Message.seq < before
+            condition = self.Message.seq < base.history_position(cursor, chat_id)
         try:
             page = [
                 _message(item)
@@ -279,7 +275,7 @@ class MessageStore(base.MessageStore):
         next_cursor = None
         if len(page) > limit:
             page = page[:limit]
-            next_cursor = base.encode_cursor({"chat": chat_id, "before": page[-1].seq})
+            next_cursor = base.history_cursor(chat_id, before=page[-1].seq)
         return base.HistoryPage(messages=page, next_cursor=next_cursor)
 
     def after(self, chat_id, *, after_seq, limit):

@@ -119,16 +119,12 @@ class MessageStore(base.MessageStore):
     def history(self, chat_id, *, limit, cursor=None):
         rows = StoredMessage.objects.filter(chat_id=chat_id)
         if cursor is not None:
-            position = base.decode_cursor(cursor)
-            before = position.get("before")
-            if position.get("chat") != chat_id or not isinstance(before, int):
-                raise base.InvalidCursor("This cursor belongs to another chat or store.")
-            rows = rows.filter(seq__lt=before)
+            rows = rows.filter(seq__lt=base.history_position(cursor, chat_id))
         page = [_message(row) for row in rows.order_by("-seq")[: limit + 1]]
         next_cursor = None
         if len(page) > limit:
             page = page[:limit]
-            next_cursor = base.encode_cursor({"chat": chat_id, "before": page[-1].seq})
+            next_cursor = base.history_cursor(chat_id, before=page[-1].seq)
         return base.HistoryPage(messages=page, next_cursor=next_cursor)
 
     def after(self, chat_id, *, after_seq, limit):
