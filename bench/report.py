@@ -13,7 +13,7 @@ every message goes through authentication, the membership check, the durable sto
 the fan-out. Latency is measured at every receiver (the sender included) from the moment the
 message was sent. `lost` = deliveries expected at receivers that never arrived.
 
-Reproduce: `make bench` (about 20 minutes; writes `bench/results/latest.json` and this file),
+Reproduce: `make bench` (about 12 minutes; writes `bench/results/latest.json` and this file),
 or one scenario: `.venv/bin/python -m bench.run --only S1`.
 
 Machine: {cpu}, {cores} cores, Python {python}. Run took {seconds} s.
