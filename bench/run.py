@@ -331,11 +331,13 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     say(f"wrote {args.out}")
-    if not args.quick:
-        from bench.report import write_markdown
+    if args.quick or args.targets or set(args.only) != set(SCENARIOS):
+        say("partial run: docs/benchmarks.md is left as it is")
+        return
+    from bench.report import write_markdown
 
-        write_markdown(report, ROOT / "docs" / "benchmarks.md")
-        say("wrote docs/benchmarks.md")
+    write_markdown(report, ROOT / "docs" / "benchmarks.md")
+    say("wrote docs/benchmarks.md")
 
 
 if __name__ == "__main__":
