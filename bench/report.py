@@ -13,8 +13,9 @@ every message goes through authentication, the membership check, the durable sto
 the fan-out. Latency is measured at every receiver (the sender included) from the moment the
 message was sent. `lost` = deliveries expected at receivers that never arrived.
 
-Reproduce: `make bench` (about 12 minutes; writes `bench/results/latest.json` and this file),
-or one scenario: `.venv/bin/python -m bench.run --only S1`.
+Reproduce: `make bench` (about 12 minutes; writes `bench/results/latest.json` and this file).
+Part of it: `.venv/bin/python -m bench.run --only S1 --targets app-uvicorn-prod` (writes only
+the JSON).
 
 Machine: {cpu}, {cores} cores, Python {python}. Run took {seconds} s.
 """
