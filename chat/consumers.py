@@ -17,7 +17,7 @@ from chat.fanout import get_fanout
 from chat.protocol import ProtocolError, parse_frame
 from chat.ratelimit import TokenBucket
 from chat.stores import get_store
-from chat.stores.base import Connection, StoreError
+from chat.stores.base import Connection
 
 logger = logging.getLogger(__name__)
 
@@ -159,10 +159,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 retryable=True,
             ) from None
         self.joined.add(chat_id)
-        try:
-            last_seq = await database_sync_to_async(get_store().last_seq)(chat_id)
-        except StoreError:
-            raise errors.Unavailable("The message store is unavailable; retry shortly.") from None
+        last_seq = await database_sync_to_async(selectors.chat_last_seq)(chat_id=chat_id)
         await self._send({"type": "joined", "chatId": chat_id, "lastSeq": last_seq})
         await self._registry(
             "connection_refresh",

@@ -1,5 +1,9 @@
 """Errors the chat services raise; the API and the socket turn them into error responses."""
 
+import contextlib
+
+from chat.stores.base import StoreError
+
 
 class ChatError(Exception):
     """A request the chat cannot carry out; ``code`` is stable, ``detail`` is for people."""
@@ -39,3 +43,15 @@ class Unavailable(ChatError):
     code = "store_unavailable"
     status = 503
     retryable = True
+
+    def __init__(self, detail: str = "The message store is unavailable; retry shortly."):
+        super().__init__(detail)
+
+
+@contextlib.contextmanager
+def store_unavailable_as_error():
+    """Report a ``StoreError`` raised inside the block as ``Unavailable``."""
+    try:
+        yield
+    except StoreError as exc:
+        raise Unavailable() from exc

@@ -8,7 +8,7 @@ from chat import errors
 from chat.models import ChatRoom, Membership
 from chat.payloads import chat_payload, message_payload
 from chat.stores import get_store
-from chat.stores.base import InvalidCursor, Message, StoreError
+from chat.stores.base import InvalidCursor, Message
 
 User = get_user_model()
 
@@ -16,21 +16,31 @@ HISTORY_DEFAULT_LIMIT = 50
 HISTORY_MAX_LIMIT = 200
 
 
-def is_member(*, chat_id: str, user_id: str) -> bool:
-    """True when the user belongs to the chat (False for unknown or malformed chat ids)."""
+def _well_formed(chat_id: str) -> bool:
     try:
         uuid.UUID(str(chat_id))
     except ValueError:
         return False
+    return True
+
+
+def is_member(*, chat_id: str, user_id: str) -> bool:
+    """True when the user belongs to the chat (False for unknown or malformed chat ids)."""
+    if not _well_formed(chat_id):
+        return False
     return Membership.objects.filter(chat_id=chat_id, user_id=user_id).exists()
+
+
+def chat_last_seq(*, chat_id: str) -> int:
+    """The highest ``seq`` stored in the chat (0 for an empty chat)."""
+    with errors.store_unavailable_as_error():
+        return get_store().last_seq(chat_id)
 
 
 def chat_for_member(*, chat_id: str, user: User) -> ChatRoom:
     """Return the chat if ``user`` is a member; ``NotFound`` if unknown, else ``Forbidden``."""
-    try:
-        uuid.UUID(str(chat_id))
-    except ValueError:
-        raise errors.NotFound("No such chat.") from None
+    if not _well_formed(chat_id):
+        raise errors.NotFound("No such chat.")
     membership = Membership.objects.filter(chat_id=chat_id, user=user).select_related("chat")
     for member in membership:
         return member.chat
@@ -56,10 +66,8 @@ def chat_list_for_user(*, user_id: str) -> list[dict]:
         .values_list("chat_id", "user_id", "user__username")
     ):
         members[chat_pk].append({"userId": str(member_id), "username": username})
-    try:
+    with errors.store_unavailable_as_error():
         last = get_store().last_messages([str(chat.pk) for chat in chats])
-    except StoreError as exc:
-        raise errors.Unavailable("The message store is unavailable; retry shortly.") from exc
 
     listed = []
     for membership in memberships:
@@ -105,11 +113,10 @@ def message_history(
     """A page of the chat's history, newest first: ``{"messages", "nextCursor", "hasMore"}``."""
     limit = max(1, min(limit, HISTORY_MAX_LIMIT))
     try:
-        page = get_store().history(chat_id, limit=limit, cursor=cursor)
+        with errors.store_unavailable_as_error():
+            page = get_store().history(chat_id, limit=limit, cursor=cursor)
     except InvalidCursor as exc:
         raise errors.InvalidInput(str(exc), code="invalid_cursor") from exc
-    except StoreError as exc:
-        raise errors.Unavailable("The message store is unavailable; retry shortly.") from exc
     return {
         "messages": _flagged(chat_id, page.messages),
         "nextCursor": page.next_cursor,
@@ -120,10 +127,8 @@ def message_history(
 def message_catch_up(*, chat_id: str, after_seq: int, limit: int = HISTORY_MAX_LIMIT) -> dict:
     """Messages after ``after_seq``, oldest first: ``{"messages", "hasMore"}``."""
     limit = max(1, min(limit, HISTORY_MAX_LIMIT))
-    try:
+    with errors.store_unavailable_as_error():
         page = get_store().after(chat_id, after_seq=max(0, after_seq), limit=limit)
-    except StoreError as exc:
-        raise errors.Unavailable("The message store is unavailable; retry shortly.") from exc
     return {"messages": _flagged(chat_id, page.messages), "hasMore": page.has_more}
 
 

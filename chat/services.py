@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from chat import errors
+from chat import errors, selectors
 from chat.models import ChatRoom, Membership
 from chat.stores import get_store
 from chat.stores.base import Message, NewMessage, StoreError
@@ -143,7 +144,7 @@ def message_send(
         _unconfirmed[key] = None
         while len(_unconfirmed) > UNCONFIRMED_LIMIT:
             _unconfirmed.popitem(last=False)
-        raise errors.Unavailable("The message store is unavailable; retry shortly.") from exc
+        raise errors.Unavailable() from exc
     was_unconfirmed = key in _unconfirmed
     _unconfirmed.pop(key, None)
     if result.created:
@@ -168,19 +169,17 @@ def message_mark_read(*, chat_id: str, user_id: str, seq: int) -> None:
 
     Watermarks only move forward; ``seq`` beyond the chat's last message is capped.
     """
-    seq = min(seq, get_store().last_seq(chat_id))
-    Membership.objects.filter(chat_id=chat_id, user_id=user_id, last_read_seq__lt=seq).update(
-        last_read_seq=seq
-    )
-    Membership.objects.filter(chat_id=chat_id, user_id=user_id, last_delivered_seq__lt=seq).update(
-        last_delivered_seq=seq
+    seq = min(seq, selectors.chat_last_seq(chat_id=chat_id))
+    Membership.objects.filter(chat_id=chat_id, user_id=user_id).update(
+        last_read_seq=Greatest("last_read_seq", seq),
+        last_delivered_seq=Greatest("last_delivered_seq", seq),
     )
 
 
 def message_mark_delivered(*, chat_id: str, user_id: str, seq: int) -> None:
     """Record that the member's client has received the chat up to ``seq``."""
-    Membership.objects.filter(chat_id=chat_id, user_id=user_id, last_delivered_seq__lt=seq).update(
-        last_delivered_seq=seq
+    Membership.objects.filter(chat_id=chat_id, user_id=user_id).update(
+        last_delivered_seq=Greatest("last_delivered_seq", seq)
     )
 
 
