@@ -89,6 +89,15 @@ class HistoryPage:
     next_cursor: str | None
     """Opaque cursor for the next (older) page; None when this is the oldest."""
 
+    @classmethod
+    def from_overfetch(cls, chat_id: str, messages: list["Message"], limit: int) -> "HistoryPage":
+        """The page of ``limit`` from ``limit + 1`` messages read newest first (the extra one
+        only tells that an older page exists)."""
+        if len(messages) <= limit:
+            return cls(messages=messages, next_cursor=None)
+        page = messages[:limit]
+        return cls(messages=page, next_cursor=history_cursor(chat_id, before=page[-1].seq))
+
 
 @dataclass(frozen=True)
 class CatchUp:
@@ -98,6 +107,11 @@ class CatchUp:
     """The messages, lowest ``seq`` first."""
     has_more: bool
     """True when more messages follow the last one returned."""
+
+    @classmethod
+    def from_overfetch(cls, messages: list["Message"], limit: int) -> "CatchUp":
+        """The first ``limit`` of ``limit + 1`` messages read oldest first."""
+        return cls(messages=messages[:limit], has_more=len(messages) > limit)
 
 
 @dataclass(frozen=True)

@@ -272,11 +272,7 @@ class MessageStore(base.MessageStore):
             ]
         except PynamoDBException as error:
             raise base.StoreError(str(error)) from error
-        next_cursor = None
-        if len(page) > limit:
-            page = page[:limit]
-            next_cursor = base.history_cursor(chat_id, before=page[-1].seq)
-        return base.HistoryPage(messages=page, next_cursor=next_cursor)
+        return base.HistoryPage.from_overfetch(chat_id, page, limit)
 
     def after(self, chat_id, *, after_seq, limit):
         try:
@@ -291,7 +287,7 @@ class MessageStore(base.MessageStore):
             ]
         except PynamoDBException as error:
             raise base.StoreError(str(error)) from error
-        return base.CatchUp(messages=page[:limit], has_more=len(page) > limit)
+        return base.CatchUp.from_overfetch(page, limit)
 
     def last_seq(self, chat_id):
         try:

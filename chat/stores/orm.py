@@ -121,16 +121,11 @@ class MessageStore(base.MessageStore):
         if cursor is not None:
             rows = rows.filter(seq__lt=base.history_position(cursor, chat_id))
         page = [_message(row) for row in rows.order_by("-seq")[: limit + 1]]
-        next_cursor = None
-        if len(page) > limit:
-            page = page[:limit]
-            next_cursor = base.history_cursor(chat_id, before=page[-1].seq)
-        return base.HistoryPage(messages=page, next_cursor=next_cursor)
+        return base.HistoryPage.from_overfetch(chat_id, page, limit)
 
     def after(self, chat_id, *, after_seq, limit):
         rows = StoredMessage.objects.filter(chat_id=chat_id, seq__gt=after_seq).order_by("seq")
-        page = [_message(row) for row in rows[: limit + 1]]
-        return base.CatchUp(messages=page[:limit], has_more=len(page) > limit)
+        return base.CatchUp.from_overfetch([_message(row) for row in rows[: limit + 1]], limit)
 
     def last_seq(self, chat_id):
         return (
