@@ -14,6 +14,7 @@ from django.conf import settings
 
 from chat import errors, events, selectors, services
 from chat.fanout import get_fanout
+from chat.payloads import ack_payload
 from chat.protocol import ProtocolError, parse_frame
 from chat.ratelimit import TokenBucket
 from chat.stores import get_store
@@ -184,20 +185,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             body=frame["message"],
             client_message_id=frame["clientMessageId"],
         )
-        message = result.message
-        await self._send(
-            {
-                "type": "ack",
-                "chatId": chat_id,
-                "clientMessageId": message.client_message_id,
-                "messageId": message.message_id,
-                "seq": message.seq,
-                "timestamp": message.timestamp,
-                "duplicate": not result.created,
-            }
-        )
+        await self._send(ack_payload(result.message, duplicate=not result.created))
         if result.announce:
-            await events.message_broadcast(message)
+            await events.message_broadcast(result.message)
 
     async def action_sync(self, frame):
         chat_id = await self._require_member(frame)

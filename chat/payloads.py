@@ -5,10 +5,14 @@ from datetime import UTC, datetime
 from chat.stores.base import Message
 
 
+def iso(moment: datetime) -> str:
+    """An aware datetime as ISO 8601 UTC with milliseconds (such strings sort by time)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def iso_from_ms(timestamp: int) -> str:
-    """Render epoch milliseconds as an ISO 8601 UTC string."""
-    moment = datetime.fromtimestamp(timestamp / 1000, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Epoch milliseconds as ``iso`` renders them."""
+    return iso(datetime.fromtimestamp(timestamp / 1000, tz=UTC))
 
 
 def message_payload(message: Message, *, delivered: bool = False, read: bool = False) -> dict:
@@ -29,9 +33,22 @@ def message_payload(message: Message, *, delivered: bool = False, read: bool = F
     }
 
 
+def ack_payload(message: Message, *, duplicate: bool) -> dict:
+    """The sender's acknowledgement that ``message`` is stored."""
+    return {
+        "type": "ack",
+        "chatId": message.chat_id,
+        "clientMessageId": message.client_message_id,
+        "messageId": message.message_id,
+        "seq": message.seq,
+        "timestamp": message.timestamp,
+        "duplicate": duplicate,
+    }
+
+
 def chat_payload(chat, *, participants: list[dict], last_message=None, unread: int = 0) -> dict:
     """A chat room as listed to one of its members."""
-    last_activity = chat.last_activity.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    last_activity = iso(chat.last_activity)
     if last_message is not None:
         last_activity = max(last_activity, iso_from_ms(last_message.timestamp))
     return {
@@ -40,16 +57,16 @@ def chat_payload(chat, *, participants: list[dict], last_message=None, unread: i
         "chatType": chat.chat_type,
         "participants": [p["userId"] for p in participants],
         "members": participants,
-        "createdAt": chat.created_at.isoformat().replace("+00:00", "Z"),
+        "createdAt": iso(chat.created_at),
         "lastActivity": last_activity,
         "lastMessage": message_payload(last_message) if last_message else None,
         "unreadCount": unread,
     }
 
 
-def chat_title(chat: dict, *, viewer_id: str) -> str:
+def chat_title(*, name: str, members: list[dict], viewer_id: str) -> str:
     """What a member sees as the chat's name: its name, else the other members' usernames."""
-    if chat["chatName"]:
-        return chat["chatName"]
-    others = [m["username"] for m in chat["members"] if m["userId"] != viewer_id]
+    if name:
+        return name
+    others = [m["username"] for m in members if m["userId"] != viewer_id]
     return ", ".join(others) or "Just you"

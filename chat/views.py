@@ -51,7 +51,9 @@ def chat_list(request):
     viewer_id = str(request.user.pk)
     chats = selectors.chat_list_for_user(user_id=viewer_id)
     for chat in chats:
-        chat["title"] = chat_title(chat, viewer_id=viewer_id)
+        chat["title"] = chat_title(
+            name=chat["chatName"], members=chat["members"], viewer_id=viewer_id
+        )
     context = {"chats": chats, "form": form, "chat_ids": [chat["chatId"] for chat in chats]}
     return render(request, "chat/list.html", context)
 
@@ -66,7 +68,7 @@ def chat_detail(request, chat_id):
     except errors.Forbidden:
         return HttpResponseForbidden("You are not a member of this chat.")
     members = selectors.chat_members(chat)
-    title = chat_title({"chatName": chat.name, "members": members}, viewer_id=str(request.user.pk))
+    title = chat_title(name=chat.name, members=members, viewer_id=str(request.user.pk))
     page_data = {
         "chatId": str(chat.pk),
         "userId": str(request.user.pk),
