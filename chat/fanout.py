@@ -67,6 +67,7 @@ class RedisFanout(LocalFanout):
         self._pubsub = None
         self._reader = None
         self._loop = None
+        self._subscribed = None  # set while the process subscribes to at least one chat
 
     def _channel(self, chat_id: str) -> str:
         return self.prefix + chat_id
@@ -84,9 +85,11 @@ class RedisFanout(LocalFanout):
             socket_connect_timeout=2,
             socket_keepalive=True,
             health_check_interval=15,
+            decode_responses=True,
         )
         self._redis = redis.Redis(connection_pool=pool)
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._subscribed = asyncio.Event()
         self._loop = loop
         self._reader = loop.create_task(self._read())
 
@@ -100,6 +103,7 @@ class RedisFanout(LocalFanout):
             except Exception:
                 await super().leave(chat_id, receiver)
                 raise
+            self._subscribed.set()
 
     async def leave(self, chat_id, receiver):
         await super().leave(chat_id, receiver)
@@ -121,7 +125,9 @@ class RedisFanout(LocalFanout):
         while True:
             try:
                 if not self._pubsub.subscribed:
-                    await asyncio.sleep(0.05)
+                    # Nothing to read until a socket here joins a chat.
+                    self._subscribed.clear()
+                    await self._subscribed.wait()
                     continue
                 message = await self._pubsub.get_message(timeout=None)
                 delay = 0.1
@@ -134,14 +140,7 @@ class RedisFanout(LocalFanout):
                 continue
             if message is None or message.get("type") != "message":
                 continue
-            channel = message["channel"]
-            if isinstance(channel, bytes):
-                channel = channel.decode()
-            data = message["data"]
-            self._deliver(
-                channel.removeprefix(self.prefix),
-                data.decode() if isinstance(data, bytes) else data,
-            )
+            self._deliver(message["channel"].removeprefix(self.prefix), message["data"])
 
 
 @functools.cache
