@@ -31,6 +31,16 @@ async def send(socket, frame):
     return json.loads(await socket.receive_from(timeout=5))
 
 
+async def joined(chat_id, *users):
+    """One socket per user, each joined to the chat."""
+    sockets = []
+    for user in users:
+        socket, _ = await open_socket(user)
+        assert (await send(socket, {"action": "joinChat", "chatId": chat_id}))["type"] == "joined"
+        sockets.append(socket)
+    return sockets
+
+
 @pytest.fixture
 def pair(make_user, make_chat):
     alice, bob = make_user("alice"), make_user("bob")
@@ -186,10 +196,7 @@ async def test_leave_stops_live_messages(pair):
 async def test_typing_and_read_reach_the_chat(pair):
     alice, bob, chat = pair
     chat_id = str(chat.pk)
-    a, _ = await open_socket(alice)
-    b, _ = await open_socket(bob)
-    await send(a, {"action": "joinChat", "chatId": chat_id})
-    await send(b, {"action": "joinChat", "chatId": chat_id})
+    a, b = await joined(chat_id, alice, bob)
     await a.send_json_to({"action": "typing", "chatId": chat_id})
     typing = await b.receive_json_from()
     assert typing == {
@@ -244,10 +251,7 @@ async def test_store_outage_is_a_retryable_error_and_nothing_is_broadcast(pair, 
     settings.CHAT_STORE_BACKEND = "tests.stores.doubles.MessageStore"
     alice, bob, chat = pair
     chat_id = str(chat.pk)
-    a, _ = await open_socket(alice)
-    b, _ = await open_socket(bob)
-    await send(a, {"action": "joinChat", "chatId": chat_id})
-    await send(b, {"action": "joinChat", "chatId": chat_id})
+    a, b = await joined(chat_id, alice, bob)
     frame = {"action": "sendMessage", "chatId": chat_id, "message": "x", "clientMessageId": "s1"}
     doubles.MessageStore.fail = True
     try:

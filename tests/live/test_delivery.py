@@ -67,6 +67,13 @@ async def raw_socket(server, user, chat_id):
     return ws
 
 
+async def sockets_on_both_processes(cluster):
+    """A direct chat, its first member on process 1 and the second on process 2, joined."""
+    p1, p2 = cluster.processes
+    (alice, bob), chat_id = users_and_chat(p1)
+    return await raw_socket(p1, alice, chat_id), await raw_socket(p2, bob, chat_id), chat_id
+
+
 async def next_frame(ws, timeout=10):
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
 
@@ -122,7 +129,7 @@ async def test_redis_restart_sends_are_kept_and_live_delivery_resumes(cluster):
         await a.send(chat_id, f"probe {probes}")
         probes += 1
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(_until(lambda: b.received_live > live_before), 1)
+            await b.wait_until(lambda: b.received_live > live_before, timeout=1)
     resumed_after = time.monotonic() - restarted
     assert resumed_after < 15
     print(f"live delivery resumed {resumed_after:.1f} s after Redis restarted")
@@ -136,16 +143,8 @@ async def test_redis_restart_sends_are_kept_and_live_delivery_resumes(cluster):
     await b.close()
 
 
-async def _until(predicate):
-    while not predicate():
-        await asyncio.sleep(0.05)
-
-
 async def test_store_outage_gives_a_retryable_error_fast_and_broadcasts_nothing(cluster):
-    p1, p2 = cluster.processes
-    (alice, bob), chat_id = users_and_chat(p1)
-    a = await raw_socket(p1, alice, chat_id)
-    b = await raw_socket(p2, bob, chat_id)
+    a, b, chat_id = await sockets_on_both_processes(cluster)
     frame = {
         "action": "sendMessage",
         "chatId": chat_id,
@@ -177,10 +176,7 @@ async def test_store_outage_gives_a_retryable_error_fast_and_broadcasts_nothing(
 
 
 async def test_a_write_whose_response_was_lost_is_kept_once_and_delivered_once(cluster):
-    p1, p2 = cluster.processes
-    (alice, bob), chat_id = users_and_chat(p1)
-    a = await raw_socket(p1, alice, chat_id)
-    b = await raw_socket(p2, bob, chat_id)
+    a, b, chat_id = await sockets_on_both_processes(cluster)
     frame = {
         "action": "sendMessage",
         "chatId": chat_id,
