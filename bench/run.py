@@ -156,12 +156,12 @@ class Deployment:
     def chats(self, rooms: int, members: int) -> list[Chat]:
         if not self.target.is_app():
             return [Chat(f"room-{r:04d}-{time.time_ns()}", [{}] * members) for r in range(rooms)]
-        made = json.loads(self._setup("chats", str(rooms), str(members)))
+        made = json.loads(self.prepare("chats", str(rooms), str(members)))
         return [
             Chat(c["chatId"], [{"Cookie": f"sessionid={s}"} for s in c["sessions"]]) for c in made
         ]
 
-    def _setup(self, *args) -> str:
+    def prepare(self, *args) -> str:
         return subprocess.run(
             [sys.executable, "-m", "bench.setup_app", *args],
             cwd=ROOT, env=self.env, check=True, capture_output=True, text=True, timeout=1800,
@@ -252,7 +252,7 @@ async def s5(deployment, quick=False):
     out = {}
     for count in (10_000, 1_000_000):
         say(f"  S5: filling a chat with {count:,} messages")
-        chat = json.loads(deployment._setup("history", str(count)))
+        chat = json.loads(deployment.prepare("history", str(count)))
         url = f"{deployment.server.url}/api/chats/{chat['chatId']}/messages"
         timings, cursor = [], None
         with httpx.Client(cookies={"sessionid": chat["session"]}, timeout=10) as http:
