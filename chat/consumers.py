@@ -2,17 +2,15 @@
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
-from channels.db import database_sync_to_async as _database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import errors, events, selectors, services
+from chat.db import database_sync_to_async
 from chat.fanout import get_fanout
 from chat.payloads import ack_payload
 from chat.protocol import ProtocolError, parse_frame
@@ -26,23 +24,6 @@ logger = logging.getLogger(__name__)
 def _handler_name(action: str) -> str:
     # "sendMessage" -> "action_send_message"
     return "action_" + "".join(f"_{c.lower()}" if c.isupper() else c for c in action)
-
-
-@functools.cache
-def _database_executor() -> ThreadPoolExecutor | None:
-    # SQLite takes one writer at a time: its calls queue in one thread rather than spin on its
-    # lock. Other databases take concurrent work, each worker thread on its own connection.
-    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-        return None
-    return ThreadPoolExecutor(settings.CHAT_DB_THREADS, thread_name_prefix="chat-db")
-
-
-def database_sync_to_async(function):
-    """Run a database call off the event loop (see ``_database_executor``)."""
-    executor = _database_executor()
-    if executor is None:
-        return _database_sync_to_async(function)
-    return _database_sync_to_async(function, thread_sensitive=False, executor=executor)
 
 
 # Frames waiting for a socket that does not read them; past this it is closed (the client

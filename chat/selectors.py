@@ -81,20 +81,21 @@ def chat_list_for_user(*, user_id: str) -> list[dict]:
     return sorted(listed, key=lambda item: item["lastActivity"], reverse=True)
 
 
-def _flagged(chat_id: str, messages: list[Message]) -> list[dict]:
-    """Payloads with ``delivered``/``read`` derived from the other members' watermarks."""
-    if not messages:
-        return []
-    marks = list(
-        Membership.objects.filter(chat_id=chat_id).values_list(
-            "user_id", "last_delivered_seq", "last_read_seq"
-        )
+def _watermarks(chat_id: str) -> list[tuple[str, int, int]]:
+    """Every member's ``(user_id, last_delivered_seq, last_read_seq)`` in the chat."""
+    rows = Membership.objects.filter(chat_id=chat_id).values_list(
+        "user_id", "last_delivered_seq", "last_read_seq"
     )
+    return [(str(user_id), delivered, read) for user_id, delivered, read in rows]
+
+
+def _flagged(messages: list[Message], marks: list[tuple[str, int, int]]) -> list[dict]:
+    """Payloads with ``delivered``/``read`` derived from the other members' watermarks."""
     by_sender: dict[str, tuple[int, int]] = {}
     payloads = []
     for message in messages:
         if message.user_id not in by_sender:
-            others = [(d, r) for uid, d, r in marks if str(uid) != message.user_id]
+            others = [(d, r) for uid, d, r in marks if uid != message.user_id]
             by_sender[message.user_id] = (
                 min((d for d, _ in others), default=0),
                 min((r for _, r in others), default=0),
@@ -107,29 +108,67 @@ def _flagged(chat_id: str, messages: list[Message]) -> list[dict]:
     return payloads
 
 
-def message_history(
-    *, chat_id: str, limit: int = HISTORY_DEFAULT_LIMIT, cursor: str | None = None
-) -> dict:
-    """A page of the chat's history, newest first: ``{"messages", "nextCursor", "hasMore"}``."""
+def _history_page(chat_id: str, limit: int, cursor: str | None, marks=None) -> dict:
     limit = max(1, min(limit, HISTORY_MAX_LIMIT))
     try:
         with errors.store_unavailable_as_error():
             page = get_store().history(chat_id, limit=limit, cursor=cursor)
     except InvalidCursor as exc:
         raise errors.InvalidInput(str(exc), code="invalid_cursor") from exc
+    if page.messages and marks is None:
+        marks = _watermarks(chat_id)
     return {
-        "messages": _flagged(chat_id, page.messages),
+        "messages": _flagged(page.messages, marks),
         "nextCursor": page.next_cursor,
         "hasMore": page.next_cursor is not None,
     }
 
 
-def message_catch_up(*, chat_id: str, after_seq: int, limit: int = HISTORY_MAX_LIMIT) -> dict:
-    """Messages after ``after_seq``, oldest first: ``{"messages", "hasMore"}``."""
+def _catch_up_page(chat_id: str, after_seq: int, limit: int, marks=None) -> dict:
     limit = max(1, min(limit, HISTORY_MAX_LIMIT))
     with errors.store_unavailable_as_error():
         page = get_store().after(chat_id, after_seq=max(0, after_seq), limit=limit)
-    return {"messages": _flagged(chat_id, page.messages), "hasMore": page.has_more}
+    if page.messages and marks is None:
+        marks = _watermarks(chat_id)
+    return {"messages": _flagged(page.messages, marks), "hasMore": page.has_more}
+
+
+def message_history(
+    *, chat_id: str, limit: int = HISTORY_DEFAULT_LIMIT, cursor: str | None = None
+) -> dict:
+    """A page of the chat's history, newest first: ``{"messages", "nextCursor", "hasMore"}``."""
+    return _history_page(chat_id, limit, cursor)
+
+
+def message_catch_up(*, chat_id: str, after_seq: int, limit: int = HISTORY_MAX_LIMIT) -> dict:
+    """Messages after ``after_seq``, oldest first: ``{"messages", "hasMore"}``."""
+    return _catch_up_page(chat_id, after_seq, limit)
+
+
+def member_history(
+    *,
+    chat_id: str,
+    user: User,
+    limit: int = HISTORY_DEFAULT_LIMIT,
+    cursor: str | None = None,
+    after_seq: int | None = None,
+) -> dict:
+    """``message_history`` (or ``message_catch_up`` with ``after_seq``) for a member of the chat.
+
+    ``NotFound`` for an unknown chat, ``Forbidden`` for a non-member. The membership check and
+    the watermarks the page's flags need are one query.
+    """
+    if not _well_formed(chat_id):
+        raise errors.NotFound("No such chat.")
+    chat_id = str(uuid.UUID(chat_id))
+    marks = _watermarks(chat_id)
+    if not any(user_id == str(user.pk) for user_id, _, _ in marks):
+        if ChatRoom.objects.filter(pk=chat_id).exists():
+            raise errors.Forbidden("You are not a member of this chat.")
+        raise errors.NotFound("No such chat.")
+    if after_seq is not None:
+        return _catch_up_page(chat_id, after_seq, limit, marks)
+    return _history_page(chat_id, limit, cursor, marks)
 
 
 def users_by_ids(user_ids: list[str]) -> list[User]:

@@ -8,10 +8,20 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from chat import services
+from chat.db import close_worker_connections
 from tests.servers import AWS_TEST_ENV, MotoServer
 
 _numbers = itertools.count(1)
 PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _socket_connections_given_back(django_db_setup, django_db_blocker):
+    """Socket worker threads keep their connections; they give them back before the test
+    database is dropped (which fails while a session uses it)."""
+    yield
+    with django_db_blocker.unblock():
+        close_worker_connections()
 
 
 @pytest.fixture

@@ -76,14 +76,12 @@ class ChatMessagesView(APIView):
     def get(self, request, chat_id):
         """Newest first, ``limit`` a page, ``cursor`` for older pages; ``afterSeq`` catches up."""
         query = _valid(s.HistoryQuery, request.query_params)
-        chat = selectors.chat_for_member(chat_id=chat_id, user=request.user)
-        if "afterSeq" in query:
-            page = selectors.message_catch_up(
-                chat_id=str(chat.pk), after_seq=query["afterSeq"], limit=query["limit"]
-            )
-            return Response(page)
-        page = selectors.message_history(
-            chat_id=str(chat.pk), limit=query["limit"], cursor=query.get("cursor")
+        page = selectors.member_history(
+            chat_id=chat_id,
+            user=request.user,
+            limit=query["limit"],
+            cursor=query.get("cursor"),
+            after_seq=query.get("afterSeq"),
         )
         return Response(page)
 

@@ -142,6 +142,21 @@ def test_read_flags_follow_the_other_members_watermark(make_user, make_chat):
     assert flags == {1: (True, True), 2: (True, True), 3: (False, False)}
 
 
+def test_a_history_page_costs_four_queries(make_user, make_chat, django_assert_num_queries):
+    alice, bob = make_user(), make_user()
+    chat = make_chat(alice, bob)
+    client = csrf_client(alice)
+    url = f"/api/chats/{chat.pk}/messages"
+    for n in range(3):
+        client.post(url, {"message": f"m{n}"}, format="json")
+    # The session, the user, the membership with every member's watermarks, the page.
+    with django_assert_num_queries(4):
+        page = client.get(url).json()
+    assert [m["seq"] for m in page["messages"]] == [3, 2, 1]
+    upper = client.get(f"/api/chats/{str(chat.pk).upper()}/messages").json()
+    assert upper["messages"] == page["messages"]
+
+
 def test_unknown_chats_are_404_and_others_chats_403(make_user, make_chat):
     alice, bob, eve = make_user(), make_user(), make_user()
     chat = make_chat(alice, bob)
