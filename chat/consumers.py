@@ -1,7 +1,6 @@
 """The chat socket (``/ws/``): one consumer per connection, one method per action."""
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -12,6 +11,7 @@ from django.conf import settings
 from chat import errors, events, selectors, services
 from chat.db import database_sync_to_async
 from chat.fanout import get_fanout
+from chat.outbox import Outbox
 from chat.payloads import ack_payload
 from chat.protocol import ProtocolError, parse_frame
 from chat.ratelimit import TokenBucket
@@ -24,11 +24,6 @@ logger = logging.getLogger(__name__)
 def _handler_name(action: str) -> str:
     # "sendMessage" -> "action_send_message"
     return "action_" + "".join(f"_{c.lower()}" if c.isupper() else c for c in action)
-
-
-# Frames waiting for a socket that does not read them; past this it is closed (the client
-# reconnects and catches up with sync) rather than holding memory without bound.
-OUTBOX_LIMIT = 1000
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -52,9 +47,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
         self.registry_refreshed_at = time.time()
         self.connection_id = uuid.uuid4().hex
-        self.outbox: asyncio.Queue[str] = asyncio.Queue()
+        self.outbox = Outbox(self._write_frame, self._stopped_reading)
         self.closing = None
-        self.writer = asyncio.create_task(self._write_outbox())
         await self._registry(
             "connection_put",
             Connection(
@@ -72,23 +66,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
         fanout = get_fanout()
         for chat_id in self.joined:
             await fanout.leave(chat_id, self)
-        self.writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.writer
+        await self.outbox.close()
         await self._registry("connection_remove", self.connection_id)
 
     def deliver(self, text: str) -> None:
         """Queue a broadcast frame (called by the fan-out; never blocks)."""
-        if self.outbox.qsize() >= OUTBOX_LIMIT:
-            if self.closing is None:
-                logger.warning("Closing %s: it stopped reading its frames", self.connection_id)
-                self.closing = asyncio.ensure_future(self.close(code=4008))
-            return
-        self.outbox.put_nowait(text)
+        self.outbox.put(text)
 
-    async def _write_outbox(self) -> None:
-        while True:
-            await self.send(text_data=await self.outbox.get())
+    async def _write_frame(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    def _stopped_reading(self) -> None:
+        logger.warning("Closing %s: it stopped reading its frames", self.connection_id)
+        self.closing = asyncio.ensure_future(self.close(code=4008))
 
     async def receive(self, text_data=None, bytes_data=None):
         frame = None
