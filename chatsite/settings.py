@@ -164,9 +164,10 @@ MEDIA_ROOT = VAR_DIR / "media"
 # no channel layer is needed (a consumer without one costs no Redis subscription).
 REDIS_URL = env.str("REDIS_URL", default="")
 CHAT_FANOUT_BACKEND = "chat.fanout.RedisFanout" if REDIS_URL else "chat.fanout.LocalFanout"
-# Redis connections a process may open for publishing; past it, publishers wait (redis-py's
-# plain pool would fail with "Too many connections" beyond its default of 100).
-CHAT_REDIS_POOL = env.int("CHAT_REDIS_POOL", default=2000)
+# Redis connections a process may open for publishing; past it, publishers wait for one (a
+# publish takes about 0.1 ms). Opening one costs a connect and, in redis-py 8, a read of package
+# metadata: under a burst a large cap opened hundreds (8% of the server's time in a profile).
+CHAT_REDIS_POOL = env.int("CHAT_REDIS_POOL", default=32)
 CHANNEL_LAYERS = {}
 
 # --- Chat ---
