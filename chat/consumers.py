@@ -84,7 +84,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.outbox.put(text)
 
     async def _write_frame(self, text: str) -> None:
-        await self.send(text_data=text)
+        # Straight to the server: AsyncWebsocketConsumer.send adds two calls a frame, no more.
+        await self.base_send({"type": "websocket.send", "text": text})
 
     def _stopped_reading(self) -> None:
         logger.warning("Closing %s: it stopped reading its frames", self.connection_id)

@@ -52,6 +52,29 @@ async def test_handshake_without_login_is_refused():
     assert not connected
 
 
+async def test_handshake_with_a_stale_or_made_up_session_is_refused(make_user):
+    user = await database_sync_to_async(make_user)()
+    client = Client()
+    await database_sync_to_async(client.force_login)(user)
+    cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+    origin = (b"origin", b"http://localhost")
+
+    async def connects(*headers):
+        socket = WebsocketCommunicator(application, "/ws/", headers=list(headers))
+        connected, _ = await socket.connect()
+        if connected:
+            await socket.disconnect()
+        return connected
+
+    assert await connects(origin, cookie)
+    assert not await connects(origin, (b"cookie", b"sessionid=made-up"))
+    assert not await connects(origin, (b"cookie", b"other=1; sessionid="))
+    # A password change ends the sessions made before it, sockets included.
+    user.set_password("a-new-password-0")
+    await database_sync_to_async(user.save)()
+    assert not await connects(origin, cookie)
+
+
 async def test_handshake_from_a_foreign_origin_is_refused(make_user):
     user = await database_sync_to_async(make_user)()
     _, connected = await open_socket(user, origin=b"http://evil.example")
