@@ -66,3 +66,47 @@ async def test_a_failed_write_stops_the_outbox():
     assert outbox.stopped and attempts == ["x"]
     outbox.put("z")
     assert not outbox.writing and attempts == ["x"]
+
+
+async def test_a_write_that_need_not_wait_is_done_at_once_without_a_task():
+    written = []
+
+    async def write(frame):  # as the servers' sends, while the socket's buffer has room
+        written.append(frame)
+
+    outbox = Outbox(write, on_overflow=lambda: pytest.fail("no overflow expected"))
+    outbox.put("a")
+    assert written == ["a"] and not outbox.writing
+    outbox.put("b")
+    assert written == ["a", "b"] and not outbox.writing
+
+
+async def test_a_write_that_waits_keeps_the_order_and_can_be_cancelled():
+    room = asyncio.Event()
+    written, ended = [], []
+
+    async def write(frame):
+        if frame == "full":  # the socket's buffer is full until `room` is set
+            try:
+                await room.wait()
+            finally:
+                ended.append(frame)
+        written.append(frame)
+
+    outbox = Outbox(write, on_overflow=lambda: pytest.fail("no overflow expected"))
+    outbox.put("full")
+    outbox.put("next")
+    outbox.put("last")
+    assert outbox.writing and written == []
+    room.set()
+    while outbox.writing:
+        await asyncio.sleep(0)
+    assert written == ["full", "next", "last"]
+
+    room.clear()
+    outbox.put("full")
+    outbox.put("never")
+    await outbox.close()
+    # The write that was waiting is ended, and nothing after it is written.
+    assert ended == ["full", "full"] and written == ["full", "next", "last"]
+    assert not outbox.writing and outbox.stopped
