@@ -204,28 +204,48 @@ async def s1(deployment, quick=False):
 
 
 async def s2(deployment, quick=False):
-    """Capacity: raise the rate until loss > 0 or p99 > 250 ms; the highest sustained."""
-    rates = [1, 2.5, 5, 10, 15, 20, 30, 40, 60, 80]
-    steps, best = [], None
+    """Capacity: raise the rate until loss > 0 or p99 > 250 ms; the highest sustained.
+
+    The rate doubles until a step fails, then three halvings of the gap between the last step
+    that held and the first that failed find the limit to within an eighth of that gap.
+    """
     chats = deployment.chats(100, 10)
     opened = await open_members(deployment.server.ws_url, deployment.server.url, chats)
+    steps, held, failed = [], None, None
+
+    async def step(rate):
+        say(f"  S2 step: {rate:g} msg/s per chat ({int(rate * 1000)} deliveries/s offered)")
+        result = (
+            await run_load(
+                opened, rate_per_chat=rate, duration=8, warmup=2, grace=5,
+                cpu_probe=deployment.cpu,
+            )
+        ).summary()  # fmt: skip
+        steps.append({"rate_per_chat": rate, **result})
+        ok = result["lost"] == 0 and (result["p99_ms"] or 0) <= 250
+        await asyncio.sleep(1 if ok else 5)  # an overloaded server drains before the next
+        return ok, result
+
     try:
-        for rate in rates:
-            say(f"  S2 step: {rate} msg/s per chat ({int(rate * 1000)} deliveries/s offered)")
-            result = (
-                await run_load(
-                    opened, rate_per_chat=rate, duration=8, warmup=2, grace=5,
-                    cpu_probe=deployment.cpu,
-                )
-            ).summary()  # fmt: skip
-            steps.append({"rate_per_chat": rate, **result})
-            if result["lost"] > 0 or (result["p99_ms"] or 0) > 250:
-                break
-            best = result["deliveries_per_s"]
-            await asyncio.sleep(1)
+        rate = 1.0
+        while failed is None and rate <= 128:
+            ok, result = await step(rate)
+            if ok:
+                held = (rate, result["deliveries_per_s"])
+                rate *= 2
+            else:
+                failed = rate
+        low = held[0] if held else 0.0
+        for _ in range(3 if failed is not None and held is not None else 0):
+            rate = round((low + failed) / 2, 3)
+            ok, result = await step(rate)
+            if ok:
+                held, low = (rate, result["deliveries_per_s"]), rate
+            else:
+                failed = rate
     finally:
         await close_all(opened)
-    return {"sustained_deliveries_per_s": best, "steps": steps}
+    return {"sustained_deliveries_per_s": held[1] if held else None, "steps": steps}
 
 
 async def s3(deployment, quick=False):

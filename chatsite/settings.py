@@ -108,7 +108,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=600)
 # Worker threads (and so connections) a process uses for database calls from sockets, on
 # databases that take concurrent writers (PostgreSQL); SQLite's calls run in one thread.
-CHAT_DB_THREADS = env.int("CHAT_DB_THREADS", default=16)
+# PostgreSQL answers in well under a millisecond, and the threads' Python contends for the GIL
+# with the event loop: 4 threads carried 10,000 deliveries/s where 16 failed at 8,000 (S2 in
+# docs/benchmarks.md). DynamoDB calls wait on the network, so that store gets more threads.
+CHAT_DB_THREADS = env.int(
+    "CHAT_DB_THREADS", default=16 if env.str("CHAT_STORE", default="orm") == "dynamodb" else 4
+)
 # PostgreSQL: connections come from a pool. Under ASGI each HTTP request runs in a thread of
 # its own, so a kept connection would not outlive its request: without the pool every request
 # opened a connection and warmed a new server process's caches. Requests borrow one for their
