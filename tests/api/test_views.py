@@ -128,27 +128,28 @@ def test_history_pages_with_cursor_and_catches_up(make_user, make_chat):
     assert client.get(url, {"limit": 500}).status_code == 400
 
 
-def test_read_flags_follow_the_other_members_watermark(make_user, make_chat):
-    from chat import services
-
+def three_messages_from_alice(make_user, make_chat):
+    """A direct chat in which Alice sent three messages: (bob, chat, Alice's client, url)."""
     alice, bob = make_user(), make_user()
     chat = make_chat(alice, bob)
     client = csrf_client(alice)
     url = f"/api/chats/{chat.pk}/messages"
     for n in range(3):
         client.post(url, {"message": f"m{n}"}, format="json")
+    return bob, chat, client, url
+
+
+def test_read_flags_follow_the_other_members_watermark(make_user, make_chat):
+    from chat import services
+
+    bob, chat, client, url = three_messages_from_alice(make_user, make_chat)
     services.message_mark_read(chat_id=str(chat.pk), user_id=str(bob.pk), seq=2)
     flags = {m["seq"]: (m["delivered"], m["read"]) for m in client.get(url).json()["messages"]}
     assert flags == {1: (True, True), 2: (True, True), 3: (False, False)}
 
 
 def test_a_history_page_costs_four_queries(make_user, make_chat, django_assert_num_queries):
-    alice, bob = make_user(), make_user()
-    chat = make_chat(alice, bob)
-    client = csrf_client(alice)
-    url = f"/api/chats/{chat.pk}/messages"
-    for n in range(3):
-        client.post(url, {"message": f"m{n}"}, format="json")
+    _, chat, client, url = three_messages_from_alice(make_user, make_chat)
     # The session, the user, the membership with every member's watermarks, the page.
     with django_assert_num_queries(4):
         page = client.get(url).json()
