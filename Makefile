@@ -78,6 +78,6 @@ test: $(VENV)/.dev browser services lint
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
 
-# The benchmark of docs/benchmarks.md (about 12 minutes; servers on core 0, load on core 1).
+# The benchmark of docs/benchmarks.md (about 20 minutes; servers on core 0, load on core 1).
 bench: $(VENV)/.dev services
 	$(BIN)/python -m bench.run

@@ -13,7 +13,7 @@ every message goes through authentication, the membership check, the durable sto
 the fan-out. Latency is measured at every receiver (the sender included) from the moment the
 message was sent. `lost` = deliveries expected at receivers that never arrived.
 
-Reproduce: `make bench` (about 12 minutes; writes `bench/results/latest.json` and this file).
+Reproduce: `make bench` (about 20 minutes; writes `bench/results/latest.json` and this file).
 Part of it: `.venv/bin/python -m bench.run --only S1 --targets app-uvicorn-prod` (writes only
 the JSON).
 
@@ -99,6 +99,72 @@ def history_table(rows: dict) -> list[str]:
     return lines
 
 
+def _yes(met: bool) -> str:
+    return "yes" if met else "**no**"
+
+
+def _load_figure(r: dict) -> str:
+    return f"{r['lost']} lost, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms"
+
+
+def targets_table(results: dict) -> list[str]:
+    """The issue's targets against this run's figures (rows for scenarios that ran)."""
+    names = _names()
+    ok = {s: {k: r for k, r in rows.items() if "error" not in r} for s, rows in results.items()}
+    lines = ["| target | figure in this run | met? |", "|---|---|---|"]
+    s1 = ok.get("S1", {})
+    if "app-uvicorn-prod" in s1:
+        r = s1["app-uvicorn-prod"]
+        met = r["lost"] == 0 and r["p50_ms"] <= 20 and r["p99_ms"] <= 100
+        stretch = " (stretch p99 ≤ 50 ms: met)" if met and r["p99_ms"] <= 50 else ""
+        lines.append(
+            "| S1 on the production server (uvicorn, PostgreSQL + Redis): nothing lost, "
+            f"p50 ≤ 20 ms, p99 ≤ 100 ms | {_load_figure(r)}{stretch} | {_yes(met)} |"
+        )
+    if "app-uvicorn" in s1:
+        r = s1["app-uvicorn"]
+        met = r["lost"] == 0 and r["p50_ms"] <= 20 and r["p99_ms"] <= 100
+        lines.append(f"| S1, the same on the embedded defaults | {_load_figure(r)} | {_yes(met)} |")
+    daphne = {k: r for k, r in s1.items() if k.startswith("app-daphne")}
+    if daphne:
+        met = all(r["lost"] == 0 and r["p99_ms"] <= 200 for r in daphne.values())
+        figure = "; ".join(f"{names[k]}: {_load_figure(r)}" for k, r in daphne.items())
+        lines.append(f"| S1 on daphne: nothing lost, p99 ≤ 200 ms | {figure} | {_yes(met)} |")
+    s2 = ok.get("S2", {})
+    baselines = [r["sustained_deliveries_per_s"] or 0 for k, r in s2.items() if k.startswith("ch-")]
+    chat = {k: r["sustained_deliveries_per_s"] or 0 for k, r in s2.items() if k.startswith("app-")}
+    if baselines and chat:
+        best = max(baselines)
+        figure = "; ".join(
+            f"{names[k]}: {v:,.0f} ({v / best:.2f}x)" if best else f"{names[k]}: {v:,.0f}"
+            for k, v in chat.items()
+        )
+        production = [v for k, v in chat.items() if k.startswith("app-uvicorn")]
+        met = bool(best) and all(v >= 2 * best for v in production)
+        lines.append(
+            "| S2: highest sustained deliveries/s ≥ 2x the best minimal-Channels baseline "
+            f"({best:,.0f}/s) on the production server | {figure} | {_yes(met)} |"
+        )
+    s3 = {k: r for k, r in ok.get("S3", {}).items() if k.startswith("app-")}
+    if s3:
+        met = all(r["lost"] == 0 and r["p99_ms"] <= 250 for r in s3.values())
+        figure = "; ".join(f"{names[k]}: {_load_figure(r)}" for k, r in s3.items())
+        lines.append(f"| S3: nothing lost, p99 ≤ 250 ms | {figure} | {_yes(met)} |")
+    s4 = {k: r for k, r in ok.get("S4", {}).items() if k.startswith("app-")}
+    if s4:
+        met = all(r["kib_per_socket"] <= 40 for r in s4.values())
+        figure = "; ".join(f"{names[k]}: {r['kib_per_socket']} KiB" for k, r in s4.items())
+        lines.append(f"| S4: ≤ 40 KiB per idle connection | {figure} | {_yes(met)} |")
+    for r in ok.get("S5", {}).values():
+        big, ratio = r["1000000"]["p99_ms"], r["ratio_1m_to_10k_p99"]
+        met = big <= 15 and ratio <= 1.2
+        lines.append(
+            "| S5: p99 ≤ 15 ms at 1M messages, and 1M no slower than 1.2x 10k "
+            f"| p99 {big} ms at 1M; ratio {ratio} | {_yes(met)} |"
+        )
+    return lines
+
+
 TABLES = {
     "S1": load_table,
     "S2": capacity_table,
@@ -115,6 +181,7 @@ def render(report: dict, notes: str = "") -> str:
         measured = {key: row for key, row in rows.items() if "error" not in row}
         out += [f"## {SCENARIO_TITLES[scenario]}", "", *TABLES[scenario](measured), ""]
         out += [f"- {key}: the run failed: {row['error']}" for key, row in failed.items()]
+    out += ["## Targets, as measured in this run", "", *targets_table(report["results"]), ""]
     if notes:
         out += [notes]
     return "\n".join(out)
