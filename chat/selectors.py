@@ -108,15 +108,13 @@ def _flagged(messages: list[Message], marks: list[tuple[str, int, int]]) -> list
     return payloads
 
 
-def _history_page(chat_id: str, limit: int, cursor: str | None, marks=None) -> dict:
+def _history_page(chat_id: str, limit: int, cursor: str | None, marks) -> dict:
     limit = max(1, min(limit, HISTORY_MAX_LIMIT))
     try:
         with errors.store_unavailable_as_error():
             page = get_store().history(chat_id, limit=limit, cursor=cursor)
     except InvalidCursor as exc:
         raise errors.InvalidInput(str(exc), code="invalid_cursor") from exc
-    if page.messages and marks is None:
-        marks = _watermarks(chat_id)
     return {
         "messages": _flagged(page.messages, marks),
         "nextCursor": page.next_cursor,
@@ -133,13 +131,6 @@ def _catch_up_page(chat_id: str, after_seq: int, limit: int, marks=None) -> dict
     return {"messages": _flagged(page.messages, marks), "hasMore": page.has_more}
 
 
-def message_history(
-    *, chat_id: str, limit: int = HISTORY_DEFAULT_LIMIT, cursor: str | None = None
-) -> dict:
-    """A page of the chat's history, newest first: ``{"messages", "nextCursor", "hasMore"}``."""
-    return _history_page(chat_id, limit, cursor)
-
-
 def message_catch_up(*, chat_id: str, after_seq: int, limit: int = HISTORY_MAX_LIMIT) -> dict:
     """Messages after ``after_seq``, oldest first: ``{"messages", "hasMore"}``."""
     return _catch_up_page(chat_id, after_seq, limit)
@@ -153,7 +144,8 @@ def member_history(
     cursor: str | None = None,
     after_seq: int | None = None,
 ) -> dict:
-    """``message_history`` (or ``message_catch_up`` with ``after_seq``) for a member of the chat.
+    """A page of the chat's history for a member, newest first: ``{"messages", "nextCursor",
+    "hasMore"}``; with ``after_seq``, ``message_catch_up`` instead.
 
     ``NotFound`` for an unknown chat, ``Forbidden`` for a non-member. The membership check and
     the watermarks the page's flags need are one query.
