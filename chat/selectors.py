@@ -44,9 +44,14 @@ def chat_for_member(*, chat_id: str, user: User) -> ChatRoom:
     membership = Membership.objects.filter(chat_id=chat_id, user=user).select_related("chat")
     for member in membership:
         return member.chat
+    raise _not_a_member(chat_id)
+
+
+def _not_a_member(chat_id: str) -> errors.ChatError:
+    """The error for a user outside the chat: ``Forbidden`` if it exists, else ``NotFound``."""
     if ChatRoom.objects.filter(pk=chat_id).exists():
-        raise errors.Forbidden("You are not a member of this chat.")
-    raise errors.NotFound("No such chat.")
+        return errors.Forbidden("You are not a member of this chat.")
+    return errors.NotFound("No such chat.")
 
 
 def chat_members(chat: ChatRoom) -> list[dict]:
@@ -155,9 +160,7 @@ def member_history(
     chat_id = str(uuid.UUID(chat_id))
     marks = _watermarks(chat_id)
     if not any(user_id == str(user.pk) for user_id, _, _ in marks):
-        if ChatRoom.objects.filter(pk=chat_id).exists():
-            raise errors.Forbidden("You are not a member of this chat.")
-        raise errors.NotFound("No such chat.")
+        raise _not_a_member(chat_id)
     if after_seq is not None:
         return _catch_up_page(chat_id, after_seq, limit, marks)
     return _history_page(chat_id, limit, cursor, marks)
