@@ -11,6 +11,7 @@ from django.test import Client
 from chat.models import Membership
 from chat.stores import get_store
 from chatsite.asgi import application
+from tests.frames import send_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -93,12 +94,7 @@ async def test_send_is_stored_acked_then_broadcast_once(pair):
     }
     await send(b, {"action": "joinChat", "chatId": chat_id})
 
-    frame = {
-        "action": "sendMessage",
-        "chatId": chat_id,
-        "message": "hi <b>",
-        "clientMessageId": "k1",
-    }
+    frame = send_message(chat_id, "hi <b>", "k1")
     ack = await send(a, frame)
     assert ack["type"] == "ack" and ack["seq"] == 1 and ack["clientMessageId"] == "k1"
     for socket in (a, b):

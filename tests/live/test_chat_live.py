@@ -9,6 +9,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import connect
 
+from tests.frames import next_frame, send_message, silent
 from tests.live.users import LiveUser
 
 pytestmark = pytest.mark.live
@@ -22,21 +23,9 @@ async def open_socket(server, user):
     return await connect(server.ws_url, origin=server.url, additional_headers=user.socket_headers())
 
 
-async def recv(ws, timeout=10):
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
-
-
-async def nothing_arrives(ws, seconds=0.5):
-    try:
-        frame = await asyncio.wait_for(ws.recv(), seconds)
-    except TimeoutError:
-        return True
-    raise AssertionError(f"unexpected frame {frame}")
-
-
 async def request(ws, frame):
     await ws.send(frame if isinstance(frame, str) else json.dumps(frame))
-    return await recv(ws)
+    return await next_frame(ws)
 
 
 def direct_chat(alice, bob):
@@ -58,17 +47,12 @@ async def test_two_users_chat_live_and_a_retry_is_not_stored_twice(server):
         joined = await request(ws, {"action": "joinChat", "chatId": chat_id})
         assert joined == {"type": "joined", "chatId": chat_id, "lastSeq": 0}
 
-    send = {
-        "action": "sendMessage",
-        "chatId": chat_id,
-        "message": "Hi Bob",
-        "clientMessageId": "m-1",
-    }
+    send = send_message(chat_id, "Hi Bob", "m-1")
     ack = await request(a, send)
     assert ack["type"] == "ack" and ack["clientMessageId"] == "m-1"
     assert ack["seq"] == 1 and ack["messageId"]
     for ws in (a, b):
-        event = await recv(ws)
+        event = await next_frame(ws)
         assert event["type"] == "message" and event["chatId"] == chat_id
         message = event["message"]
         assert message["messageId"] == ack["messageId"] and message["seq"] == 1
@@ -80,8 +64,8 @@ async def test_two_users_chat_live_and_a_retry_is_not_stored_twice(server):
     retry = await request(a, send)
     assert retry["type"] == "ack"
     assert (retry["messageId"], retry["seq"]) == (ack["messageId"], ack["seq"])
-    await nothing_arrives(a)
-    await nothing_arrives(b)
+    await silent(a, 0.5)
+    await silent(b, 0.5)
     assert len(bob.history(chat_id)) == 1
     await a.close()
     await b.close()
@@ -94,9 +78,9 @@ async def test_bad_frames_get_errors_and_change_nothing(server):
     chat_id = direct_chat(alice, bob)
     a = await open_socket(server, alice)
     await request(a, {"action": "joinChat", "chatId": chat_id})
-    ok = {"action": "sendMessage", "chatId": chat_id, "message": "kept", "clientMessageId": "k"}
+    ok = send_message(chat_id, "kept", "k")
     assert (await request(a, ok))["type"] == "ack"
-    await recv(a)
+    await next_frame(a)
     before = alice.history(chat_id)
 
     bad_frames = [
@@ -175,7 +159,7 @@ async def test_four_concurrent_senders_get_seq_1_to_200(server):
                 )
             )
         while len(acks) < 50 or len(received) < 200:
-            frame = await recv(ws, timeout=30)
+            frame = await next_frame(ws, timeout=30)
             (acks if frame["type"] == "ack" else received).append(frame)
         return acks, received
 

@@ -13,6 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from chat_client import ChatClient
+from tests.frames import next_frame, send_message, silent
 from tests.live.cluster import Cluster
 from tests.live.users import PASSWORD, LiveUser
 
@@ -74,18 +75,6 @@ async def sockets_on_both_processes(cluster):
     return await raw_socket(p1, alice, chat_id), await raw_socket(p2, bob, chat_id), chat_id
 
 
-async def next_frame(ws, timeout=10):
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
-
-
-async def silent(ws, seconds=1.0):
-    try:
-        frame = await asyncio.wait_for(ws.recv(), seconds)
-    except TimeoutError:
-        return True
-    raise AssertionError(f"unexpected frame: {frame}")
-
-
 async def test_a_reconnecting_client_catches_up_exactly_what_it_missed(cluster):
     p1, p2 = cluster.processes
     (alice, bob), chat_id = users_and_chat(p1)
@@ -145,12 +134,7 @@ async def test_redis_restart_sends_are_kept_and_live_delivery_resumes(cluster):
 
 async def test_store_outage_gives_a_retryable_error_fast_and_broadcasts_nothing(cluster):
     a, b, chat_id = await sockets_on_both_processes(cluster)
-    frame = {
-        "action": "sendMessage",
-        "chatId": chat_id,
-        "message": "in the dark",
-        "clientMessageId": "cut-1",
-    }
+    frame = send_message(chat_id, "in the dark", "cut-1")
 
     cluster.forwarder.set_mode("cut")
     started = time.monotonic()
@@ -177,12 +161,7 @@ async def test_store_outage_gives_a_retryable_error_fast_and_broadcasts_nothing(
 
 async def test_a_write_whose_response_was_lost_is_kept_once_and_delivered_once(cluster):
     a, b, chat_id = await sockets_on_both_processes(cluster)
-    frame = {
-        "action": "sendMessage",
-        "chatId": chat_id,
-        "message": "did it land?",
-        "clientMessageId": "lost-1",
-    }
+    frame = send_message(chat_id, "did it land?", "lost-1")
 
     cluster.forwarder.set_mode("lose_write_responses")
     await a.send(json.dumps(frame))
