@@ -64,8 +64,16 @@ def essentials(messages):
 async def raw_socket(server, user, chat_id):
     ws = await connect(server.ws_url, origin=server.url, additional_headers=user.socket_headers())
     await ws.send(json.dumps({"action": "joinChat", "chatId": chat_id}))
-    assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "joined"
+    assert (await next_frame(ws))["type"] == "joined"
     return ws
+
+
+async def clients_on_both_processes(cluster):
+    """A direct chat, a reference client for its first member on process 1 and one for the
+    second on process 2, both started."""
+    p1, p2 = cluster.processes
+    (alice, bob), chat_id = users_and_chat(p1)
+    return await client_for(p1, alice, [chat_id]), await client_for(p2, bob, [chat_id]), chat_id
 
 
 async def sockets_on_both_processes(cluster):
@@ -76,10 +84,7 @@ async def sockets_on_both_processes(cluster):
 
 
 async def test_a_reconnecting_client_catches_up_exactly_what_it_missed(cluster):
-    p1, p2 = cluster.processes
-    (alice, bob), chat_id = users_and_chat(p1)
-    a = await client_for(p1, alice, [chat_id])
-    b = await client_for(p2, bob, [chat_id])
+    a, b, chat_id = await clients_on_both_processes(cluster)
     await a.send(chat_id, "before")
     await b.settled(chat_id, 1)
 
@@ -96,10 +101,7 @@ async def test_a_reconnecting_client_catches_up_exactly_what_it_missed(cluster):
 
 
 async def test_redis_restart_sends_are_kept_and_live_delivery_resumes(cluster):
-    p1, p2 = cluster.processes
-    (alice, bob), chat_id = users_and_chat(p1)
-    a = await client_for(p1, alice, [chat_id])
-    b = await client_for(p2, bob, [chat_id])
+    a, b, chat_id = await clients_on_both_processes(cluster)
     await a.send(chat_id, "hello")
     await b.settled(chat_id, 1)
     reconnects = b.reconnects
@@ -186,10 +188,8 @@ async def test_a_write_whose_response_was_lost_is_kept_once_and_delivered_once(c
 
 
 async def test_a_restarted_server_loses_nothing_and_clients_end_with_the_store_view(cluster):
-    p1, p2 = cluster.processes
-    (alice, bob), chat_id = users_and_chat(p1)
-    a = await client_for(p1, alice, [chat_id])
-    b = await client_for(p2, bob, [chat_id])
+    p1 = cluster.processes[0]
+    a, b, chat_id = await clients_on_both_processes(cluster)
     for n in range(5):
         await a.send(chat_id, f"before {n}")
         await b.send(chat_id, f"reply {n}")
