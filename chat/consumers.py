@@ -142,7 +142,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 retryable=True,
             ) from None
         self.joined.add(chat_id)
+        # Read after the subscription is confirmed: a message stored later arrives live.
         last_seq = await database_sync_to_async(selectors.chat_last_seq)(chat_id=chat_id)
+        get_fanout().order_from(chat_id, last_seq)
         await self._send({"type": "joined", "chatId": chat_id, "lastSeq": last_seq})
         await self._registry(
             "connection_refresh",

@@ -24,9 +24,17 @@ def frame(payload: dict) -> str:
 
 
 def message_frame(message: Message) -> str:
-    """The ``message`` frame every member socket receives for a new message."""
+    """The ``message`` frame every member socket receives for a new message.
+
+    ``seq`` comes first: the fan-out orders a chat's frames by it (``chat.sequencer.seq_of``).
+    """
     return frame(
-        {"type": "message", "chatId": message.chat_id, "message": message_payload(message)}
+        {
+            "seq": message.seq,
+            "type": "message",
+            "chatId": message.chat_id,
+            "message": message_payload(message),
+        }
     )
 
 

@@ -2,9 +2,10 @@
 
 Each process keeps its own sockets per chat. ``LocalFanout`` (one process) hands a frame to
 them directly; ``RedisFanout`` also subscribes once per chat that has sockets here to a Redis
-pub/sub channel, so a frame crosses Redis once per process, not once per socket. Frames arrive
-already serialized (once, by the publisher) and are put in each socket's outbox; the socket
-writes them in order, so one slow socket never holds up the others.
+pub/sub channel (all over one connection, ``chat.subscriber``), so a frame crosses Redis once
+per process, not once per socket. Frames arrive already serialized (once, by the publisher);
+a chat's ``message`` frames go out in seq order (``chat.sequencer``) and are put in each
+socket's outbox; the socket writes them in order, so one slow socket never holds up the others.
 
 The backend is named by ``settings.CHAT_FANOUT_BACKEND``; ``get_fanout()`` returns the
 process's instance.
@@ -13,14 +14,21 @@ process's instance.
 import asyncio
 import functools
 import logging
-from collections import defaultdict
+import os
+import socket
 from typing import Protocol
 
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
+from chat.sequencer import Sequencer, seq_of
+from chat.subscriber import RedisSubscriber
+
 logger = logging.getLogger(__name__)
+
+# How long a join waits for its chat's subscription before it fails as retryable.
+JOIN_TIMEOUT = 3.0
 
 
 class Receiver(Protocol):
@@ -34,11 +42,18 @@ class LocalFanout:
     """Fan-out within one process."""
 
     def __init__(self):
-        self._receivers: dict[str, set[Receiver]] = defaultdict(set)
+        self._receivers: dict[str, set[Receiver]] = {}
+        self._sequencer = Sequencer(self._deliver, settings.CHAT_FANOUT_HOLD_MS / 1000)
 
     async def join(self, chat_id: str, receiver: Receiver) -> None:
-        """Deliver the chat's frames to ``receiver`` from now on."""
-        self._receivers[chat_id].add(receiver)
+        """Deliver the chat's frames to ``receiver`` from now on: a frame published after this
+        returns reaches it. Raises if live delivery is unavailable (``receiver`` not joined)."""
+        self._receivers.setdefault(chat_id, set()).add(receiver)
+
+    def order_from(self, chat_id: str, last_seq: int) -> None:
+        """A socket joining the chat has read its ``last_seq``: order its message frames from
+        the next one (no change while other sockets here are joined to it)."""
+        self._sequencer.start(chat_id, last_seq)
 
     async def leave(self, chat_id: str, receiver: Receiver) -> None:
         """Stop delivering the chat's frames to ``receiver`` (no error if it was not joined)."""
@@ -47,10 +62,20 @@ class LocalFanout:
             receivers.discard(receiver)
             if not receivers:
                 del self._receivers[chat_id]
+                self._sequencer.forget(chat_id)
 
     async def publish(self, chat_id: str, text: str) -> None:
         """Deliver ``text`` to every receiver joined to the chat; raises if it cannot."""
-        self._deliver(chat_id, text)
+        self._received(chat_id, text)
+
+    def _received(self, chat_id: str, text: str) -> None:
+        if chat_id not in self._receivers:
+            return
+        seq = seq_of(text)
+        if seq is None:
+            self._deliver(chat_id, text)
+        else:
+            self._sequencer.frame(chat_id, seq, text)
 
     def _deliver(self, chat_id: str, text: str) -> None:
         for receiver in tuple(self._receivers.get(chat_id, ())):
@@ -58,16 +83,18 @@ class LocalFanout:
 
 
 class RedisFanout(LocalFanout):
-    """Fan-out across processes through Redis pub/sub (``settings.REDIS_URL``)."""
+    """Fan-out across processes through Redis pub/sub (``settings.REDIS_URL``).
+
+    Redis connections per process: at most ``settings.CHAT_REDIS_POOL`` for publishing, plus
+    the one subscription connection, however many sockets join or publish at once.
+    """
 
     def __init__(self):
         super().__init__()
         self.prefix = f"chat-{settings.CHAT_STAGE}:chat:"
         self._redis = None
-        self._pubsub = None
-        self._reader = None
+        self._subscriber = None
         self._loop = None
-        self._subscribed = None  # set while the process subscribes to at least one chat
 
     def _channel(self, chat_id: str) -> str:
         return self.prefix + chat_id
@@ -86,61 +113,41 @@ class RedisFanout(LocalFanout):
             socket_keepalive=True,
             health_check_interval=15,
             decode_responses=True,
+            # Names this process's connections in CLIENT LIST (a client_name in the URL wins).
+            client_name=f"chat-{settings.CHAT_STAGE}-{socket.gethostname()}-{os.getpid()}",
         )
         self._redis = redis.Redis(connection_pool=pool)
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        self._subscribed = asyncio.Event()
+        # The subscription connection is made like the pool's but is not one of them.
+        self._subscriber = RedisSubscriber(pool.make_connection, self._on_message)
         self._loop = loop
-        self._reader = loop.create_task(self._read())
 
     async def join(self, chat_id, receiver):
         self._connect()
-        first = chat_id not in self._receivers
         await super().join(chat_id, receiver)
-        if first:
-            try:
-                await self._pubsub.subscribe(self._channel(chat_id))
-            except Exception:
-                await super().leave(chat_id, receiver)
-                raise
-            self._subscribed.set()
+        try:
+            await self._subscriber.subscribe(self._channel(chat_id), timeout=JOIN_TIMEOUT)
+        except BaseException:
+            await self.leave(chat_id, receiver)
+            raise
 
     async def leave(self, chat_id, receiver):
         await super().leave(chat_id, receiver)
-        if chat_id not in self._receivers and self._pubsub is not None:
-            try:
-                await self._pubsub.unsubscribe(self._channel(chat_id))
-            except Exception:
-                logger.warning("Could not unsubscribe from %s (Redis down)", chat_id)
+        if chat_id not in self._receivers and self._subscriber is not None:
+            self._subscriber.unsubscribe(self._channel(chat_id))
 
     async def publish(self, chat_id, text):
         self._connect()
         await self._redis.publish(self._channel(chat_id), text)
 
-    async def _read(self) -> None:
-        # Blocks on the subscription connection: a frame is handed on as soon as it arrives.
-        # When Redis goes away the read fails; redis-py reconnects on the next read and
-        # subscribes again to every channel it had, so delivery resumes by itself.
-        delay = 0.1
-        while True:
-            try:
-                if not self._pubsub.subscribed:
-                    # Nothing to read until a socket here joins a chat.
-                    self._subscribed.clear()
-                    await self._subscribed.wait()
-                    continue
-                message = await self._pubsub.get_message(timeout=None)
-                delay = 0.1
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                logger.warning("Redis fan-out interrupted (%s); retrying in %.1fs", error, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                continue
-            if message is None or message.get("type") != "message":
-                continue
-            self._deliver(message["channel"].removeprefix(self.prefix), message["data"])
+    def _on_message(self, channel: str, text: str) -> None:
+        self._received(channel.removeprefix(self.prefix), text)
+
+    async def close(self) -> None:
+        """Close the process's Redis connections (tests; a server just exits)."""
+        if self._subscriber is not None:
+            await self._subscriber.close()
+            await self._redis.aclose()
+            self._subscriber = self._redis = self._loop = None
 
 
 @functools.cache

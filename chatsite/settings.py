@@ -165,14 +165,17 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = VAR_DIR / "media"
 
 # --- Fan-out between processes: Redis pub/sub when REDIS_URL is set, else in-process. ---
-# Sockets receive broadcasts through chat.fanout, one Redis subscription per chat and process;
-# no channel layer is needed (a consumer without one costs no Redis subscription).
+# Sockets receive broadcasts through chat.fanout, one Redis subscription per chat and process,
+# all on one connection; no channel layer is needed.
 REDIS_URL = env.str("REDIS_URL", default="")
 CHAT_FANOUT_BACKEND = "chat.fanout.RedisFanout" if REDIS_URL else "chat.fanout.LocalFanout"
 # Redis connections a process may open for publishing; past it, publishers wait for one (a
 # publish takes about 0.1 ms). Opening one costs a connect and, in redis-py 8, a read of package
 # metadata: under a burst a large cap opened hundreds (8% of the server's time in a profile).
 CHAT_REDIS_POOL = env.int("CHAT_REDIS_POOL", default=32)
+# Longest a chat's message frame waits for those before it (sent from elsewhere, published
+# later) so that sockets receive a chat's messages in seq order; 0 hands them on as they come.
+CHAT_FANOUT_HOLD_MS = env.int("CHAT_FANOUT_HOLD_MS", default=100)
 CHANNEL_LAYERS = {}
 
 # --- Chat ---
