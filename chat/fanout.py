@@ -117,8 +117,14 @@ class RedisFanout(LocalFanout):
             client_name=f"chat-{settings.CHAT_STAGE}-{socket.gethostname()}-{os.getpid()}",
         )
         self._redis = redis.Redis(connection_pool=pool)
-        # The subscription connection is made like the pool's but is not one of them.
-        self._subscriber = RedisSubscriber(pool.make_connection, self._on_message)
+        # The subscription connection is made like the pool's but is not one of them. When it
+        # fails, the pool's idle connections are dropped too: after a Redis restart each would
+        # otherwise fail one publish (a frame lost) before reconnecting.
+        self._subscriber = RedisSubscriber(
+            pool.make_connection,
+            self._on_message,
+            on_lost=functools.partial(pool.disconnect, inuse_connections=False),
+        )
         self._loop = loop
 
     async def join(self, chat_id, receiver):

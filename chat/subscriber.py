@@ -32,12 +32,14 @@ class RedisSubscriber:
     """Subscriptions of one process, over one connection made by ``connect()``.
 
     ``on_message(channel, data)`` is called in the event loop for every published message on
-    a subscribed channel; it must not block.
+    a subscribed channel; it must not block. ``on_lost()`` is awaited each time the
+    connection fails (other connections to the same server are likely dead too).
     """
 
-    def __init__(self, connect: Callable, on_message: Callable[[str, str], None]):
+    def __init__(self, connect: Callable, on_message: Callable[[str, str], None], on_lost=None):
         self._connect = connect
         self._on_message = on_message
+        self._on_lost = on_lost
         self._wanted: set[str] = set()
         self._requested: set[str] = set()  # the last command sent for these was SUBSCRIBE
         self._unconfirmed: Counter[str] = Counter()  # commands sent, not yet confirmed
@@ -94,6 +96,8 @@ class RedisSubscriber:
                     "subscribing again in %.1fs",
                     error or type(error).__name__, len(self._wanted), delay,
                 )  # fmt: skip
+                if self._on_lost is not None:
+                    await self._on_lost()
             finally:
                 self.connected.clear()
                 self.connection = None

@@ -1,5 +1,6 @@
-"""The production shape on one machine: daphne processes sharing a private Redis, a fresh
-PostgreSQL database and moto's DynamoDB (optionally behind a forwarder the test can cut)."""
+"""The production shape on one machine: server processes sharing a private Redis, a fresh
+PostgreSQL database and moto's DynamoDB (optionally behind a forwarder the test can cut), or
+PostgreSQL as the message store too."""
 
 import contextlib
 import signal
@@ -23,10 +24,14 @@ from tests.servers import (
 
 
 class Cluster:
-    def __init__(self, tmp, *, processes: int = 2, store_forwarder: bool = False):
+    def __init__(
+        self, tmp, *, servers=(Daphne, Daphne), store="dynamodb", store_forwarder=False, **env
+    ):
         self.tmp = tmp
-        self.process_count = processes
+        self.servers = servers
+        self.store = store
         self.store_forwarder = store_forwarder
+        self.extra_env = env
         self.redis = RedisServer({}, tmp / "redis.log")
         self.moto = MotoServer(dict(AWS_TEST_ENV, PATH="/usr/bin:/bin"), tmp / "moto.log")
         self.forwarder = None
@@ -39,8 +44,9 @@ class Cluster:
         with stack:
             self.redis.start()
             stack.callback(self.redis.stop)
-            self.moto.start()
-            stack.callback(self.moto.stop)
+            if self.store == "dynamodb":
+                self.moto.start()
+                stack.callback(self.moto.stop)
             store_url = self.moto.url
             if self.store_forwarder:
                 self.forwarder = Forwarder(self.moto.port).start()
@@ -50,7 +56,6 @@ class Cluster:
             env = server_env(
                 database_url,
                 REDIS_URL=self.redis.url,
-                CHAT_STORE="dynamodb",
                 CHAT_STAGE="dev",
                 AWS_ENDPOINT_URL_DYNAMODB=store_url,
                 # Per-socket limits are tested elsewhere; here clients send as fast as they like.
@@ -58,25 +63,28 @@ class Cluster:
                 CHAT_RATE_PER_SECOND="1000",
                 **AWS_TEST_ENV,
             )
+            env.update(CHAT_STORE=self.store, **self.extra_env)
             migrate(env)
-            subprocess.run(
-                [sys.executable, "manage.py", "create_dynamodb_tables"],
-                cwd=ROOT,
-                env={**env, "AWS_ENDPOINT_URL_DYNAMODB": self.moto.url},
-                check=True,
-                timeout=120,
-            )
-            for n in range(1, self.process_count + 1):
-                process = Daphne(env, self.tmp / f"daphne-{n}.log").start()
+            if self.store == "dynamodb":
+                subprocess.run(
+                    [sys.executable, "manage.py", "create_dynamodb_tables"],
+                    cwd=ROOT,
+                    env={**env, "AWS_ENDPOINT_URL_DYNAMODB": self.moto.url},
+                    check=True,
+                    timeout=120,
+                )
+            for n, server in enumerate(self.servers, 1):
+                process = server(env, self.tmp / f"{server.name}-{n}.log").start()
                 stack.callback(process.stop)
                 self.processes.append(process)
-            self.dynamodb = boto3.client(
-                "dynamodb",
-                endpoint_url=self.moto.url,
-                region_name=AWS_TEST_ENV["AWS_REGION"],
-                aws_access_key_id=AWS_TEST_ENV["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=AWS_TEST_ENV["AWS_SECRET_ACCESS_KEY"],
-            )
+            if self.store == "dynamodb":
+                self.dynamodb = boto3.client(
+                    "dynamodb",
+                    endpoint_url=self.moto.url,
+                    region_name=AWS_TEST_ENV["AWS_REGION"],
+                    aws_access_key_id=AWS_TEST_ENV["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=AWS_TEST_ENV["AWS_SECRET_ACCESS_KEY"],
+                )
             yield self
 
     def restart_redis(self, *, down_seconds: float = 0) -> None:
