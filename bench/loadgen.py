@@ -1,12 +1,15 @@
 """The load generator: R chats x M members over real WebSockets.
 
-Every member holds one socket joined to its chat. Each chat sends ``rate`` messages a second
-from a random member; a message carries its send time, and every receiver (the sender too)
-records the latency when its ``message`` frame arrives. Only messages sent after the warm-up
-count; ``lost`` is what was expected at receivers and never arrived.
+Every member holds one socket joined to its chat. Sockets open and join all at once, as a
+crowd reconnecting after a deploy does; each join's latency is recorded, and a join refused as
+retryable is tried again (counted). Each chat sends ``rate`` messages a second from a random
+member; a message carries its send time, and every receiver (the sender too) records the
+latency when its ``message`` frame arrives. Only messages sent after the warm-up count;
+``lost`` is what was expected at receivers and never arrived.
 """
 
 import asyncio
+import contextlib
 import gc
 import json
 import random
@@ -39,10 +42,7 @@ class LoadResult:
         return self.expected - self.delivered
 
     def percentile(self, p: float) -> float | None:
-        if not self.latencies_ms:
-            return None
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+        return _percentile(self.latencies_ms, p)
 
     def summary(self) -> dict:
         return {
@@ -66,25 +66,74 @@ def _round(value):
     return None if value is None else round(value, 1)
 
 
-async def open_members(ws_url: str, origin: str, chats: list[Chat], *, concurrency: int = 100):
-    """Open and join one socket per member; returns [(chat, [sockets])]."""
-    gate = asyncio.Semaphore(concurrency)
+def _percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
-    async def member(chat: Chat, headers: dict):
-        async with gate:
-            ws = await connect(
-                ws_url, origin=origin, additional_headers=headers, max_queue=None, open_timeout=30
-            )
-            await ws.send(json.dumps({"action": "joinChat", "chatId": chat.chat_id}))
-            while json.loads(await asyncio.wait_for(ws.recv(), 30)).get("type") != "joined":
-                pass
+
+@dataclass
+class Joins:
+    """How a crowd of sockets connected and joined its chats."""
+
+    latencies_ms: list[float] = field(default_factory=list)  # joinChat sent -> joined
+    retries: int = 0  # joins refused as retryable and sent again
+    seconds: float = 0.0  # from the first connect to the last socket joined
+
+    def summary(self) -> dict:
+        return {
+            "sockets": len(self.latencies_ms),
+            "all_joined_s": round(self.seconds, 2),
+            "join_p50_ms": _round(_percentile(self.latencies_ms, 50)),
+            "join_p99_ms": _round(_percentile(self.latencies_ms, 99)),
+            "join_max_ms": _round(max(self.latencies_ms, default=None)),
+            "join_retries": self.retries,
+        }
+
+
+JOIN_TRIES = 50
+
+
+async def connect_and_join(ws_url: str, origin: str, chat_id: str, headers: dict, joins: Joins):
+    """One member's socket, joined to its chat (a retryable refusal is retried)."""
+    ws = await connect(
+        ws_url, origin=origin, additional_headers=headers, max_queue=None, open_timeout=60
+    )
+    request = json.dumps({"action": "joinChat", "chatId": chat_id})
+    for _ in range(JOIN_TRIES):
+        sent = time.perf_counter()
+        await ws.send(request)
+        while True:  # frames of the chat may come before `joined`
+            reply = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            if reply.get("type") in ("joined", "error"):
+                break
+        if reply["type"] == "joined":
+            joins.latencies_ms.append((time.perf_counter() - sent) * 1000)
             return ws
+        if not reply.get("retryable"):
+            raise RuntimeError(f"join refused: {reply}")
+        joins.retries += 1
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"not joined after {JOIN_TRIES} tries")
 
-    opened = []
-    for chat in chats:
-        sockets = await asyncio.gather(*(member(chat, h) for h in chat.members))
-        opened.append((chat, list(sockets)))
-    return opened
+
+async def open_members(ws_url: str, origin: str, chats: list[Chat]):
+    """Open and join one socket per member, all at once; returns ([(chat, [sockets])], joins)."""
+    joins = Joins()
+    started = time.perf_counter()
+    opened = await asyncio.gather(
+        *(_members(ws_url, origin, chat, joins) for chat in chats)
+    )  # fmt: skip
+    joins.seconds = time.perf_counter() - started
+    return list(opened), joins
+
+
+async def _members(ws_url, origin, chat: Chat, joins: Joins):
+    sockets = await asyncio.gather(
+        *(connect_and_join(ws_url, origin, chat.chat_id, h, joins) for h in chat.members)
+    )
+    return chat, list(sockets)
 
 
 async def run_load(
@@ -201,3 +250,112 @@ async def close_all(opened) -> None:
     await asyncio.gather(
         *(ws.close() for _, sockets in opened for ws in sockets), return_exceptions=True
     )
+
+
+@dataclass
+class StormResult:
+    """Sockets joining all at once while their chats talk: how the joins went, and whether the
+    messages sent meanwhile reached everyone joined before they were sent, in seq order."""
+
+    joins: Joins
+    sent: int = 0
+    expected: int = 0  # deliveries to members whose `joined` came before the message was sent
+    delivered: int = 0  # of those, received live
+    out_of_order: int = 0  # message frames whose seq was not above the last one received
+    join_failures: int = 0  # sockets that could not connect or join at all
+
+    def summary(self) -> dict:
+        return {
+            **self.joins.summary(),
+            "join_failures": self.join_failures,
+            "sent": self.sent,
+            "expected": self.expected,
+            "delivered": self.delivered,
+            "lost": self.expected - self.delivered,
+            "out_of_order": self.out_of_order,
+        }
+
+
+async def run_storm(
+    ws_url: str, origin: str, chats: list[Chat], *, rate_per_chat: float, after: float,
+    grace: float = 3.0, limit: float = 60.0,
+) -> StormResult:  # fmt: skip
+    """Every member connects and joins at once; each chat sends ``rate_per_chat`` messages a
+    second from a member already joined, from the start of the storm until ``after`` seconds
+    past the last join (or ``limit`` seconds in all)."""
+    result = StormResult(Joins())
+    joins = result.joins
+    run_id = uuid.uuid4().hex[:8]
+    joined: dict[str, list] = {chat.chat_id: [] for chat in chats}  # chat -> [(ws, joined_at)]
+    received: set[tuple[str, int]] = set()  # (message id, receiver's id)
+    sends: list[tuple[str, str, float]] = []  # (chat id, message id, sent at)
+    everyone_joined = asyncio.Event()
+    sockets = sum(len(chat.members) for chat in chats)
+    started = time.perf_counter()
+
+    async def member(chat: Chat, headers: dict):
+        try:
+            ws = await connect_and_join(ws_url, origin, chat.chat_id, headers, result.joins)
+        except Exception:
+            result.join_failures += 1
+            ws = None
+        else:
+            joined[chat.chat_id].append((ws, time.perf_counter()))
+        if len(result.joins.latencies_ms) + result.join_failures == sockets:
+            result.joins.seconds = time.perf_counter() - started
+            everyone_joined.set()
+        if ws is None:
+            return
+        last_seq = 0
+        with contextlib.suppress(Exception):  # a closed socket just stops counting
+            async for text in ws:
+                if '"type":"message"' not in text:
+                    continue
+                frame = json.loads(text)
+                seq = frame["message"]["seq"]
+                if seq <= last_seq:
+                    result.out_of_order += 1
+                last_seq = max(last_seq, seq)
+                received.add((frame["message"]["clientMessageId"], id(ws)))
+
+    async def sender(index: int, chat: Chat):
+        interval, n = 1.0 / rate_per_chat, 0
+        await asyncio.sleep(random.uniform(0, interval))
+        while True:
+            elapsed = time.perf_counter() - started
+            if elapsed > limit or (everyone_joined.is_set() and elapsed > joins.seconds + after):
+                return
+            if joined[chat.chat_id]:
+                ws, _ = random.choice(joined[chat.chat_id])
+                message_id = f"{run_id}-{index}-{n}"
+                n += 1
+                sends.append((chat.chat_id, message_id, time.perf_counter()))
+                frame = {"action": "sendMessage", "chatId": chat.chat_id,
+                         "message": message_id, "clientMessageId": message_id}  # fmt: skip
+                with contextlib.suppress(Exception):
+                    await ws.send(json.dumps(frame))
+            await asyncio.sleep(interval)
+
+    gc.collect()
+    gc.disable()
+    members = [asyncio.ensure_future(member(c, h)) for c in chats for h in c.members]
+    try:
+        await asyncio.gather(*(sender(i, c) for i, c in enumerate(chats)))
+        await asyncio.sleep(grace)
+    finally:
+        gc.enable()
+    if not everyone_joined.is_set():
+        result.joins.seconds = limit  # not everyone joined within the run
+    for chat_id, message_id, sent_at in sends:
+        result.sent += 1
+        for ws, joined_at in joined[chat_id]:
+            if joined_at < sent_at:
+                result.expected += 1
+                result.delivered += (message_id, id(ws)) in received
+    await asyncio.gather(
+        *(ws.close() for sockets in joined.values() for ws, _ in sockets), return_exceptions=True
+    )
+    for task in members:
+        task.cancel()
+    await asyncio.gather(*members, return_exceptions=True)
+    return result

@@ -2,7 +2,7 @@
 
     python -m bench.run                # everything (about 20 minutes), as `make bench`
     python -m bench.run --quick        # a few seconds: the load tool works end to end
-    python -m bench.run --only S1 S3   # some scenarios
+    python -m bench.run --only S1 S6   # some scenarios
 
 Servers run pinned to core 0 (``taskset -c 0``); this process, the load, runs on core 1.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.loadgen import Chat, close_all, open_members, run_load
+from bench.loadgen import Chat, close_all, open_members, run_load, run_storm
 from tests.servers import (
     ROOT,
     Daphne,
@@ -170,6 +170,11 @@ class Deployment:
     def cpu(self) -> float:
         return cpu_seconds(self.server.process.pid)
 
+    def restart(self) -> None:
+        """Stop the server (SIGTERM, as a deploy does) and start it again on the same port."""
+        self.server.stop()
+        self.server.start(timeout=60)
+
 
 @contextlib.contextmanager
 def _redis(tmp: Path):
@@ -182,7 +187,7 @@ def _redis(tmp: Path):
 
 async def load(deployment, rooms, members, rate, duration, *, warmup=2.0):
     chats = deployment.chats(rooms, members)
-    opened = await open_members(deployment.server.ws_url, deployment.server.url, chats)
+    opened, joins = await open_members(deployment.server.ws_url, deployment.server.url, chats)
     try:
         result = await run_load(
             opened, rate_per_chat=rate, duration=duration, warmup=warmup,
@@ -190,7 +195,7 @@ async def load(deployment, rooms, members, rate, duration, *, warmup=2.0):
         )  # fmt: skip
     finally:
         await close_all(opened)
-    return result.summary()
+    return {**result.summary(), "joins": joins.summary()}
 
 
 # --- scenarios ---
@@ -210,7 +215,7 @@ async def s2(deployment, quick=False):
     that held and the first that failed find the limit to within an eighth of that gap.
     """
     chats = deployment.chats(100, 10)
-    opened = await open_members(deployment.server.ws_url, deployment.server.url, chats)
+    opened, _ = await open_members(deployment.server.ws_url, deployment.server.url, chats)
     steps, held, failed = [], None, None
 
     async def step(rate):
@@ -258,7 +263,7 @@ async def s4(deployment, quick=False):
     chats = deployment.chats(200, 10)
     await asyncio.sleep(1)
     before = rss_kib(deployment.server.process.pid)
-    opened = await open_members(deployment.server.ws_url, deployment.server.url, chats)
+    opened, _ = await open_members(deployment.server.ws_url, deployment.server.url, chats)
     await asyncio.sleep(3)
     after = rss_kib(deployment.server.process.pid)
     await close_all(opened)
@@ -296,6 +301,24 @@ async def s5(deployment, quick=False):
     return out
 
 
+async def s6(deployment, quick=False):
+    """Reconnect storm: 2,000 sockets over 200 chats connect and join at once against a
+    running server, then again right after a restart; each chat sends 1 message/s meanwhile."""
+    rooms, members, after = (4, 5, 1.0) if quick else (200, 10, 5.0)
+    chats = deployment.chats(rooms, members)
+    out = {}
+    for phase in ("running", "after_restart"):
+        if phase == "after_restart":
+            deployment.restart()
+        say(f"  S6: storm of {rooms * members} sockets ({phase.replace('_', ' ')})")
+        result = await run_storm(
+            deployment.server.ws_url, deployment.server.url, chats, rate_per_chat=1.0,
+            after=after,
+        )  # fmt: skip
+        out[phase] = result.summary()
+    return out
+
+
 SCENARIOS = {
     "S1": (s1, ["raw", "ch-memory", "ch-redis", "ch-pubsub", "app-daphne", "app-uvicorn",
                 "app-daphne-prod", "app-uvicorn-prod"]),
@@ -304,12 +327,14 @@ SCENARIOS = {
     "S3": (s3, ["ch-pubsub", "app-uvicorn-prod", "app-daphne-prod"]),
     "S4": (s4, ["raw", "app-uvicorn-prod", "app-daphne-prod"]),
     "S5": (s5, ["app-uvicorn-prod"]),
+    "S6": (s6, ["app-uvicorn-prod", "app-daphne-prod"]),
 }  # fmt: skip
 
 
 async def run(only, quick, limit=None) -> dict:
     results = {}
-    plan = {"S1": (s1, ["app-daphne"])} if quick else {k: SCENARIOS[k] for k in only}
+    quick_plan = {"S1": (s1, ["app-daphne"]), "S6": (s6, ["app-uvicorn"])}
+    plan = quick_plan if quick else {k: SCENARIOS[k] for k in only}
     for scenario, (function, targets) in plan.items():
         results[scenario] = {}
         for key in targets:

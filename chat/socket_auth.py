@@ -4,17 +4,108 @@ from importlib import import_module
 from types import SimpleNamespace
 
 from django.conf import settings
-from django.contrib.auth import get_user
+from django.contrib.auth import (
+    BACKEND_SESSION_KEY,
+    HASH_SESSION_KEY,
+    SESSION_KEY,
+    get_user,
+    get_user_model,
+    load_backend,
+)
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.backends import db as db_sessions
+from django.core.exceptions import ValidationError
+from django.db import connections, router
 from django.http.cookie import parse_cookie
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from chat.db import database_sync_to_async
 
 
+class _HandshakeSession(db_sessions.SessionStore):
+    """The database session engine's session, read in one plain statement: every socket's
+    handshake reads one, thousands at once after a deploy, and the ORM's building and
+    compiling of the query was most of the read."""
+
+    # Session data is signed with a salt named after the engine's class: this one's must
+    # read what the engine wrote.
+    key_salt = "django.contrib.sessions." + db_sessions.SessionStore.__qualname__
+
+    def _get_session_from_db(self):
+        model = self.model
+        using = router.db_for_read(model)
+        connection = connections[using]
+        expire_date = model._meta.get_field("expire_date")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT session_data FROM {connection.ops.quote_name(model._meta.db_table)} "
+                "WHERE session_key = %s AND expire_date > %s",
+                [self.session_key, expire_date.get_db_prep_value(timezone.now(), connection)],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            self._session_key = None
+            return None
+        return model(session_key=self.session_key, session_data=row[0])
+
+
+def _session_store():
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    return _HandshakeSession if store is db_sessions.SessionStore else store
+
+
 def _user_for_session(session_key: str | None):
-    # django.contrib.auth.get_user reads nothing of the request but its session: the user it
-    # names, if the session is valid and the user's password has not changed since.
-    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    return get_user(SimpleNamespace(session=session))
+    """The user the session names, as ``django.contrib.auth.get_user`` finds it: the session
+    is valid, names a configured backend and an active user, and carries that user's current
+    session hash (a password change ends it). Unlike ``get_user`` it never writes the
+    session (a mismatch is simply not this user); the next page load does that."""
+    session = _session_store()(session_key)
+    try:
+        user_id = get_user_model()._meta.pk.to_python(session[SESSION_KEY])
+        backend_path = session[BACKEND_SESSION_KEY]
+    except (KeyError, ValidationError):
+        return AnonymousUser()
+    if backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return AnonymousUser()
+    backend = load_backend(backend_path)
+    if type(backend) is not ModelBackend:
+        return get_user(SimpleNamespace(session=session))
+    user = _user_by_id(user_id)
+    if user is None or not backend.user_can_authenticate(user):
+        return AnonymousUser()
+    session_hash = session.get(HASH_SESSION_KEY)
+    if not session_hash:
+        return AnonymousUser()
+    if constant_time_compare(session_hash, user.get_session_auth_hash()) or any(
+        constant_time_compare(session_hash, fallback)
+        for fallback in user.get_session_auth_fallback_hash()
+    ):
+        return user
+    return AnonymousUser()
+
+
+def _user_by_id(user_id):
+    """The user with the fields a socket uses (the rest load on access), or None: what
+    ``ModelBackend.get_user`` reads, in one plain statement."""
+    User = get_user_model()
+    meta = User._meta
+    using = router.db_for_read(User)
+    connection = connections[using]
+    wanted = {meta.pk.name, User.USERNAME_FIELD, "password", "is_active"}
+    fields = [field for field in meta.concrete_fields if field.name in wanted]  # from_db's order
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM {connection.ops.quote_name(meta.db_table)} "
+            f"WHERE {connection.ops.quote_name(meta.pk.column)} = %s",
+            [meta.pk.get_db_prep_value(user_id, connection)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return User.from_db(using, [field.attname for field in fields], row)
 
 
 class SessionAuthMiddleware:

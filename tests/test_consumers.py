@@ -76,6 +76,57 @@ async def test_handshake_with_a_stale_or_made_up_session_is_refused(make_user):
     assert not await connects(origin, cookie)
 
 
+async def test_handshake_of_an_expired_forged_or_deactivated_session_is_refused(
+    make_user, settings
+):
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+
+    user = await database_sync_to_async(make_user)()
+    client = Client()
+    await database_sync_to_async(client.force_login)(user)
+    key = client.cookies["sessionid"].value
+    origin = (b"origin", b"http://localhost")
+
+    async def connects():
+        socket = WebsocketCommunicator(
+            application, "/ws/", headers=[origin, (b"cookie", f"sessionid={key}".encode())]
+        )
+        connected, _ = await socket.connect()
+        if connected:
+            await socket.disconnect()
+        return connected
+
+    @database_sync_to_async
+    def edit_session(**changes):
+        session = SessionStore(key)
+        session.update(changes)
+        session.save()
+
+    assert await connects()
+    await edit_session(**{HASH_SESSION_KEY: "0" * 64})  # a hash that is not the user's
+    assert not await connects()
+    await edit_session(**{HASH_SESSION_KEY: user.get_session_auth_hash()})
+    assert await connects()
+    await edit_session(**{BACKEND_SESSION_KEY: "somewhere.else.Backend"})
+    assert not await connects()
+    await edit_session(**{BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0]})
+    assert await connects()
+
+    user.is_active = False
+    await database_sync_to_async(user.save)()
+    assert not await connects()
+    user.is_active = True
+    await database_sync_to_async(user.save)()
+    assert await connects()
+
+    await database_sync_to_async(Session.objects.filter(session_key=key).update)(
+        expire_date="2000-01-01T00:00:00Z"
+    )
+    assert not await connects()
+
+
 async def test_handshake_from_a_foreign_origin_is_refused(make_user):
     user = await database_sync_to_async(make_user)()
     _, connected = await open_socket(user, origin=b"http://evil.example")
