@@ -1,5 +1,6 @@
 """Who a socket belongs to: the user of the session cookie sent with its handshake."""
 
+import asyncio
 from importlib import import_module
 from types import SimpleNamespace
 
@@ -119,6 +120,16 @@ class SessionAuthMiddleware:
 
     def __init__(self, inner):
         self.inner = inner
+        self._loop = self._handshakes = None
+
+    def _handshake_gate(self) -> asyncio.Semaphore:
+        # Handshakes read their sessions a few at a time (as many as there are database
+        # threads). When thousands of sockets reconnect at once, those already open get their
+        # joins and sends served between handshakes instead of queueing behind all of them.
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop, self._handshakes = loop, asyncio.Semaphore(settings.CHAT_DB_THREADS)
+        return self._handshakes
 
     async def __call__(self, scope, receive, send):
         cookies = {}
@@ -127,5 +138,6 @@ class SessionAuthMiddleware:
                 cookies = parse_cookie(value.decode("latin-1"))
                 break
         key = cookies.get(settings.SESSION_COOKIE_NAME)
-        user = await database_sync_to_async(_user_for_session)(key)
+        async with self._handshake_gate():
+            user = await database_sync_to_async(_user_for_session)(key)
         return await self.inner(dict(scope, user=user), receive, send)
