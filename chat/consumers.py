@@ -1,12 +1,15 @@
 """The chat socket (``/ws/``): one consumer per connection, one method per action."""
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from chat import errors, events, selectors, services
@@ -32,6 +35,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     Broadcast frames reach it through the fan-out (``chat.fanout``), not the channel layer.
     """
+
+    async def __call__(self, scope, receive, send):
+        # Broadcasts come through chat.fanout, not a channel layer, so the socket's messages
+        # are read straight from the server: Channels' loop makes a task and an asyncio.wait
+        # for every frame received, and keeps a task waiting for each idle socket.
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        if self.channel_layer is not None:
+            return await super().__call__(scope, receive, send)
+        self.scope = scope
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            while True:
+                await self.dispatch(await receive())
 
     async def dispatch(self, message):
         # Channels closes stale database connections before every handler: a hop to a thread

@@ -16,6 +16,7 @@ made with backoff and every wanted channel is subscribed again in one command.
 import asyncio
 import contextlib
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable
 
@@ -48,6 +49,7 @@ class RedisSubscriber:
         self._changed = asyncio.Event()
         self.connected = asyncio.Event()
         self.connection = None
+        self._last_reply = 0.0  # loop time of the last reply read
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     @property
@@ -126,8 +128,10 @@ class RedisSubscriber:
 
     async def _write(self, connection) -> None:
         loop = asyncio.get_running_loop()
-        last_sent = loop.time()
+        last_sent = self._last_reply = loop.time()
         while True:
+            if loop.time() - self._last_reply > 3 * PING_INTERVAL:
+                raise ConnectionError(f"no reply from Redis in {3 * PING_INTERVAL:.0f}s")
             wait = last_sent + PING_INTERVAL - loop.time()
             if wait <= 0:
                 await connection.send_command("PING", check_health=False)
@@ -155,10 +159,12 @@ class RedisSubscriber:
                     last_sent = loop.time()
 
     async def _read(self, connection) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            reply = await connection.read_response(timeout=3 * PING_INTERVAL, push_request=True)
-            if reply is None:
-                raise ConnectionError(f"no reply from Redis in {3 * PING_INTERVAL:.0f}s")
+            # No timeout per read (a timer for every frame): the writer pings an idle
+            # connection and gives it up when nothing has come back for a while.
+            reply = await connection.read_response(timeout=math.inf, push_request=True)
+            self._last_reply = loop.time()
             kind = reply[0]
             if kind == "message":
                 self._on_message(reply[1], reply[2])
