@@ -15,9 +15,11 @@ import json
 import random
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidHandshake
 
 
 @dataclass
@@ -79,6 +81,8 @@ class Joins:
 
     latencies_ms: list[float] = field(default_factory=list)  # joinChat sent -> joined
     retries: int = 0  # joins refused as retryable and sent again
+    reconnects: int = 0  # handshakes that failed and were tried again, as clients do
+    errors: Counter = field(default_factory=Counter)  # why handshakes failed
     seconds: float = 0.0  # from the first connect to the last socket joined
 
     def summary(self) -> dict:
@@ -89,17 +93,37 @@ class Joins:
             "join_p99_ms": _round(_percentile(self.latencies_ms, 99)),
             "join_max_ms": _round(max(self.latencies_ms, default=None)),
             "join_retries": self.retries,
+            "reconnects": self.reconnects,
+            "handshake_errors": dict(self.errors),
         }
 
 
 JOIN_TRIES = 50
 
 
+CONNECT_TRIES = 10
+
+
+async def _connect(ws_url: str, origin: str, headers: dict, joins: Joins):
+    """A socket; a failed handshake is tried again after a short backoff (a reconnecting
+    client's, counted), as a server that is overwhelmed refuses or drops some."""
+    for attempt in range(CONNECT_TRIES):
+        try:
+            return await connect(
+                ws_url, origin=origin, additional_headers=headers, max_queue=None,
+                open_timeout=30,
+            )  # fmt: skip
+        except (OSError, TimeoutError, InvalidHandshake) as error:
+            joins.errors[type(error).__name__] += 1
+            if attempt == CONNECT_TRIES - 1:
+                raise
+            joins.reconnects += 1
+            await asyncio.sleep(min(0.2 * 2**attempt, 3.0) * random.uniform(0.5, 1.5))
+
+
 async def connect_and_join(ws_url: str, origin: str, chat_id: str, headers: dict, joins: Joins):
     """One member's socket, joined to its chat (a retryable refusal is retried)."""
-    ws = await connect(
-        ws_url, origin=origin, additional_headers=headers, max_queue=None, open_timeout=60
-    )
+    ws = await _connect(ws_url, origin, headers, joins)
     request = json.dumps({"action": "joinChat", "chatId": chat_id})
     for _ in range(JOIN_TRIES):
         sent = time.perf_counter()
