@@ -5,6 +5,7 @@ import contextlib
 import logging
 import time
 import uuid
+from dataclasses import replace
 
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
@@ -19,7 +20,7 @@ from chat.outbox import Outbox
 from chat.payloads import ack_payload
 from chat.protocol import ProtocolError, parse_frame
 from chat.ratelimit import TokenBucket
-from chat.stores import get_store
+from chat.registry import get_registry
 from chat.stores.base import Connection
 
 logger = logging.getLogger(__name__)
@@ -75,15 +76,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.connection_id = uuid.uuid4().hex
         self.outbox = Outbox(self._write_frame, self._stopped_reading)
         self.closing = None
-        await self._registry(
-            "connection_put",
-            Connection(
-                connection_id=self.connection_id,
-                user_id=self.user_id,
-                connected_at=int(time.time() * 1000),
-                ttl=int(time.time()) + settings.CHAT_CONNECTION_TTL,
-            ),
+        self.registration = Connection(
+            connection_id=self.connection_id,
+            user_id=self.user_id,
+            connected_at=int(time.time() * 1000),
+            ttl=int(time.time()) + settings.CHAT_CONNECTION_TTL,
         )
+        get_registry().put(self.registration)
         await self.accept()
 
     async def disconnect(self, code):
@@ -93,7 +92,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for chat_id in self.joined:
             await fanout.leave(chat_id, self)
         await self.outbox.close()
-        await self._registry("connection_remove", self.connection_id)
+        get_registry().remove(self.connection_id)
 
     def deliver(self, text: str) -> None:
         """Queue a broadcast frame (called by the fan-out; never blocks)."""
@@ -125,12 +124,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _send(self, payload: dict):
         await self.send(text_data=events.frame(payload))
 
-    async def _registry(self, method: str, *args, **kwargs):
-        # The registry is presence bookkeeping: its failure must not break the socket.
-        try:
-            await database_sync_to_async(getattr(get_store(), method))(*args, **kwargs)
-        except Exception:
-            logger.exception("Connection registry %s failed for %s", method, self.connection_id)
+    def _register(self, **changes) -> None:
+        # The socket's row in the connection registry, written soon (chat.registry batches).
+        self.registration = replace(
+            self.registration, ttl=int(time.time()) + settings.CHAT_CONNECTION_TTL, **changes
+        )
+        get_registry().put(self.registration)
 
     async def _require_member(self, frame: dict) -> str:
         chat_id = frame["chatId"]
@@ -162,12 +161,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         last_seq = await database_sync_to_async(selectors.chat_last_seq)(chat_id=chat_id)
         get_fanout().order_from(chat_id, last_seq)
         await self._send({"type": "joined", "chatId": chat_id, "lastSeq": last_seq})
-        await self._registry(
-            "connection_refresh",
-            self.connection_id,
-            ttl=int(time.time()) + settings.CHAT_CONNECTION_TTL,
-            chat_id=chat_id,
-        )
+        self._register(chat_id=chat_id)
 
     async def action_leave_chat(self, frame):
         chat_id = frame["chatId"]
@@ -222,9 +216,5 @@ class ChatConsumer(AsyncWebsocketConsumer):
         now = time.time()
         if now - self.registry_refreshed_at > settings.CHAT_CONNECTION_TTL / 3:
             self.registry_refreshed_at = now
-            await self._registry(
-                "connection_refresh",
-                self.connection_id,
-                ttl=int(now) + settings.CHAT_CONNECTION_TTL,
-            )
+            self._register()
         await self._send({"type": "pong"})

@@ -101,7 +101,7 @@ class Sequencer:
         order.timer = None
         if order.held:
             self.released_with_gaps += 1
-            logger.info(
+            logger.warning(
                 "Chat %s: seq %d did not arrive within %.0f ms; releasing %d later frames",
                 chat_id, order.next_seq, self.hold * 1000, len(order.held),
             )  # fmt: skip

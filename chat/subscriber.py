@@ -47,8 +47,6 @@ class RedisSubscriber:
         self._active: set[str] = set()  # subscribed and confirmed
         self._waiters: dict[str, asyncio.Future] = {}
         self._changed = asyncio.Event()
-        self.connected = asyncio.Event()
-        self.connection = None
         self._last_reply = 0.0  # loop time of the last reply read
         self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -84,25 +82,25 @@ class RedisSubscriber:
 
     async def _run(self) -> None:
         delay = 0.1
+        loop = asyncio.get_running_loop()
         while True:
             connection = self._connect()
+            started = loop.time()
             try:
                 await connection.connect()
-                delay = 0.1
                 await self._serve(connection)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                if loop.time() - started > 10:
+                    delay = 0.1  # it served a while: a new failure, retried quickly
                 logger.warning(
                     "Redis subscription connection lost (%s); %d channels wanted, "
                     "subscribing again in %.1fs",
                     error or type(error).__name__, len(self._wanted), delay,
                 )  # fmt: skip
-                if self._on_lost is not None:
-                    await self._on_lost()
+                await self._lost()
             finally:
-                self.connected.clear()
-                self.connection = None
                 self._requested.clear()
                 self._unconfirmed.clear()
                 self._active.clear()
@@ -110,9 +108,15 @@ class RedisSubscriber:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
+    async def _lost(self) -> None:
+        if self._on_lost is None:
+            return
+        try:
+            await self._on_lost()
+        except Exception:
+            logger.exception("Cleaning up after the lost subscription connection failed")
+
     async def _serve(self, connection) -> None:
-        self.connection = connection
-        self.connected.set()
         self._changed.set()  # everything wanted is subscribed anew on this connection
         reader = asyncio.ensure_future(self._read(connection))
         writer = asyncio.ensure_future(self._write(connection))

@@ -9,6 +9,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from chat.models import Membership
+from chat.registry import get_registry
 from chat.stores import get_store
 from chatsite.asgi import application
 from tests.frames import send_message
@@ -306,10 +307,12 @@ async def test_connections_are_registered_while_open(make_user):
     user = await database_sync_to_async(make_user)()
     socket, connected = await open_socket(user)
     assert connected
+    await get_registry().flush()
     now = int(time.time())
     live = await database_sync_to_async(get_store().connections_for_user)(str(user.pk), now=now)
     assert len(live) == 1 and live[0].ttl > now
     await socket.disconnect()
+    await get_registry().flush()
     assert (
         await database_sync_to_async(get_store().connections_for_user)(str(user.pk), now=now) == []
     )

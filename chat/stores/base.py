@@ -203,18 +203,10 @@ class MessageStore:
         """Return the newest message of each chat that has one, keyed by chat id."""
         raise NotImplementedError
 
-    def connection_put(self, connection: Connection) -> None:
-        """Register (or replace) an open socket."""
-        raise NotImplementedError
-
-    def connection_refresh(
-        self, connection_id: str, *, ttl: int, chat_id: str | None = None
-    ) -> bool:
-        """Extend a socket's expiry (and set its chat when given); False if it is not registered."""
-        raise NotImplementedError
-
-    def connection_remove(self, connection_id: str) -> None:
-        """Forget a socket; removing an unknown one is not an error."""
+    def connections_write(self, *, put: list[Connection], remove: list[str]) -> None:
+        """Register (or replace) the sockets of ``put`` and forget those of ``remove``, in as
+        few round trips as the backend allows. An id appears at most once in the two lists;
+        removing an unknown socket is not an error."""
         raise NotImplementedError
 
     def connection_get(self, connection_id: str, *, now: int) -> Connection | None:

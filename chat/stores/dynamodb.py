@@ -313,35 +313,23 @@ class MessageStore(base.MessageStore):
             raise base.StoreError(str(error)) from error
         return newest
 
-    def connection_put(self, connection):
-        item = self.Connection(
-            connection.connection_id,
-            user_id=connection.user_id,
-            chat_id=connection.chat_id,
-            connected_at=connection.connected_at,
-            ttl=_moment(connection.ttl),
-        )
+    def connections_write(self, *, put, remove):
+        # BatchWriteItem: 25 puts or deletes a request (PynamoDB splits and resends what
+        # DynamoDB left unprocessed).
         try:
-            item.save()
-        except PynamoDBException as error:
-            raise base.StoreError(str(error)) from error
-
-    def connection_refresh(self, connection_id, *, ttl, chat_id=None):
-        item = self.Connection(connection_id)
-        actions = [self.Connection.ttl.set(_moment(ttl))]
-        if chat_id is not None:
-            actions.append(self.Connection.chat_id.set(chat_id))
-        try:
-            item.update(actions=actions, condition=self.Connection.connection_id.exists())
-        except PynamoDBException as error:
-            if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
-                return False
-            raise base.StoreError(str(error)) from error
-        return True
-
-    def connection_remove(self, connection_id):
-        try:
-            self.Connection(connection_id).delete()
+            with self.Connection.batch_write() as batch:
+                for connection in put:
+                    batch.save(
+                        self.Connection(
+                            connection.connection_id,
+                            user_id=connection.user_id,
+                            chat_id=connection.chat_id,
+                            connected_at=connection.connected_at,
+                            ttl=_moment(connection.ttl),
+                        )
+                    )
+                for connection_id in remove:
+                    batch.delete(self.Connection(connection_id))
         except PynamoDBException as error:
             raise base.StoreError(str(error)) from error
 

@@ -41,6 +41,14 @@ def _connection(row: ConnectionRow) -> base.Connection:
     )
 
 
+# Rows per registry statement (SQLite allows 32,766 parameters; five a row).
+REGISTRY_BATCH = 500
+
+
+def _chunks(items: list) -> list[list]:
+    return [items[start : start + REGISTRY_BATCH] for start in range(0, len(items), REGISTRY_BATCH)]
+
+
 def _fetch_one(sql: str, params: list):
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -154,32 +162,25 @@ class MessageStore(base.MessageStore):
         rows = StoredMessage.objects.filter(chat_id__in=list(chat_ids), seq=Subquery(newest))
         return {row.chat_id: _message(row) for row in rows}
 
-    # The registry's writes run for every socket that opens, joins or closes (thousands at
-    # once after a deploy): plain statements, without the ORM building and compiling a query
-    # each time (a third of a socket's start-up in a profile of a reconnect storm).
-
-    def connection_put(self, connection):
+    def connections_write(self, *, put, remove):
+        # Plain statements, many sockets each: after a deploy thousands open, join and close at
+        # once (chat.registry batches their writes).
         table = _connection_table()
-        _execute(
-            f"INSERT INTO {table} (connection_id, user_id, chat_id, connected_at, ttl) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (connection_id) DO UPDATE SET "
-            "user_id = excluded.user_id, chat_id = excluded.chat_id, "
-            "connected_at = excluded.connected_at, ttl = excluded.ttl",
-            [connection.connection_id, connection.user_id, connection.chat_id,
-             connection.connected_at, connection.ttl],
-        )  # fmt: skip
-
-    def connection_refresh(self, connection_id, *, ttl, chat_id=None):
-        table = _connection_table()
-        if chat_id is None:
-            sql, params = f"UPDATE {table} SET ttl = %s WHERE connection_id = %s", [ttl]
-        else:
-            sql = f"UPDATE {table} SET ttl = %s, chat_id = %s WHERE connection_id = %s"
-            params = [ttl, chat_id]
-        return _execute(sql, [*params, connection_id]) > 0
-
-    def connection_remove(self, connection_id):
-        _execute(f"DELETE FROM {_connection_table()} WHERE connection_id = %s", [connection_id])
+        for rows in _chunks(put):
+            _execute(
+                f"INSERT INTO {table} (connection_id, user_id, chat_id, connected_at, ttl) "
+                f"VALUES {', '.join(['(%s, %s, %s, %s, %s)'] * len(rows))} "
+                "ON CONFLICT (connection_id) DO UPDATE SET user_id = excluded.user_id, "
+                "chat_id = excluded.chat_id, connected_at = excluded.connected_at, "
+                "ttl = excluded.ttl",
+                [value for c in rows
+                 for value in (c.connection_id, c.user_id, c.chat_id, c.connected_at, c.ttl)],
+            )  # fmt: skip
+        for ids in _chunks(remove):
+            _execute(
+                f"DELETE FROM {table} WHERE connection_id IN ({', '.join(['%s'] * len(ids))})",
+                list(ids),
+            )
 
     def connection_get(self, connection_id, *, now):
         row = ConnectionRow.objects.filter(connection_id=connection_id, ttl__gt=now).first()

@@ -38,7 +38,15 @@ async def test_users_on_two_processes_chat_with_every_message_once_in_seq_order(
     for ws in (a, b):
         await ws.send(json.dumps({"action": "joinChat", "chatId": chat_id}))
         assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "joined"
-    assert len(cluster.registered_sockets(alice.user_id, bob.user_id)) == 2
+    deadline = time.monotonic() + 10  # registry writes are batched for a moment
+
+    def registered_in_chat():
+        rows = cluster.registered_sockets(alice.user_id, bob.user_id)
+        return [row["chatId"]["S"] for row in rows] == [chat_id] * 2
+
+    while not registered_in_chat():
+        assert time.monotonic() < deadline, "both sockets registered, with their chat"
+        await asyncio.sleep(0.1)
 
     received = {a: [], b: []}
     acks = []

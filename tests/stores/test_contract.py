@@ -182,30 +182,50 @@ def test_connection_registry_lifecycle(store):
     now = int(time.time())
     user, first, second = (uuid.uuid4().hex for _ in range(3))
     conn = Connection(connection_id=first, user_id=user, connected_at=now * 1000, ttl=now + 60)
-    store.connection_put(conn)
-    store.connection_put(
-        Connection(connection_id=second, user_id=user, connected_at=now * 1000 + 1, ttl=now + 60)
+    later = Connection(
+        connection_id=second, user_id=user, connected_at=now * 1000 + 1, ttl=now + 60
     )
+    store.connections_write(put=[conn, later], remove=[])
     assert store.connection_get(first, now=now) == conn
     assert [c.connection_id for c in store.connections_for_user(user, now=now)] == [first, second]
-    assert store.connection_refresh(first, ttl=now + 120, chat_id="chat-a")
-    refreshed = store.connection_get(first, now=now)
-    assert refreshed.ttl == now + 120 and refreshed.chat_id == "chat-a"
-    assert not store.connection_refresh(uuid.uuid4().hex, ttl=now + 120)
-    store.connection_remove(first)
-    store.connection_remove(first)
+    # A socket's row is replaced whole (it joined a chat, or its heartbeat moved the expiry).
+    refreshed = Connection(
+        connection_id=first, user_id=user, connected_at=now * 1000, ttl=now + 120, chat_id="c"
+    )
+    store.connections_write(put=[refreshed], remove=[uuid.uuid4().hex])
+    assert store.connection_get(first, now=now) == refreshed
+    store.connections_write(put=[], remove=[first])
+    store.connections_write(put=[], remove=[first])
     assert store.connection_get(first, now=now) is None
     assert [c.connection_id for c in store.connections_for_user(user, now=now)] == [second]
+
+
+def test_many_sockets_are_registered_and_forgotten_in_one_write(store):
+    now = int(time.time())
+    user = uuid.uuid4().hex
+    opened = [
+        Connection(connection_id=uuid.uuid4().hex, user_id=user, connected_at=now * 1000 + n,
+                   ttl=now + 60)
+        for n in range(1203)
+    ]  # fmt: skip
+    store.connections_write(put=opened, remove=[])
+    assert len(store.connections_for_user(user, now=now)) == 1203
+    closing = [c.connection_id for c in opened[:1100]]
+    store.connections_write(put=opened[1100:1101], remove=closing)
+    assert sorted(c.connection_id for c in store.connections_for_user(user, now=now)) == sorted(
+        c.connection_id for c in opened[1100:]
+    )
 
 
 def test_expired_connections_are_never_returned(store):
     now = int(time.time())
     user, old, new_ = (uuid.uuid4().hex for _ in range(3))
-    store.connection_put(
-        Connection(connection_id=old, user_id=user, connected_at=now * 1000, ttl=now - 1)
-    )
-    store.connection_put(
-        Connection(connection_id=new_, user_id=user, connected_at=now * 1000, ttl=now + 30)
+    store.connections_write(
+        put=[
+            Connection(connection_id=old, user_id=user, connected_at=now * 1000, ttl=now - 1),
+            Connection(connection_id=new_, user_id=user, connected_at=now * 1000, ttl=now + 30),
+        ],
+        remove=[],
     )
     assert store.connection_get(old, now=now) is None
     assert [c.connection_id for c in store.connections_for_user(user, now=now)] == [new_]

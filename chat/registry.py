@@ -1,0 +1,79 @@
+"""The connection registry's writes from this process's sockets, batched.
+
+Every socket registers when it opens, updates its row when it joins a chat or its heartbeat
+moves the expiry, and is forgotten when it closes; after a deploy thousands do so at once.
+Their writes wait here for a moment (``BATCH_DELAY``) and go to the store together, one
+statement or batch request for many sockets, and a socket's later write replaces its earlier
+one still waiting. No task runs while nothing waits.
+
+The registry is presence bookkeeping with expiring rows: a failed write is logged, never
+raised into a socket, and the socket's next heartbeat writes its row again.
+"""
+
+import asyncio
+import functools
+import logging
+
+from chat.db import database_sync_to_async
+from chat.stores import get_store
+from chat.stores.base import Connection
+
+logger = logging.getLogger(__name__)
+
+# How long a write waits for others to go with it, in seconds.
+BATCH_DELAY = 0.05
+
+
+def _write(put: list[Connection], remove: list[str]) -> None:
+    get_store().connections_write(put=put, remove=remove)
+
+
+class ConnectionRegistry:
+    """This process's registry writes; call from the event loop."""
+
+    def __init__(self):
+        self._waiting: dict[str, Connection | None] = {}  # connection id -> row, or None: remove
+        self._writer: asyncio.Task | None = None
+
+    def put(self, connection: Connection) -> None:
+        """Register the socket, or replace its row (joined a chat, new expiry)."""
+        self._waiting[connection.connection_id] = connection
+        self._start()
+
+    def remove(self, connection_id: str) -> None:
+        """Forget the socket (it closed)."""
+        self._waiting[connection_id] = None
+        self._start()
+
+    async def flush(self) -> None:
+        """Return once every write made so far has been tried."""
+        while self._writer is not None:
+            await asyncio.shield(self._writer)
+
+    def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._writer is None or self._writer.get_loop() is not loop:
+            self._writer = loop.create_task(self._write_waiting())
+
+    async def _write_waiting(self) -> None:
+        try:
+            while self._waiting:
+                await asyncio.sleep(BATCH_DELAY)
+                waiting, self._waiting = self._waiting, {}
+                put = [row for row in waiting.values() if row is not None]
+                remove = [key for key, row in waiting.items() if row is None]
+                try:
+                    await database_sync_to_async(_write)(put, remove)
+                except Exception:
+                    logger.exception(
+                        "Connection registry: writing %d sockets and removing %d failed",
+                        len(put), len(remove),
+                    )  # fmt: skip
+        finally:
+            self._writer = None
+
+
+@functools.cache
+def get_registry() -> ConnectionRegistry:
+    """The process's registry writer, created on first use."""
+    return ConnectionRegistry()
