@@ -43,6 +43,7 @@ class RedisSubscriber:
         self._on_lost = on_lost
         self._wanted: set[str] = set()
         self._requested: set[str] = set()  # the last command sent for these was SUBSCRIBE
+        self._dirty: set[str] = set()  # wanted or unwanted since the writer last looked
         self._unconfirmed: Counter[str] = Counter()  # commands sent, not yet confirmed
         self._active: set[str] = set()  # subscribed and confirmed
         self._waiters: dict[str, asyncio.Future] = {}
@@ -62,6 +63,7 @@ class RedisSubscriber:
         self._wanted.add(channel)
         if channel in self._active:
             return
+        self._dirty.add(channel)
         waiter = self._waiters.get(channel)
         if waiter is None:
             waiter = self._waiters[channel] = asyncio.get_running_loop().create_future()
@@ -73,6 +75,7 @@ class RedisSubscriber:
         """Stop wanting ``channel``; the writer unsubscribes it soon (no wait here)."""
         self._wanted.discard(channel)
         self._waiters.pop(channel, None)
+        self._dirty.add(channel)
         self._changed.set()
 
     async def close(self) -> None:
@@ -117,7 +120,8 @@ class RedisSubscriber:
             logger.exception("Cleaning up after the lost subscription connection failed")
 
     async def _serve(self, connection) -> None:
-        self._changed.set()  # everything wanted is subscribed anew on this connection
+        self._dirty = set(self._wanted)  # everything wanted is subscribed anew on this connection
+        self._changed.set()
         reader = asyncio.ensure_future(self._read(connection))
         writer = asyncio.ensure_future(self._write(connection))
         try:
@@ -147,8 +151,9 @@ class RedisSubscriber:
             except TimeoutError:
                 continue
             self._changed.clear()
-            added = self._wanted - self._requested
-            removed = self._requested - self._wanted
+            dirty, self._dirty = self._dirty, set()
+            added = {c for c in dirty if c in self._wanted and c not in self._requested}
+            removed = {c for c in dirty if c not in self._wanted and c in self._requested}
             for command, channels in (("SUBSCRIBE", added), ("UNSUBSCRIBE", removed)):
                 ordered = sorted(channels)
                 for start in range(0, len(ordered), BATCH):
