@@ -31,7 +31,3 @@ application = ProtocolTypeRouter(
 # process. Frozen, it is left out of every later collection, which then scans only what sockets
 # and requests made (full collections of the whole heap paused the server mid-load).
 gc.freeze()
-# Sockets allocate fast (a frame, a coroutine, a dict per message) and almost nothing they make
-# forms a cycle, so the young generation is collected every 50,000 allocations rather than 700:
-# a reconnect storm of 2,000 sockets joined 8% sooner (4.7 -> 4.3 s, two runs each).
-gc.set_threshold(50_000, 50, 100)
