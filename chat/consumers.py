@@ -120,6 +120,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except errors.ChatError as exc:
             failure = ProtocolError(exc.code, exc.detail, frame=frame, retryable=exc.retryable)
             await self._send(failure.as_frame())
+        except Exception:
+            # Whatever else goes wrong with one frame, the socket stays open and usable.
+            logger.exception("Frame from %s failed", self.connection_id)
+            failure = ProtocolError(
+                "internal_error", "The server could not handle this frame.", frame=frame,
+                retryable=True,
+            )  # fmt: skip
+            await self._send(failure.as_frame())
 
     async def _send(self, payload: dict):
         await self.send(text_data=events.frame(payload))

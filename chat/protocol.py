@@ -6,8 +6,11 @@ consumer turns into an ``error`` frame without closing the socket.
 """
 
 import json
+import uuid
 
 from django.conf import settings
+
+from chat.text import is_storable
 
 # action -> required fields and their JSON types.
 ACTIONS: dict[str, dict[str, type]] = {
@@ -31,9 +34,10 @@ class ProtocolError(Exception):
         self.retryable = retryable
         self.echo = {}
         if isinstance(frame, dict):
-            # Echo what tells the client which of its requests failed.
+            # Echo what tells the client which of its requests failed (text that could not be
+            # sent back, such as a lone surrogate, is left out).
             for name in ("action", "chatId", "clientMessageId"):
-                if isinstance(frame.get(name), str):
+                if isinstance(frame.get(name), str) and is_storable(frame[name]):
                     self.echo[name] = frame[name]
 
     def as_frame(self) -> dict:
@@ -42,6 +46,16 @@ class ProtocolError(Exception):
         if self.retryable:
             payload["retryable"] = True
         return payload
+
+
+def canonical_chat_id(value: str) -> str | None:
+    """The one spelling of a chat id (lower-case, hyphenated UUID), or None if it is none."""
+    if len(value) > 64:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
 
 
 def _type_name(kind: type) -> str:
@@ -58,8 +72,10 @@ def parse_frame(text: str | None) -> dict:
         )
     try:
         frame = json.loads(text)
-    except ValueError:
-        raise ProtocolError("bad_json", "The frame is not valid JSON.") from None
+    except (ValueError, RecursionError):
+        raise ProtocolError(
+            "bad_json", "The frame is not valid JSON (or is nested too deeply)."
+        ) from None
     if not isinstance(frame, dict):
         raise ProtocolError("bad_frame", "The frame must be a JSON object.")
     action = frame.get("action")
@@ -80,4 +96,11 @@ def parse_frame(text: str | None) -> dict:
             raise ProtocolError(
                 "invalid_field", f"'{name}' must be {_type_name(kind)}.", frame=frame
             )
+    if "chatId" in frame and "chatId" in ACTIONS[action]:
+        # Parsed once here; everything after (membership, store keys, fan-out channels) uses
+        # only the canonical spelling, so one chat has one identity.
+        chat_id = canonical_chat_id(frame["chatId"])
+        if chat_id is None:
+            raise ProtocolError("invalid_field", "'chatId' must be a chat id.", frame=frame)
+        frame["chatId"] = chat_id
     return frame

@@ -20,6 +20,7 @@ from chat import errors, selectors
 from chat.models import ChatRoom, Membership
 from chat.stores import get_store
 from chat.stores.base import Message, NewMessage, StoreError
+from chat.text import is_storable
 
 User = get_user_model()
 
@@ -118,6 +119,12 @@ def message_send(
     """
     if not isinstance(body, str) or not body.strip():
         raise errors.InvalidInput("The message is empty.", code="empty_message")
+    if not is_storable(body) or not is_storable(client_message_id):
+        raise errors.InvalidInput(
+            "The message contains a character that cannot be stored (NUL or an unpaired "
+            "surrogate).",
+            code="invalid_text",
+        )
     if len(body) > settings.CHAT_MESSAGE_MAX_LENGTH:
         raise errors.InvalidInput(
             f"The message is longer than {settings.CHAT_MESSAGE_MAX_LENGTH} characters.",

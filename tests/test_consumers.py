@@ -215,12 +215,51 @@ async def test_non_members_can_neither_join_nor_send_nor_sync(pair, make_user):
         {"action": "joinChat", "chatId": chat_id},
         {"action": "sendMessage", "chatId": chat_id, "message": "x", "clientMessageId": "e1"},
         {"action": "sync", "chatId": chat_id, "afterSeq": 0},
-        {"action": "joinChat", "chatId": "not-a-uuid"},
+        {"action": "joinChat", "chatId": chat_id.upper()},
     ]
     for frame in frames:
         assert (await send(e, frame))["code"] == "not_member"
+    assert (await send(e, {"action": "joinChat", "chatId": "not-a-uuid"}))["code"] == (
+        "invalid_field"
+    )
     assert await database_sync_to_async(get_store().last_seq)(chat_id) == 0
     await e.disconnect()
+
+
+async def test_every_spelling_of_a_chat_id_is_the_one_chat(pair):
+    alice, bob, chat = pair
+    chat_id = str(chat.pk)
+    (b,) = await joined(chat_id, bob)
+    a, _ = await open_socket(alice)
+    spellings = [chat_id.upper(), "{" + chat_id + "}", "urn:uuid:" + chat_id, chat.pk.hex]
+    for n, spelling in enumerate(spellings):
+        ack = await send(a, send_message(spelling, f"spelled {n}", "same-key"))
+        assert (ack["type"], ack["chatId"], ack["seq"]) == ("ack", chat_id, 1)
+    # One message, delivered once to the members joined under the canonical id.
+    message = json.loads(await b.receive_from(timeout=5))
+    assert message["chatId"] == chat_id and message["message"]["message"] == "spelled 0"
+    assert await b.receive_nothing(timeout=0.3)
+    assert await database_sync_to_async(get_store().last_seq)(chat_id) == 1
+    too_long = await send(a, {"action": "joinChat", "chatId": chat_id + "0" * 100})
+    assert too_long["code"] == "invalid_field"
+    await a.disconnect()
+    await b.disconnect()
+
+
+async def test_unstorable_text_and_deep_nesting_are_error_frames_and_the_socket_lives(pair):
+    alice, _, chat = pair
+    chat_id = str(chat.pk)
+    a, _ = await open_socket(alice)
+    nul = await send(a, send_message(chat_id, "a\x00b", "nul-1"))
+    assert (nul["type"], nul["code"], nul["clientMessageId"]) == ("error", "invalid_text", "nul-1")
+    # A lone surrogate, in the message and in the key (which is then not echoed back).
+    surrogate = await send(a, send_message(chat_id, "\ud800", "\udfff"))
+    assert surrogate["code"] == "invalid_text" and "clientMessageId" not in surrogate
+    deep = await send(a, "[" * 7000 + "]" * 7000)
+    assert deep["code"] == "bad_json"
+    assert await send(a, {"action": "ping"}) == {"type": "pong"}
+    assert await database_sync_to_async(get_store().last_seq)(chat_id) == 0
+    await a.disconnect()
 
 
 async def test_sync_returns_what_was_missed_in_pages(pair, settings):

@@ -1,5 +1,7 @@
 """REST endpoints: members only, JSON errors, CSRF on session calls, one send path."""
 
+import json
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -185,6 +187,12 @@ def test_message_limits_apply_over_http(make_user, make_chat):
     too_long = client.post(url, {"message": "x" * 4001}, format="json")
     assert too_long.status_code == 400 and too_long.json()["code"] == "too_long"
     assert client.post(url, {"message": " "}, format="json").json()["code"] == "empty_message"
+    for text in ("a\x00b", "\ud800"):  # PostgreSQL refuses NUL; a lone surrogate is no UTF-8
+        body = json.dumps({"message": text})  # ASCII, as a browser may send it
+        refused = client.post(url, body, content_type="application/json")
+        # The serializer's own check (DRF refuses NUL) or the service's.
+        assert refused.status_code == 400 and refused.json()["code"] in {"invalid", "invalid_text"}
+    assert client.get(url).json()["messages"] == []
 
 
 def test_unknown_api_urls_are_json_404(api):
