@@ -215,10 +215,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def action_mark_read(self, frame):
         chat_id = await self._require_member(frame)
-        await database_sync_to_async(services.message_mark_read)(
+        seq = await database_sync_to_async(services.message_mark_read)(
             chat_id=chat_id, user_id=self.user_id, seq=frame["seq"]
         )
-        await events.read_broadcast(chat_id=chat_id, user_id=self.user_id, seq=frame["seq"])
+        # The capped seq that was recorded, not the one asked for (10**30, say).
+        await events.read_broadcast(chat_id=chat_id, user_id=self.user_id, seq=seq)
 
     async def action_ping(self, frame):
         now = time.time()

@@ -171,16 +171,16 @@ def _chat_touch(chat_id: str) -> None:
     ChatRoom.objects.filter(pk=chat_id).update(last_activity=timezone.now())
 
 
-def message_mark_read(*, chat_id: str, user_id: str, seq: int) -> None:
-    """Record that the member has read (and so received) the chat up to ``seq``.
-
-    Watermarks only move forward; ``seq`` beyond the chat's last message is capped.
-    """
+def message_mark_read(*, chat_id: str, user_id: str, seq: int) -> int:
+    """Record that the member has read (and so received) the chat up to ``seq``; return the
+    seq recorded: watermarks only move forward, and ``seq`` beyond the chat's last message is
+    capped at it."""
     seq = min(seq, selectors.chat_last_seq(chat_id=chat_id))
     Membership.objects.filter(chat_id=chat_id, user_id=user_id).update(
         last_read_seq=Greatest("last_read_seq", seq),
         last_delivered_seq=Greatest("last_delivered_seq", seq),
     )
+    return seq
 
 
 def message_mark_delivered(*, chat_id: str, user_id: str, seq: int) -> None:
