@@ -99,18 +99,13 @@ class Sequencer:
 
     def _hold_ended(self, chat_id: str, order: _ChatOrder) -> None:
         order.timer = None
-        if order.held:
-            self.released_with_gaps += 1
-            logger.warning(
-                "Chat %s: seq %d did not arrive within %.0f ms; releasing %d later frames",
-                chat_id, order.next_seq, self.hold * 1000, len(order.held),
-            )  # fmt: skip
-            self._release_held(chat_id, order)
-
-    def _release_held(self, chat_id: str, order: _ChatOrder) -> None:
-        if order.timer is not None:
-            order.timer.cancel()
-            order.timer = None
+        if not order.held:
+            return
+        self.released_with_gaps += 1
+        logger.warning(
+            "Chat %s: seq %d did not arrive within %.0f ms; releasing %d later frames",
+            chat_id, order.next_seq, self.hold * 1000, len(order.held),
+        )  # fmt: skip
         for seq in sorted(order.held):
             self._deliver(chat_id, order.held[seq])
             order.next_seq = seq + 1
