@@ -16,6 +16,7 @@ import random
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import connect
@@ -287,10 +288,14 @@ class StormResult:
     delivered: int = 0  # of those, received live
     out_of_order: int = 0  # message frames whose seq was not above the last one received
     join_failures: int = 0  # sockets that could not connect or join at all
+    server_cpu_s: float | None = None  # the server's CPU time from the start until all joined
 
     def summary(self) -> dict:
+        sockets = len(self.joins.latencies_ms)
+        cpu = self.server_cpu_s
         return {
             **self.joins.summary(),
+            "server_cpu_ms_per_socket": round(cpu * 1000 / sockets, 2) if cpu and sockets else None,
             "join_failures": self.join_failures,
             "sent": self.sent,
             "expected": self.expected,
@@ -302,11 +307,12 @@ class StormResult:
 
 async def run_storm(
     ws_url: str, origin: str, chats: list[Chat], *, rate_per_chat: float, after: float,
-    grace: float = 3.0, limit: float = 60.0,
+    grace: float = 3.0, limit: float = 60.0, server_cpu: Callable[[], float] | None = None,
 ) -> StormResult:  # fmt: skip
     """Every member connects and joins at once; each chat sends ``rate_per_chat`` messages a
     second from a member already joined, from the start of the storm until ``after`` seconds
-    past the last join (or ``limit`` seconds in all)."""
+    past the last join (or ``limit`` seconds in all). ``server_cpu``, if given, reads the
+    server's CPU seconds: the result says how much it used until every socket had joined."""
     result = StormResult(Joins())
     joins = result.joins
     run_id = uuid.uuid4().hex[:8]
@@ -315,6 +321,7 @@ async def run_storm(
     sends: list[tuple[str, str, float]] = []  # (chat id, message id, sent at)
     everyone_joined = asyncio.Event()
     sockets = sum(len(chat.members) for chat in chats)
+    cpu_at_start = server_cpu() if server_cpu else None
     started = time.perf_counter()
 
     async def member(chat: Chat, headers: dict):
@@ -327,6 +334,8 @@ async def run_storm(
             joined[chat.chat_id].append((ws, time.perf_counter()))
         if len(result.joins.latencies_ms) + result.join_failures == sockets:
             result.joins.seconds = time.perf_counter() - started
+            if server_cpu:
+                result.server_cpu_s = server_cpu() - cpu_at_start
             everyone_joined.set()
         if ws is None:
             return

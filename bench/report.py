@@ -114,15 +114,16 @@ def storm_table(rows: dict) -> list[str]:
     names = _names()
     lines = [
         "| server | storm | all joined s | join p50 ms | join p99 ms | join retries "
-        "| handshakes retried | sent | lost | out of order |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| handshakes retried | server CPU ms per socket | sent | lost | out of order |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, phases in rows.items():
         for phase, r in phases.items():
             lines.append(
                 f"| {names.get(key, key)} | {STORM_PHASES[phase]} | {r['all_joined_s']} "
                 f"| {_cell(r['join_p50_ms'])} | {_cell(r['join_p99_ms'])} | {r['join_retries']} "
-                f"| {r['reconnects']} | {r['sent']} | {r['lost']} of {r['expected']} "
+                f"| {r['reconnects']} | {_cell(r.get('server_cpu_ms_per_socket'))} | {r['sent']} "
+                f"| {r['lost']} of {r['expected']} "
                 f"| {r['out_of_order']} |"
             )
     return lines

@@ -18,6 +18,9 @@ import os
 import socket
 from typing import Protocol
 
+# Imported with the module, not at the first join: importing redis-py takes tenths of a second
+# of the event loop, which a reconnect storm right after start-up would wait for.
+import redis.asyncio as redis
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
@@ -100,8 +103,6 @@ class RedisFanout(LocalFanout):
         return self.prefix + chat_id
 
     def _connect(self) -> None:
-        import redis.asyncio as redis
-
         loop = asyncio.get_running_loop()
         if self._loop is loop:
             return
