@@ -1,13 +1,14 @@
 """Database calls from sockets: off the event loop, on threads that keep their connections."""
 
+import asyncio
+import contextvars
 import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async as _channels_database_sync_to_async
 from django.conf import settings
-from django.db import connections
+from django.db import close_old_connections, connections
 
 
 @functools.cache
@@ -19,19 +20,35 @@ def _executor() -> ThreadPoolExecutor | None:
     return ThreadPoolExecutor(settings.CHAT_DB_THREADS, thread_name_prefix="chat-db")
 
 
-def _on_kept_connection(function):
+def _on_kept_connection(function, *args, **kwargs):
     # A pooled connection goes back to the pool after every use (CONN_MAX_AGE is 0 with a
     # pool); a worker thread keeps the one it took instead, and gives it back only when broken.
-    @functools.wraps(function)
-    def call(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        finally:
-            for connection in connections.all(initialized_only=True):
-                connection.close_at = None
-                connection.close_if_unusable_or_obsolete()
+    try:
+        return function(*args, **kwargs)
+    finally:
+        for connection in connections.all(initialized_only=True):
+            connection.close_at = None
+            connection.close_if_unusable_or_obsolete()
 
-    return call
+
+def _on_checked_connection(function, *args, **kwargs):
+    # Without a pool, as Channels does: connections past CONN_MAX_AGE or broken are closed
+    # before and after the call.
+    close_old_connections()
+    try:
+        return function(*args, **kwargs)
+    finally:
+        close_old_connections()
+
+
+async def _in_executor(executor, call, function, *args, **kwargs):
+    # One hop to a worker thread and back, carrying the caller's context variables. (asgiref's
+    # sync_to_async also copies them back and wraps each function in an object per use: half
+    # as much again per call, and a socket makes a few calls per frame.)
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(
+        executor, functools.partial(context.run, call, function, *args, **kwargs)
+    )
 
 
 def database_sync_to_async(function):
@@ -39,11 +56,8 @@ def database_sync_to_async(function):
     executor = _executor()
     if executor is None:
         return _channels_database_sync_to_async(function)
-    if settings.DB_POOL:
-        return sync_to_async(
-            _on_kept_connection(function), thread_sensitive=False, executor=executor
-        )
-    return _channels_database_sync_to_async(function, thread_sensitive=False, executor=executor)
+    call = _on_kept_connection if settings.DB_POOL else _on_checked_connection
+    return functools.partial(_in_executor, executor, call, function)
 
 
 def close_worker_connections(timeout: float = 10) -> None:

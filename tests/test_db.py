@@ -10,7 +10,7 @@ import sys
 from tests.servers import ROOT, postgres_database, server_env
 
 SCRIPT = """
-import asyncio, json
+import asyncio, contextvars, json
 from django.conf import settings
 from django.db import DatabaseError, connection
 from chat.db import database_sync_to_async
@@ -30,14 +30,22 @@ def die():
     except DatabaseError:
         return "broken"
 
+socket_id = contextvars.ContextVar("socket_id")
+
+def seen():
+    return socket_id.get(None)
+
 async def main():
+    socket_id.set("socket-1")  # what the caller's context holds, the worker's call sees
+    context = await database_sync_to_async(seen)()
     first = await database_sync_to_async(backend)()
     kept = await database_sync_to_async(held)()
     same = await database_sync_to_async(backend)() == first
     broken = await database_sync_to_async(die)()
     after_break = await database_sync_to_async(held)()
     replaced = await database_sync_to_async(backend)() != first
-    return dict(kept=kept, same=same, broken=broken, after_break=after_break, replaced=replaced)
+    return dict(context=context, kept=kept, same=same, broken=broken, after_break=after_break,
+                replaced=replaced)
 
 print(json.dumps(dict(
     pool=settings.DATABASES["default"]["OPTIONS"].get("pool"),
@@ -66,6 +74,7 @@ def test_postgresql_pools_request_connections_and_socket_workers_keep_theirs():
     assert report["pool"]["max_size"] == 1 + 5
     assert report["conn_max_age"] == 0
     worker = report["worker"]
+    assert worker["context"] == "socket-1"
     # Kept between calls: the same server session answers the next call.
     assert worker["kept"] and worker["same"]
     # A connection that broke is given back, and the next call gets a new one.
@@ -79,3 +88,4 @@ def test_without_the_pool_connections_follow_conn_max_age():
     assert report["pool"] is None and report["conn_max_age"] == 0
     # Closed after every call, as Django does at the end of a request.
     assert not report["worker"]["kept"] and not report["worker"]["same"]
+    assert report["worker"]["context"] == "socket-1"

@@ -62,6 +62,16 @@ def _execute(sql: str, params: list) -> int:
         return cursor.rowcount
 
 
+def _connection_values(c: base.Connection) -> tuple:
+    return (c.connection_id, c.user_id, c.chat_id, c.connected_at, c.ttl)
+
+
+def _placeholders(rows: int, columns: int) -> str:
+    """``(%s, …), (%s, …)``: ``rows`` groups of ``columns`` parameters."""
+    group = f"({', '.join(['%s'] * columns)})"
+    return ", ".join([group] * rows)
+
+
 def _connection_table() -> str:
     return connection.ops.quote_name(ConnectionRow._meta.db_table)
 
@@ -164,23 +174,33 @@ class MessageStore(base.MessageStore):
 
     def connections_write(self, *, put, remove):
         # Plain statements, many sockets each: after a deploy thousands open, join and close at
-        # once (chat.registry batches their writes).
+        # once (chat.registry batches their writes). On PostgreSQL the rows go as five arrays,
+        # so the statement's text is the same whatever their number (the driver parses a query
+        # text once, not every batch of a new size).
         table = _connection_table()
+        upsert = (
+            "ON CONFLICT (connection_id) DO UPDATE SET user_id = excluded.user_id, "
+            "chat_id = excluded.chat_id, connected_at = excluded.connected_at, ttl = excluded.ttl"
+        )
+        columns = "(connection_id, user_id, chat_id, connected_at, ttl)"
+        arrays = connection.vendor == "postgresql"
         for rows in _chunks(put):
-            _execute(
-                f"INSERT INTO {table} (connection_id, user_id, chat_id, connected_at, ttl) "
-                f"VALUES {', '.join(['(%s, %s, %s, %s, %s)'] * len(rows))} "
-                "ON CONFLICT (connection_id) DO UPDATE SET user_id = excluded.user_id, "
-                "chat_id = excluded.chat_id, connected_at = excluded.connected_at, "
-                "ttl = excluded.ttl",
-                [value for c in rows
-                 for value in (c.connection_id, c.user_id, c.chat_id, c.connected_at, c.ttl)],
-            )  # fmt: skip
+            if arrays:
+                sql = (
+                    f"INSERT INTO {table} {columns} SELECT * FROM unnest("
+                    "%s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[], %s::bigint[]) "
+                )
+                params = [list(v) for v in zip(*map(_connection_values, rows), strict=True)]
+            else:
+                sql = f"INSERT INTO {table} {columns} VALUES {_placeholders(len(rows), 5)} "
+                params = [value for c in rows for value in _connection_values(c)]
+            _execute(sql + upsert, params)
         for ids in _chunks(remove):
-            _execute(
-                f"DELETE FROM {table} WHERE connection_id IN ({', '.join(['%s'] * len(ids))})",
-                list(ids),
-            )
+            if arrays:
+                _execute(f"DELETE FROM {table} WHERE connection_id = ANY(%s::varchar[])", [ids])
+            else:
+                where = f"connection_id IN {_placeholders(1, len(ids))}"
+                _execute(f"DELETE FROM {table} WHERE {where}", list(ids))
 
     def connection_get(self, connection_id, *, now):
         row = ConnectionRow.objects.filter(connection_id=connection_id, ttl__gt=now).first()
