@@ -19,7 +19,7 @@ from chat.fanout import get_fanout
 from chat.outbox import Outbox
 from chat.payloads import ack_payload
 from chat.protocol import ProtocolError, parse_frame
-from chat.ratelimit import TokenBucket
+from chat.ratelimit import user_budgets
 from chat.registry import get_registry
 from chat.stores.base import Connection
 
@@ -65,13 +65,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close()
             return
         self.user_id = str(user.pk)
+        self.budget = user_budgets().open(self.user_id)  # shared by the user's sockets here
+        if self.budget is None:
+            logger.warning("Refusing a socket of user %s: too many open", self.user_id)
+            await self.accept()
+            await self.close(code=4429)
+            return
         self.username = user.get_username()
         self.joined: set[str] = set()
         # Chats whose membership was checked on this socket (checked once, at first use).
         self.member_of: set[str] = set()
-        self.budget = TokenBucket(
-            burst=settings.CHAT_RATE_BURST, rate=settings.CHAT_RATE_PER_SECOND
-        )
         self.registry_refreshed_at = time.time()
         self.connection_id = uuid.uuid4().hex
         self.outbox = Outbox(self._write_frame, self._stopped_reading)
@@ -86,6 +89,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code):
+        if getattr(self, "budget", None) is None:
+            return  # never accepted, or refused
+        user_budgets().close(self.user_id)
         if not hasattr(self, "joined"):
             return
         fanout = get_fanout()
@@ -107,6 +113,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.closing = asyncio.ensure_future(self.close(code=4008))
 
     async def receive(self, text_data=None, bytes_data=None):
+        if not hasattr(self, "joined"):
+            return  # a refused socket, closing
         frame = None
         try:
             frame = parse_frame(text_data)
@@ -151,6 +159,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return chat_id
 
     async def action_join_chat(self, frame):
+        most = settings.CHAT_SOCKET_MAX_CHATS
+        if frame["chatId"] not in self.joined and len(self.joined) >= most:
+            raise ProtocolError(
+                "too_many_chats",
+                f"A socket may join at most {most} chats; leave one or open another socket.",
+                frame=frame,
+            )
         chat_id = await self._require_member(frame)
         try:
             await get_fanout().join(chat_id, self)

@@ -4,7 +4,8 @@ Every socket registers when it opens, updates its row when it joins a chat or it
 moves the expiry, and is forgotten when it closes; after a deploy thousands do so at once.
 Their writes wait here for a moment (``BATCH_DELAY``) and go to the store together, one
 statement or batch request for many sockets, and a socket's later write replaces its earlier
-one still waiting. No task runs while nothing waits.
+one still waiting. No task runs while nothing waits. Once a minute, with a write, the rows of
+sockets that never closed (their process was killed) and have expired are deleted.
 
 The registry is presence bookkeeping with expiring rows: a failed write is logged, never
 raised into a socket, and the socket's next heartbeat writes its row again.
@@ -13,6 +14,7 @@ raised into a socket, and the socket's next heartbeat writes its row again.
 import asyncio
 import functools
 import logging
+import time
 
 from chat.db import database_sync_to_async
 from chat.stores import get_store
@@ -22,18 +24,28 @@ logger = logging.getLogger(__name__)
 
 # How long a write waits for others to go with it, in seconds.
 BATCH_DELAY = 0.05
+# How often a process deletes rows left expired by sockets that never closed (a process that
+# was killed, a crash), in seconds; the first write after start-up does it too.
+PURGE_INTERVAL = 60.0
 
 
-def _write(put: list[Connection], remove: list[str]) -> None:
-    get_store().connections_write(put=put, remove=remove)
+def _write(put: list[Connection], remove: list[str], purge: bool) -> None:
+    store = get_store()
+    store.connections_write(put=put, remove=remove)
+    if purge:
+        purged = store.connections_purge(now=int(time.time()))
+        if purged:
+            logger.info("Connection registry: deleted %d expired sockets", purged)
 
 
 class ConnectionRegistry:
     """This process's registry writes; call from the event loop."""
 
-    def __init__(self):
+    def __init__(self, clock=time.monotonic):
+        self._clock = clock
         self._waiting: dict[str, Connection | None] = {}  # connection id -> row, or None: remove
         self._writer: asyncio.Task | None = None
+        self._purged_at = -PURGE_INTERVAL
 
     def put(self, connection: Connection) -> None:
         """Register the socket, or replace its row (joined a chat, new expiry)."""
@@ -62,8 +74,11 @@ class ConnectionRegistry:
                 waiting, self._waiting = self._waiting, {}
                 put = [row for row in waiting.values() if row is not None]
                 remove = [key for key, row in waiting.items() if row is None]
+                purge = self._clock() - self._purged_at >= PURGE_INTERVAL
+                if purge:
+                    self._purged_at = self._clock()
                 try:
-                    await database_sync_to_async(_write)(put, remove)
+                    await database_sync_to_async(_write)(put, remove, purge)
                 except Exception:
                     logger.exception(
                         "Connection registry: writing %d sockets and removing %d failed",

@@ -183,7 +183,7 @@ def member_history(
 def users_by_ids(user_ids: list[str]) -> list[User]:
     """The active users with these ids; ``InvalidInput`` naming any that do not exist."""
     wanted = {str(user_id).strip() for user_id in user_ids}
-    numeric = {user_id for user_id in wanted if user_id.isdigit()}
+    numeric = {user_id for user_id in wanted if user_id.isascii() and user_id.isdigit()}
     users = list(User.objects.filter(pk__in=numeric, is_active=True))
     missing = wanted - {str(user.pk) for user in users}
     if missing:

@@ -1,9 +1,12 @@
-"""Who a socket belongs to: the user of the session cookie sent with its handshake."""
+"""Who may open a socket: a page of this site (its ``Origin``), and whose it is (the user of the
+session cookie sent with its handshake)."""
 
 import asyncio
 from importlib import import_module
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
+from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth import (
     BACKEND_SESSION_KEY,
@@ -19,8 +22,10 @@ from django.contrib.sessions.backends import db as db_sessions
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 from django.http.cookie import parse_cookie
+from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.http import is_same_domain
 
 from chat.db import database_sync_to_async
 
@@ -141,3 +146,51 @@ class SessionAuthMiddleware:
         async with self._handshake_gate():
             user = await database_sync_to_async(_user_for_session)(key)
         return await self.inner(dict(scope, user=user), receive, send)
+
+
+def origin_allowed(scope) -> bool:
+    """Whether the handshake comes from a page of this site, judged as Django's CSRF check
+    judges a form's ``Origin``: the same scheme, host and port as the request itself (its
+    ``Host`` in ``ALLOWED_HOSTS``), or one of ``CSRF_TRUSTED_ORIGINS`` (``*.`` for subdomains).
+    A missing or ``null`` Origin is refused."""
+    headers = {name: value for name, value in scope.get("headers", ()) if name in _ORIGIN_HEADERS}
+    origin = headers.get(b"origin", b"").decode("latin-1").lower()
+    host = headers.get(b"host", b"").decode("latin-1").lower()
+    domain, _ = split_domain_port(host)
+    if not origin or not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return False
+    scheme = "https" if scope.get("scheme") in {"wss", "https"} else "http"
+    if origin == f"{scheme}://{host}":
+        return True
+    trusted = [o.lower() for o in settings.CSRF_TRUSTED_ORIGINS]
+    if origin in trusted:
+        return True
+    try:
+        parsed = urlsplit(origin)
+    except ValueError:
+        return False
+    return any(
+        parsed.scheme == pattern.scheme and is_same_domain(parsed.netloc, pattern.netloc[1:])
+        for pattern in map(urlsplit, trusted)
+        if pattern.netloc.startswith("*.")
+    )
+
+
+_ORIGIN_HEADERS = {b"origin", b"host"}
+
+
+class SameOriginMiddleware:
+    """Refuse the handshake of a socket not opened by a page of this site (``origin_allowed``).
+
+    Channels' ``AllowedHostsOriginValidator`` compares only the Origin's host with
+    ``ALLOWED_HOSTS``: a page on another port or scheme of an allowed host got in, where CSRF
+    refuses the same page's form posts.
+    """
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket" and not origin_allowed(scope):
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.inner(scope, receive, send)

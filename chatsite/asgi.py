@@ -1,6 +1,6 @@
 """ASGI entry point: HTTP through Django, ``/ws/`` through Channels.
 
-Sockets need an allowed ``Origin`` and a logged-in session (checked by the consumer).
+Sockets need an ``Origin`` of this site and a logged-in session (checked by the consumer).
 """
 
 import gc
@@ -13,17 +13,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
-from chat.socket_auth import SessionAuthMiddleware  # noqa: E402
+from chat.socket_auth import SameOriginMiddleware, SessionAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            SessionAuthMiddleware(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": SameOriginMiddleware(SessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
 

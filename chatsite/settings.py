@@ -8,6 +8,7 @@ With ``DJANGO_DEBUG`` off the process refuses to start without its secret key an
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -65,6 +66,9 @@ INSTALLED_APPS = [
 # request in the benchmark). Static files still never reach a view or a database query.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "chatsite.middleware.PermissionsPolicyMiddleware",
+    "chatsite.middleware.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -176,6 +180,18 @@ CHAT_REDIS_POOL = env.int("CHAT_REDIS_POOL", default=32)
 # Longest a chat's message frame waits for those before it (sent from elsewhere, published
 # later) so that sockets receive a chat's messages in seq order; 0 hands them on as they come.
 CHAT_FANOUT_HOLD_MS = env.int("CHAT_FANOUT_HOLD_MS", default=100)
+
+# Request budgets (the API's throttles, login attempts) are counted in the cache: in Redis
+# when it is configured, so that every process counts against one budget; in the process's
+# memory otherwise (the embedded default is one process).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"chat-{CHAT_STAGE}",
+        }
+    }
 CHANNEL_LAYERS = {}
 
 # --- Chat ---
@@ -206,6 +222,9 @@ CHAT_FRAME_MAX_LENGTH = env.int("CHAT_FRAME_MAX_LENGTH", default=16000)
 # Per-socket send budget: a burst of this many frames, refilled at this rate per second.
 CHAT_RATE_BURST = env.int("CHAT_RATE_BURST", default=60)
 CHAT_RATE_PER_SECOND = env.float("CHAT_RATE_PER_SECOND", default=20.0)
+# Sockets a user may have open on one server process, and chats one socket may join.
+CHAT_SOCKETS_PER_USER = env.int("CHAT_SOCKETS_PER_USER", default=20)
+CHAT_SOCKET_MAX_CHATS = env.int("CHAT_SOCKET_MAX_CHATS", default=500)
 # Seconds a connection stays in the registry without a heartbeat.
 CHAT_CONNECTION_TTL = env.int("CHAT_CONNECTION_TTL", default=300)
 # Largest group chat, members included.
@@ -216,9 +235,17 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["chat.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "chat.api.errors.exception_handler",
+    # Per user, across processes (see CACHES); a request over budget is a 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.str("CHAT_API_RATE", default="1200/min"),
+        "send": env.str("CHAT_API_SEND_RATE", default="120/min"),
+        "create_chat": env.str("CHAT_API_CREATE_CHAT_RATE", default="60/hour"),
+        "lookup": env.str("CHAT_API_LOOKUP_RATE", default="300/hour"),
+    },
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -230,6 +257,34 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- What pages may load and use (in development too, so that a page that breaks the policy
+# breaks on the developer's machine first). Pages have no inline script or style. ---
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],  # the page's own socket included (same host and port)
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Account pages: failed log-ins per username and per client address in 15 minutes, and sign-ups
+# per address in an hour, before the page refuses more (chat.budgets).
+CHAT_LOGIN_FAILURES_PER_USERNAME = env.int("CHAT_LOGIN_FAILURES_PER_USERNAME", default=10)
+CHAT_LOGIN_FAILURES_PER_ADDRESS = env.int("CHAT_LOGIN_FAILURES_PER_ADDRESS", default=50)
+CHAT_SIGNUPS_PER_ADDRESS = env.int("CHAT_SIGNUPS_PER_ADDRESS", default=10)
+
+# Browser features no page uses are switched off for the site and anything it embeds.
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), "
+    "midi=(), magnetometer=(), gyroscope=(), accelerometer=(), display-capture=()"
+)
 
 # --- Production hardening (active whenever DEBUG is off). ---
 if not DEBUG:

@@ -2,16 +2,31 @@
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.defaults import server_error
+from django.views import defaults
 
 from chat import views as chat_views
-from chat.api.errors import json_server_error
+from chat.api.errors import API_ERRORS, json_error
+from chat.forms import LogInForm
 
 urlpatterns = [
     path("", include("chat.urls")),
     path("accounts/signup/", chat_views.signup, name="signup"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    # Django's account pages, with a throttled log-in. Password reset is not offered: it needs
+    # outgoing mail, which the app does not configure (staff set a new password in the admin).
+    path("accounts/login/", auth_views.LoginView.as_view(form_class=LogInForm), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password_change/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password_change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
     path("admin/", admin.site.urls),
     path("api/", include("chat.api.urls")),
     path("health/", chat_views.health, name="health"),
@@ -23,7 +38,18 @@ if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 
-def handler500(request):
-    if request.path.startswith("/api/"):
-        return json_server_error(request)
-    return server_error(request)
+def _json_under_api(status, page):
+    """Django's error page, as JSON for URLs under /api/."""
+
+    def handler(request, *args, **kwargs):
+        if request.path.startswith("/api/"):
+            return json_error(status, *API_ERRORS[status])
+        return page(request, *args, **kwargs)
+
+    return handler
+
+
+handler400 = _json_under_api(400, defaults.bad_request)
+handler403 = _json_under_api(403, defaults.permission_denied)
+handler404 = _json_under_api(404, defaults.page_not_found)
+handler500 = _json_under_api(500, defaults.server_error)

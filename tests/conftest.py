@@ -24,6 +24,20 @@ def _socket_connections_given_back(django_db_setup, django_db_blocker):
         close_worker_connections()
 
 
+@pytest.fixture(autouse=True)
+def _budgets_start_full():
+    """Request budgets (throttles, log-in attempts) are counted in the cache: each test starts
+    with none spent. Only a process-local cache is cleared (never a shared Redis)."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from chat.ratelimit import user_budgets
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+    user_budgets.cache_clear()
+
+
 @pytest.fixture
 def make_user(db):
     def make(username=None, **extra):

@@ -5,6 +5,7 @@ Under ``CI=true`` a server that cannot start fails the test that needs it; it is
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -65,6 +66,12 @@ def server_env(database_url: str, **extra) -> dict:
         DJANGO_DEBUG="1",
         DATABASE_URL=database_url,
         PYTHONUNBUFFERED="1",
+        # Request budgets are tested in-process (tests/test_security.py). Against servers the
+        # tests sign up hundreds of users from one address and create hundreds of chats.
+        CHAT_SIGNUPS_PER_ADDRESS="100000",
+        CHAT_API_RATE="100000/min",
+        CHAT_API_SEND_RATE="100000/min",
+        CHAT_API_CREATE_CHAT_RATE="100000/hour",
     )
     env.update(extra)
     return env
@@ -143,11 +150,28 @@ def daphne_command(port: int, app: str = "chatsite.asgi:application") -> list[st
     return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
 
 
+def procfile_web_command() -> list[str]:
+    """The ``web:`` command of the Procfile (what a deployment runs), split into arguments."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.startswith("web:"):
+            return shlex.split(line.removeprefix("web:"))
+    raise AssertionError("the Procfile has no web command")
+
+
 def uvicorn_command(port: int, app: str = "chatsite.asgi:application") -> list[str]:
-    """The production command of the Procfile, on loopback."""
+    """The production command of the Procfile, on loopback: its flags, this app and port."""
+    command = procfile_web_command()
+    assert command[:2] == ["uvicorn", "chatsite.asgi:application"], command
+    flags, kept = command[2:], []
+    while flags:  # every flag of the Procfile but where it listens and whom it trusts
+        flag = flags.pop(0)
+        takes_value = flags and not flags[0].startswith("--")
+        value = flags.pop(0) if takes_value else None
+        if flag not in {"--host", "--port", "--proxy-headers", "--forwarded-allow-ips"}:
+            kept += [flag] if value is None else [flag, value]
     return [
         sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-        "--ws-per-message-deflate", "false", "--no-access-log", "--log-level", "warning",
+        *kept, "--log-level", "warning",
     ]  # fmt: skip
 
 

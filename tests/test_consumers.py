@@ -16,14 +16,17 @@ from tests.frames import send_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+HOST = (b"host", b"localhost")
 
-async def open_socket(user=None, *, origin=b"http://localhost"):
-    headers = [(b"origin", origin)] if origin else []
+
+async def open_socket(user=None, *, origin=b"http://localhost", host=b"localhost", scheme="ws"):
+    headers = [(b"host", host)] + ([(b"origin", origin)] if origin else [])
     if user is not None:
         client = Client()
         await database_sync_to_async(client.force_login)(user)
         headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
     socket = WebsocketCommunicator(application, "/ws/", headers=headers)
+    socket.scope["scheme"] = scheme
     connected, _ = await socket.connect()
     return socket, connected
 
@@ -62,7 +65,7 @@ async def test_handshake_with_a_stale_or_made_up_session_is_refused(make_user):
     origin = (b"origin", b"http://localhost")
 
     async def connects(*headers):
-        socket = WebsocketCommunicator(application, "/ws/", headers=list(headers))
+        socket = WebsocketCommunicator(application, "/ws/", headers=[HOST, *headers])
         connected, _ = await socket.connect()
         if connected:
             await socket.disconnect()
@@ -92,7 +95,7 @@ async def test_handshake_of_an_expired_forged_or_deactivated_session_is_refused(
 
     async def connects():
         socket = WebsocketCommunicator(
-            application, "/ws/", headers=[origin, (b"cookie", f"sessionid={key}".encode())]
+            application, "/ws/", headers=[HOST, origin, (b"cookie", f"sessionid={key}".encode())]
         )
         connected, _ = await socket.connect()
         if connected:

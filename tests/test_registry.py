@@ -13,12 +13,17 @@ from chat.stores.base import Connection, StoreError
 class RecordingStore:
     def __init__(self, fail=False):
         self.calls = []
+        self.purges = []
         self.fail = fail
 
     def connections_write(self, *, put, remove):
         self.calls.append((list(put), list(remove)))
         if self.fail:
             raise StoreError("unreachable")
+
+    def connections_purge(self, *, now, limit=1000):
+        self.purges.append(now)
+        return 0
 
 
 @pytest.fixture
@@ -80,3 +85,21 @@ async def test_a_failed_write_is_logged_and_later_writes_still_go(monkeypatch, c
     registry.put(socket(7))
     await registry.flush()
     assert failing.calls[-1] == ([socket(7)], [])
+
+
+async def test_expired_rows_are_purged_with_the_first_write_and_then_once_a_minute(
+    store,
+):
+    clock = [1000.0]
+    registry = ConnectionRegistry(clock=lambda: clock[0])
+    registry.put(socket(1))
+    await registry.flush()
+    assert len(store.purges) == 1 and abs(store.purges[0] - time.time()) < 5
+    clock[0] += 59
+    registry.put(socket(2))
+    await registry.flush()
+    assert len(store.purges) == 1
+    clock[0] += 1
+    registry.remove("c1")
+    await registry.flush()
+    assert len(store.purges) == 2

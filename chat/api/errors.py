@@ -36,21 +36,29 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         body["code"] = codes if isinstance(codes, str) else "invalid"
+        if isinstance(exc, exceptions.Throttled):
+            body["retryable"] = True  # after Retry-After seconds
         if isinstance(exc, exceptions.ValidationError) and isinstance(response.data, dict):
             body["fields"] = response.data
     response.data = body
     return response
 
 
+def json_error(status: int, code: str, detail: str) -> JsonResponse:
+    """An error in the API's shape, for answers made outside DRF's views."""
+    return JsonResponse({"status": status, "code": code, "detail": detail}, status=status)
+
+
 def json_not_found(request, exception=None):
     """404 for any unknown URL under /api/ (pages get Django's HTML 404)."""
-    return JsonResponse(
-        {"status": 404, "code": "not_found", "detail": "No such endpoint."}, status=404
-    )
+    return json_error(404, "not_found", "No such endpoint.")
 
 
-def json_server_error(request):
-    """500 for /api/ URLs."""
-    return JsonResponse(
-        {"status": 500, "code": "server_error", "detail": "Internal server error."}, status=500
-    )
+# Django's own error answers (a body too large or with a NUL is a 400, a CSRF failure outside
+# DRF a 403, a crash a 500) for URLs under /api/, keyed by status.
+API_ERRORS = {
+    400: ("bad_request", "The request could not be read."),
+    403: ("forbidden", "Forbidden."),
+    404: ("not_found", "No such endpoint."),
+    500: ("server_error", "Internal server error."),
+}

@@ -1,14 +1,18 @@
 """Validation of API input, and the documented shapes of API output (OpenAPI)."""
 
+from django.conf import settings
 from rest_framework import serializers
 
 from chat.models import ChatRoom
 from chat.selectors import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
 from chat.services import CLIENT_MESSAGE_ID_MAX_LENGTH
 
+# A user id on the wire: the decimal digits of the user's primary key.
+USER_ID = r"^[0-9]{1,18}$"
+
 
 class ChatListQuery(serializers.Serializer):
-    userId = serializers.CharField(required=False, help_text="Defaults to the caller.")
+    userId = serializers.RegexField(USER_ID, required=False, help_text="Defaults to the caller.")
 
 
 class UserQuery(serializers.Serializer):
@@ -18,8 +22,9 @@ class UserQuery(serializers.Serializer):
 class ChatCreateInput(serializers.Serializer):
     chatType = serializers.ChoiceField(choices=ChatRoom.ChatType.choices)
     participants = serializers.ListField(
-        child=serializers.CharField(max_length=64),
+        child=serializers.RegexField(USER_ID),
         allow_empty=False,
+        max_length=settings.CHAT_GROUP_MAX_MEMBERS,
         help_text="User ids of the other participants (the caller is always included).",
     )
     chatName = serializers.CharField(required=False, allow_blank=True, max_length=200)
@@ -29,7 +34,9 @@ class HistoryQuery(serializers.Serializer):
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=HISTORY_MAX_LIMIT, default=HISTORY_DEFAULT_LIMIT
     )
-    cursor = serializers.CharField(required=False, help_text="nextCursor of the previous page.")
+    cursor = serializers.CharField(
+        required=False, max_length=512, help_text="nextCursor of the previous page."
+    )
     afterSeq = serializers.IntegerField(
         required=False,
         min_value=0,
@@ -96,3 +103,7 @@ class ErrorOutput(serializers.Serializer):
     status = serializers.IntegerField()
     code = serializers.CharField()
     detail = serializers.CharField()
+    retryable = serializers.BooleanField(
+        required=False, help_text="Present (true) when the same request may succeed later."
+    )
+    fields = serializers.DictField(required=False, help_text="Bad input: the errors per field.")

@@ -4,13 +4,37 @@ from asgiref.sync import async_to_sync
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from chat import errors, events, selectors, services
 from chat.api import serializers as s
 from chat.payloads import chat_payload, message_payload
 
-ERRORS = {code: OpenApiResponse(s.ErrorOutput) for code in (400, 403, 404, 503)}
+ERRORS = {code: OpenApiResponse(s.ErrorOutput) for code in (400, 403, 404, 413, 429, 503)}
+
+
+def _budget(scope: str) -> type[UserRateThrottle]:
+    """A per-user throttle with its own rate (``DEFAULT_THROTTLE_RATES[scope]``), counted on
+    top of the general one."""
+    return type(f"{scope.title().replace('_', '')}Throttle", (UserRateThrottle,), {"scope": scope})
+
+
+SendThrottle = _budget("send")
+CreateChatThrottle = _budget("create_chat")
+LookupThrottle = _budget("lookup")
+
+
+class _PostBudget:
+    """Adds ``post_throttle`` to a view's throttles for POST requests only."""
+
+    post_throttle: type[UserRateThrottle]
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.request.method == "POST":
+            throttles.append(self.post_throttle())
+        return throttles
 
 
 def _valid(serializer_class, data) -> dict:
@@ -26,6 +50,8 @@ class MeView(APIView):
 
 
 class UsersView(APIView):
+    throttle_classes = [UserRateThrottle, LookupThrottle]
+
     @extend_schema(
         parameters=[s.UserQuery],
         responses={200: s.UserListOutput, **ERRORS},
@@ -36,7 +62,9 @@ class UsersView(APIView):
         return Response({"users": selectors.user_directory(username=query["username"])})
 
 
-class ChatsView(APIView):
+class ChatsView(_PostBudget, APIView):
+    post_throttle = CreateChatThrottle
+
     @extend_schema(
         parameters=[s.ChatListQuery],
         responses={200: s.ChatListOutput, **ERRORS},
@@ -67,7 +95,9 @@ class ChatsView(APIView):
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-class ChatMessagesView(APIView):
+class ChatMessagesView(_PostBudget, APIView):
+    post_throttle = SendThrottle
+
     @extend_schema(
         parameters=[s.HistoryQuery],
         responses={200: s.HistoryOutput, **ERRORS},

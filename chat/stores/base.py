@@ -163,7 +163,7 @@ def decode_cursor(cursor: str) -> dict:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         position = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeError) as exc:
+    except (binascii.Error, ValueError, UnicodeError, RecursionError) as exc:
         raise InvalidCursor("Malformed cursor.") from exc
     if not isinstance(position, dict):
         raise InvalidCursor("Malformed cursor.")
@@ -207,6 +207,12 @@ class MessageStore:
         """Register (or replace) the sockets of ``put`` and forget those of ``remove``, in as
         few round trips as the backend allows. An id appears at most once in the two lists;
         removing an unknown socket is not an error."""
+        raise NotImplementedError
+
+    def connections_purge(self, *, now: int, limit: int = 1000) -> int:
+        """Delete up to ``limit`` sockets expired at ``now`` (epoch seconds): those of processes
+        that ended without closing them. Returns how many were deleted; 0 where the backend
+        expires rows by itself."""
         raise NotImplementedError
 
     def connection_get(self, connection_id: str, *, now: int) -> Connection | None:

@@ -202,6 +202,15 @@ class MessageStore(base.MessageStore):
                 where = f"connection_id IN {_placeholders(1, len(ids))}"
                 _execute(f"DELETE FROM {table} WHERE {where}", list(ids))
 
+    def connections_purge(self, *, now, limit=1000):
+        # By the ttl index, a batch at a time.
+        table = _connection_table()
+        return _execute(
+            f"DELETE FROM {table} WHERE connection_id IN "
+            f"(SELECT connection_id FROM {table} WHERE ttl <= %s LIMIT %s)",
+            [now, limit],
+        )
+
     def connection_get(self, connection_id, *, now):
         row = ConnectionRow.objects.filter(connection_id=connection_id, ttl__gt=now).first()
         return _connection(row) if row else None

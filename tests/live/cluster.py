@@ -58,9 +58,11 @@ class Cluster:
                 REDIS_URL=self.redis.url,
                 CHAT_STAGE="dev",
                 AWS_ENDPOINT_URL_DYNAMODB=store_url,
-                # Per-socket limits are tested elsewhere; here clients send as fast as they like.
-                CHAT_RATE_BURST="1000",
-                CHAT_RATE_PER_SECOND="1000",
+                # Per-user limits are tested elsewhere; here two users open a thousand sockets
+                # each and send as fast as they like.
+                CHAT_RATE_BURST="100000",
+                CHAT_RATE_PER_SECOND="100000",
+                CHAT_SOCKETS_PER_USER="100000",
                 **AWS_TEST_ENV,
             )
             env.update(CHAT_STORE=self.store, **self.extra_env)

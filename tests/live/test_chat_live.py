@@ -112,6 +112,22 @@ async def test_bad_frames_get_errors_and_change_nothing(server):
     await e.close()
 
 
+async def test_frames_are_limited_before_they_fill_memory(server):
+    """Frames longer than the protocol allows get ``too_long``; the production server (uvicorn,
+    with the Procfile's flags) closes the socket on a frame over 64 KiB before buffering it."""
+    alice = LiveUser(server.url, name()).sign_up().log_in()
+    a = await open_socket(server, alice)
+    reply = await request(a, json.dumps({"action": "ping", "pad": "x" * 20_000}))
+    assert (reply["type"], reply["code"]) == ("error", "too_long")
+    assert await request(a, {"action": "ping"}) == {"type": "pong"}
+    if server.name == "uvicorn":
+        await a.send("x" * (1 << 20))
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+            await next_frame(a)
+        assert closed.value.rcvd.code == 1009  # message too big
+    await a.close()
+
+
 async def test_handshakes_without_session_or_from_foreign_origin_are_refused(server):
     alice = LiveUser(server.url, name()).sign_up().log_in()
     with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
@@ -122,6 +138,12 @@ async def test_handshakes_without_session_or_from_foreign_origin_are_refused(ser
             server.ws_url, origin="http://evil.example", additional_headers=alice.socket_headers()
         )
     assert refused.value.response.status_code == 403
+    # The site on another port or scheme is another origin (as CSRF judges a form's).
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    for origin in (f"http://{host}:{int(port) + 1}", f"https://{host}:{port}"):
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            await connect(server.ws_url, origin=origin, additional_headers=alice.socket_headers())
+        assert refused.value.response.status_code == 403, origin
     # The same user with the right origin is let in: the refusals above were for cause.
     ws = await open_socket(server, alice)
     assert await request(ws, {"action": "ping"}) == {"type": "pong"}

@@ -217,6 +217,25 @@ def test_many_sockets_are_registered_and_forgotten_in_one_write(store):
     )
 
 
+def test_purge_deletes_expired_connections_only_and_at_most_its_limit(store):
+    now = int(time.time())
+    user, live = uuid.uuid4().hex, uuid.uuid4().hex
+    expired = [uuid.uuid4().hex for _ in range(5)]
+    store.connections_write(
+        put=[Connection(connection_id=c, user_id=user, connected_at=now * 1000, ttl=now - 5)
+             for c in expired]
+        + [Connection(connection_id=live, user_id=user, connected_at=now * 1000, ttl=now + 60)],
+        remove=[],
+    )  # fmt: skip
+    first = store.connections_purge(now=now, limit=2)
+    rest = store.connections_purge(now=now)
+    # Backends that expire rows by themselves (DynamoDB's TTL) delete nothing here.
+    assert (first, rest) in {(2, 3), (0, 0)}
+    assert store.connection_get(live, now=now) is not None
+    still_stored = [c for c in expired if store.connection_get(c, now=now - 10)]
+    assert len(still_stored) == (0 if first else 5)
+
+
 def test_expired_connections_are_never_returned(store):
     now = int(time.time())
     user, old, new_ = (uuid.uuid4().hex for _ in range(3))
