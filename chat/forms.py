@@ -1,9 +1,10 @@
 """Forms of the pages."""
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
-from chat import budgets
+from chat import budgets, text
 from chat.models import ChatRoom
 
 
@@ -31,8 +32,30 @@ class LogInForm(AuthenticationForm):
 
 
 class SignUpForm(UserCreationForm):
+    """Django's sign-up form; a username must not look like one already taken."""
+
     class Meta(UserCreationForm.Meta):
         fields = ("username",)
+
+    def clean_username(self):
+        # Django's field has normalized the name (NFKC) and checks exact duplicates.
+        username = super().clean_username()
+        if text.mixes_scripts(username):
+            raise forms.ValidationError(
+                "Use letters of one alphabet: Latin, Cyrillic and Greek letters that look alike "
+                "cannot be mixed.",
+                code="mixed_scripts",
+            )
+        skeleton = text.username_skeleton(username)
+        User = get_user_model()
+        candidates = User.objects.filter(username__iexact=skeleton) | User.objects.filter(
+            username__iexact=username
+        )
+        if any(text.username_skeleton(u.username) == skeleton for u in candidates):
+            raise forms.ValidationError(
+                "This username looks like one already taken; choose another.", code="lookalike"
+            )
+        return username
 
 
 class ChatCreateForm(forms.Form):

@@ -1,20 +1,24 @@
 """Reads: what a user may see of chats and their history."""
 
 import uuid
+from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import Q
 
 from chat import errors
 from chat.models import ChatRoom, Membership
 from chat.payloads import chat_payload, message_payload
 from chat.stores import get_store
-from chat.stores.base import InvalidCursor, Message
+from chat.stores.base import InvalidCursor, Message, decode_cursor, encode_cursor
 
 User = get_user_model()
 
 HISTORY_DEFAULT_LIMIT = 50
 HISTORY_MAX_LIMIT = 200
+CHAT_LIST_LIMIT = 100
+CHAT_LIST_MAX_LIMIT = 200
 
 
 def _well_formed(chat_id: str) -> bool:
@@ -74,9 +78,27 @@ def chat_members(chat: ChatRoom) -> list[dict]:
     return [{"userId": str(user_id), "username": username} for user_id, username in rows]
 
 
-def chat_list_for_user(*, user_id: str) -> list[dict]:
-    """The user's chats, most recently active first, with last message and unread count."""
-    memberships = list(Membership.objects.filter(user_id=user_id).select_related("chat"))
+def chat_list_for_user(
+    *, user_id: str, limit: int = CHAT_LIST_LIMIT, cursor: str | None = None
+) -> dict:
+    """A page of the user's chats, most recently active first, with last message and unread
+    count: ``{"chats", "nextCursor"}`` (``nextCursor`` is None on the last page).
+
+    Pages follow the chats' stored ``lastActivity`` (refreshed every few seconds while a chat
+    is busy), so they never overlap or skip a chat; within a page, a chat whose last message
+    is newer than that comes first. ``InvalidInput`` for a cursor this did not issue.
+    """
+    limit = max(1, min(limit, CHAT_LIST_MAX_LIMIT))
+    memberships = Membership.objects.filter(user_id=user_id).select_related("chat")
+    if cursor is not None:
+        activity, chat_pk = _chat_list_position(cursor)
+        memberships = memberships.filter(
+            Q(chat__last_activity__lt=activity)
+            | Q(chat__last_activity=activity, chat__pk__lt=chat_pk)
+        )
+    memberships = list(memberships.order_by("-chat__last_activity", "-chat__pk")[: limit + 1])
+    more = len(memberships) > limit
+    memberships = memberships[:limit]
     chats = [m.chat for m in memberships]
     members: dict = {chat.pk: [] for chat in chats}
     for chat_pk, member_id, username in (
@@ -97,7 +119,22 @@ def chat_list_for_user(*, user_id: str) -> list[dict]:
             chat_payload(chat, participants=members[chat.pk], last_message=newest, unread=unread)
         )
     # Same-format ISO timestamps (UTC, milliseconds) sort as text.
-    return sorted(listed, key=lambda item: item["lastActivity"], reverse=True)
+    listed.sort(key=lambda item: item["lastActivity"], reverse=True)
+    tail = chats[-1] if more else None
+    next_cursor = (
+        encode_cursor({"activity": tail.last_activity.isoformat(), "chat": str(tail.pk)})
+        if tail
+        else None
+    )
+    return {"chats": listed, "nextCursor": next_cursor}
+
+
+def _chat_list_position(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        position = decode_cursor(cursor)
+        return datetime.fromisoformat(position["activity"]), uuid.UUID(position["chat"])
+    except (InvalidCursor, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise errors.InvalidInput("Malformed cursor.", code="invalid_cursor") from exc
 
 
 def _watermarks(chat_id: str) -> list[tuple[str, int, int]]:

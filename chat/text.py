@@ -1,4 +1,6 @@
-"""Text every store and socket can carry."""
+"""Text every store and socket can carry, and names people cannot mistake for each other."""
+
+import unicodedata
 
 
 def is_storable(text: str) -> bool:
@@ -11,3 +13,37 @@ def is_storable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+# Letters of Cyrillic and Greek drawn like Latin ones (lower case; names are casefolded first),
+# by their Unicode names.
+_LOOKALIKES = str.maketrans(
+    {
+        unicodedata.lookup(f"{script} SMALL LETTER {name}"): latin
+        for script, letters in (
+            ("CYRILLIC", "A:a VE:b IE:e IO:e KA:k EM:m EN:h O:o ER:p ES:c TE:t U:y HA:x "
+                         "BYELORUSSIAN-UKRAINIAN_I:i YI:i JE:j DZE:s KOMI_DE:d QA:q WE:w SHHA:h "
+                         "PALOCHKA:l"),
+            ("GREEK", "ALPHA:a BETA:b EPSILON:e ETA:n IOTA:i KAPPA:k NU:v OMICRON:o RHO:p TAU:t "
+                      "UPSILON:u CHI:x"),
+        )
+        for name, latin in (pair.replace("_", " ").split(":") for pair in letters.split())
+    }
+)  # fmt: skip
+# Scripts whose letters are confused with each other; a name mixing them is refused.
+_CONFUSABLE_SCRIPTS = {"LATIN", "CYRILLIC", "GREEK"}
+
+
+def username_skeleton(name: str) -> str:
+    """What a name looks like: casefolded, with Cyrillic and Greek look-alikes read as the Latin
+    letters they resemble. Two names with one skeleton look the same on screen."""
+    return name.casefold().translate(_LOOKALIKES)
+
+
+def mixes_scripts(name: str) -> bool:
+    """True when the name's letters come from more than one of Latin, Cyrillic and Greek (the
+    mark of a look-alike: "alice" spelled with a Cyrillic "a")."""
+    scripts = {
+        unicodedata.name(c, "").split(" ", 1)[0] for c in name if c.isalpha()
+    } & _CONFUSABLE_SCRIPTS
+    return len(scripts) > 1

@@ -53,12 +53,21 @@ def chat_list(request):
         else:
             return redirect("chat:detail", chat_id=chat.pk)
     viewer_id = str(request.user.pk)
-    chats = selectors.chat_list_for_user(user_id=viewer_id)
+    try:
+        page = selectors.chat_list_for_user(user_id=viewer_id, cursor=request.GET.get("after"))
+    except errors.InvalidInput:
+        return redirect("chat:list")
+    chats = page["chats"]
     for chat in chats:
         chat["title"] = chat_title(
             name=chat["chatName"], members=chat["members"], viewer_id=viewer_id
         )
-    context = {"chats": chats, "form": form, "chat_ids": [chat["chatId"] for chat in chats]}
+    context = {
+        "chats": chats,
+        "next_cursor": page["nextCursor"],
+        "form": form,
+        "chat_ids": [chat["chatId"] for chat in chats],
+    }
     return render(request, "chat/list.html", context)
 
 

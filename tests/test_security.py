@@ -146,7 +146,10 @@ def test_staff_listing_another_users_chats_needs_a_user_id(make_user):
     client = csrf_client(staff)
     for user_id in ("abc", "²", "1 2", "9" * 40, "\x00"):
         _error(client.get("/api/chats", {"userId": user_id}), 400)
-    assert client.get("/api/chats", {"userId": "999999"}).json() == {"chats": []}
+    assert client.get("/api/chats", {"userId": "999999"}).json() == {
+        "chats": [],
+        "nextCursor": None,
+    }
 
 
 def test_crafted_history_cursors_are_invalid_not_a_crash(make_user, make_chat):
@@ -353,3 +356,59 @@ async def test_a_socket_may_join_only_so_many_chats(make_user, make_chat, settin
         "joined"
     )
     await socket.disconnect()
+
+
+# -- Usernames people cannot mistake for each other ----------------------------------------------
+
+
+def _sign_up(username):
+    return Client().post(
+        "/accounts/signup/", {"username": username, "password1": PASSWORD, "password2": PASSWORD}
+    )
+
+
+@pytest.mark.parametrize(
+    ("username", "why"),
+    [
+        ("Alice", "looks like one already taken"),  # another case
+        ("\uff41\uff4c\uff49\uff43\uff45", "already exists"),  # fullwidth, NFKC-normalized
+        ("\u0430lice", "one alphabet"),  # a Cyrillic a among Latin letters
+        ("\u0430\u0441\u0435", "looks like one already taken"),  # all Cyrillic, drawn "ace"
+        ("\u03b1\u03bf\u03b5", "looks like one already taken"),  # all Greek, drawn "aoe"
+    ],
+)
+def test_look_alike_usernames_are_refused(make_user, django_user_model, username, why):
+    make_user("alice"), make_user("ace"), make_user("aoe")
+    page = _sign_up(username)
+    assert page.status_code == 200 and why in page.content.decode()
+    assert django_user_model.objects.count() == 3
+
+
+def test_names_in_one_alphabet_are_welcome(make_user, django_user_model):
+    make_user("alice")
+    for username in ("\u0430\u043b\u0438\u0441\u0430", "\u30a2\u30ea\u30b9", "alice2"):
+        assert _sign_up(username).status_code == 302, username
+    assert django_user_model.objects.count() == 4
+
+
+# -- The chat list comes in pages: being added to hundreds of chats cannot swell one answer -------
+
+
+def test_the_chat_list_is_paginated_without_overlap_or_gaps(make_user, make_chat):
+    alice, bob = make_user(), make_user()
+    made = [str(make_chat(alice, bob, name=f"g{n}").pk) for n in range(5)]
+    client = csrf_client(alice)
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/chats", params).json()
+        seen += [chat["chatId"] for chat in page["chats"]]
+        pages += 1
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert pages == 3 and sorted(seen) == sorted(made) and len(seen) == len(set(seen))
+    assert seen == list(reversed(made))  # most recently active (here: created) first
+    for bad in ("nope", "e30", base64.urlsafe_b64encode(b'{"activity": 1, "chat": 2}').decode()):
+        _error(client.get("/api/chats", {"cursor": bad}), 400, "invalid_cursor")
+    _error(client.get("/api/chats", {"limit": 201}), 400)

@@ -4,7 +4,12 @@ from django.conf import settings
 from rest_framework import serializers
 
 from chat.models import ChatRoom
-from chat.selectors import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
+from chat.selectors import (
+    CHAT_LIST_LIMIT,
+    CHAT_LIST_MAX_LIMIT,
+    HISTORY_DEFAULT_LIMIT,
+    HISTORY_MAX_LIMIT,
+)
 from chat.services import CLIENT_MESSAGE_ID_MAX_LENGTH
 
 # A user id on the wire: the decimal digits of the user's primary key.
@@ -13,6 +18,12 @@ USER_ID = r"^[0-9]{1,18}$"
 
 class ChatListQuery(serializers.Serializer):
     userId = serializers.RegexField(USER_ID, required=False, help_text="Defaults to the caller.")
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=CHAT_LIST_MAX_LIMIT, default=CHAT_LIST_LIMIT
+    )
+    cursor = serializers.CharField(
+        required=False, max_length=512, help_text="nextCursor of the previous page."
+    )
 
 
 class UserQuery(serializers.Serializer):
@@ -91,6 +102,9 @@ class ChatOutput(serializers.Serializer):
 
 class ChatListOutput(serializers.Serializer):
     chats = ChatOutput(many=True)
+    nextCursor = serializers.CharField(
+        allow_null=True, help_text="The next page's cursor; null on the last page."
+    )
 
 
 class HistoryOutput(serializers.Serializer):

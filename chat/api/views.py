@@ -71,12 +71,16 @@ class ChatsView(_PostBudget, APIView):
         summary="The user's chats",
     )
     def get(self, request):
-        """Chats of ``userId`` (default: the caller), most recent first. Staff may list anyone's."""
+        """Chats of ``userId`` (default: the caller), most recent first, ``limit`` a page (100,
+        at most 200) and ``cursor`` for the next. Staff may list anyone's."""
         query = _valid(s.ChatListQuery, request.query_params)
         user_id = query.get("userId", str(request.user.pk))
         if user_id != str(request.user.pk) and not request.user.is_staff:
             raise errors.Forbidden("You may list only your own chats.", code="forbidden")
-        return Response({"chats": selectors.chat_list_for_user(user_id=user_id)})
+        page = selectors.chat_list_for_user(
+            user_id=user_id, limit=query["limit"], cursor=query.get("cursor")
+        )
+        return Response(page)
 
     @extend_schema(
         request=s.ChatCreateInput,

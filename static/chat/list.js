@@ -15,7 +15,22 @@
     last.append(who, ` ${text}`);
   }
 
-  function onFrame(frame) {
+  // A join the server refused for now (the user's frame budget spent by a long list, live
+  // delivery briefly down) is sent again after a pause that grows with each refusal.
+  const refusals = new Map();
+  function retryJoin(socket, chatId) {
+    const attempt = (refusals.get(chatId) || 0) + 1;
+    refusals.set(chatId, attempt);
+    const delay = Math.min(10000, 1000 * attempt) * (0.5 + Math.random());
+    setTimeout(() => socket.send({ action: "joinChat", chatId }), delay);
+  }
+
+  function onFrame(frame, socket) {
+    if (frame.type === "error" && frame.action === "joinChat" && frame.retryable) {
+      retryJoin(socket, frame.chatId);
+      return;
+    }
+    if (frame.type === "joined") refusals.delete(frame.chatId);
     if (frame.type !== "message") return;
     const item = list.querySelector(`li[data-chat-id="${CSS.escape(frame.chatId)}"]`);
     if (!item) return;
@@ -28,11 +43,12 @@
     list.prepend(item);
   }
 
-  new ChatSocket({
+  const socket = new ChatSocket({
     onOpen() {
+      refusals.clear();
       for (const chatId of chatIds) this.send({ action: "joinChat", chatId });
     },
-    onFrame,
+    onFrame: (frame) => onFrame(frame, socket),
     onState: showConnectionState,
   });
 })();

@@ -170,8 +170,13 @@
         if (entry && frame.retryable) {
           later(() => sendPending(frame.clientMessageId));
         } else if (entry) {
+          // Refused for good (not retryable): say why on the message, and do not resend it.
+          entry.element.classList.remove("pending");
           entry.element.classList.add("failed");
-          entry.element.title = frame.detail;
+          const why = document.createElement("div");
+          why.className = "why";
+          why.textContent = frame.detail;
+          entry.element.append(why);
           pending.delete(frame.clientMessageId);
         }
         break;

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from tests.live.browser import launch
+from tests.live.users import LiveUser
 from tests.servers import Daphne, migrate, server_database, server_env
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
@@ -21,6 +22,19 @@ def server(tmp_path):
         daphne = Daphne(env, tmp_path / "daphne.log").start()
         yield daphne
         daphne.stop()
+
+
+def name():
+    return f"u{uuid.uuid4().hex[:10]}"
+
+
+def logged_in_page(browser, server, user):
+    """A page whose browser holds the session of ``user`` (a LiveUser)."""
+    context = browser.new_context()
+    context.add_cookies(
+        [{"name": "sessionid", "value": user.http.cookies["sessionid"], "url": server.url}]
+    )
+    return context.new_page()
 
 
 def sign_up(page, base_url, username):
@@ -97,5 +111,74 @@ def test_two_browsers_chat_live_and_history_survives_reload_and_restart(server):
             page_b.reload()
             expect(bodies(page_a)).to_have_text(everything)
             expect(bodies(page_b)).to_have_text(everything)
+        finally:
+            browser.close()
+
+
+def test_text_the_server_cannot_store_fails_on_its_message_and_the_page_stays_live(server):
+    """A NUL or an unpaired surrogate typed (or pasted) into the composer: that message says it
+    was not sent and why; the page stays connected and sends on (it used to reconnect forever,
+    resending the message each time)."""
+    alice, bob = LiveUser(server.url, name()).sign_up().log_in(), LiveUser(server.url, name())
+    bob.sign_up().log_in()
+    chat_id = alice.api(
+        "POST", "/api/chats", json={"chatType": "direct", "participants": [bob.user_id]}
+    ).json()["chatId"]
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = logged_in_page(browser, server, alice)
+            page.goto(f"{server.url}/chats/{chat_id}/")
+            expect(page.locator("#connection-state")).to_have_text("live")
+            for script in ("'a\\u0000b'", "'x\\ud800y'"):
+                page.eval_on_selector("#message-input", f"(el) => {{ el.value = {script}; }}")
+                page.press("#message-input", "Enter")
+            failed = page.locator("#messages .message.failed")
+            expect(failed).to_have_count(2)
+            expect(failed.locator(".why").first).to_contain_text("NUL")
+            page.wait_for_timeout(2000)  # a reconnect loop would show here
+            expect(page.locator("#connection-state")).to_have_text("live")
+            send(page, "fine")
+            expect(bodies(page)).to_have_text(["fine"])
+            assert [m["message"] for m in alice.history(chat_id)] == ["fine"]
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def tight_server(tmp_path):
+    """A server whose frame budget is far smaller than one user's chat list."""
+    with server_database(tmp_path) as database_url:
+        env = server_env(database_url, CHAT_RATE_BURST="5", CHAT_RATE_PER_SECOND="3")
+        migrate(env)
+        daphne = Daphne(env, tmp_path / "daphne.log").start()
+        yield daphne
+        daphne.stop()
+
+
+def test_the_chat_list_joins_every_chat_even_past_the_frame_budget(tight_server):
+    server = tight_server
+    alice, bob = LiveUser(server.url, name()).sign_up().log_in(), LiveUser(server.url, name())
+    bob.sign_up().log_in()
+    chats = []
+    for n in range(15):
+        body = {"chatType": "group", "participants": [bob.user_id], "chatName": f"room {n}"}
+        chats.append(alice.api("POST", "/api/chats", json=body).json()["chatId"])
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = logged_in_page(browser, server, alice)
+            page.goto(f"{server.url}/")
+            expect(page.locator("#connection-state")).to_have_text("live")
+            # Most of the 15 joins are refused at first (5 frames at once); the page retries
+            # them, so a message to any of the chats soon shows up live.
+            page.wait_for_timeout(6000)
+            for n in (0, 14):
+                sent = bob.api(
+                    "POST", f"/api/chats/{chats[n]}/messages", json={"message": f"to {n}"}
+                )
+                assert sent.status_code == 201, sent.text
+                item = page.locator(f'li[data-chat-id="{chats[n]}"]')
+                expect(item.locator(".last-message")).to_contain_text(f"to {n}", timeout=10000)
         finally:
             browser.close()
