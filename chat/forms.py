@@ -38,8 +38,11 @@ class SignUpForm(UserCreationForm):
         fields = ("username",)
 
     def clean_username(self):
-        # Django's field has normalized the name (NFKC) and checks exact duplicates.
+        # Django's field has normalized the name (NFKC); Django refuses a name taken in another
+        # case (and then returns None).
         username = super().clean_username()
+        if username is None:
+            return username
         if text.mixes_scripts(username):
             raise forms.ValidationError(
                 "Use letters of one alphabet: Latin, Cyrillic and Greek letters that look alike "

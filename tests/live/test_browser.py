@@ -52,7 +52,8 @@ def send(page, text):
 
 
 def bodies(page):
-    return page.locator("#messages .message:not(.pending) .body")
+    """The messages shown as sent (not pending, not refused)."""
+    return page.locator("#messages .message:not(.pending):not(.failed) .body")
 
 
 def test_two_browsers_chat_live_and_history_survives_reload_and_restart(server):
