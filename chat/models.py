@@ -66,6 +66,26 @@ class Membership(models.Model):
         return f"{self.user} in {self.chat}"
 
 
+class Contact(models.Model):
+    """Someone a user found by their exact username: one they may add to chats by user id."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contacts"
+    )
+    contact = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    found_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "contact"], name="one_contact_per_pair")
+        ]
+
+    def __str__(self):
+        return f"{self.contact} found by {self.owner}"
+
+
 class StoredMessage(models.Model):
     """One message of the ORM store (mirrors an item of the DynamoDB messages table)."""
 

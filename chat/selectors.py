@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import Q
 
 from chat import errors
-from chat.models import ChatRoom, Membership
+from chat.models import ChatRoom, Contact, Membership
 from chat.payloads import chat_payload, message_payload
 from chat.stores import get_store
 from chat.stores.base import InvalidCursor, Message, decode_cursor, encode_cursor
@@ -217,15 +217,22 @@ def member_history(
     return _history_page(chat_id, limit, cursor, marks)
 
 
-def users_by_ids(user_ids: list[str]) -> list[User]:
-    """The active users with these ids; ``InvalidInput`` naming any that do not exist."""
+def users_by_ids(user_ids: list[str], *, known_to: User) -> list[User]:
+    """The active users with these ids whom ``known_to`` knows: they share a chat, or
+    ``known_to`` found them by their exact username (a ``Contact``). ``InvalidInput`` names the
+    other ids, whether or not they exist, so that ids cannot be probed for accounts."""
     wanted = {str(user_id).strip() for user_id in user_ids}
     numeric = {user_id for user_id in wanted if user_id.isascii() and user_id.isdigit()}
-    users = list(User.objects.filter(pk__in=numeric, is_active=True))
+    shares_a_chat = Q(memberships__chat__memberships__user=known_to)
+    found = Q(pk__in=Contact.objects.filter(owner=known_to).values("contact"))
+    known = shares_a_chat | found | Q(pk=known_to.pk)
+    users = list(User.objects.filter(known, pk__in=numeric, is_active=True).distinct())
     missing = wanted - {str(user.pk) for user in users}
     if missing:
         raise errors.InvalidInput(
-            f"Unknown user id(s): {', '.join(sorted(missing))}.", code="unknown_user"
+            f"Unknown user id(s): {', '.join(sorted(missing))}. Find people by their username "
+            "first.",
+            code="unknown_user",
         )
     return users
 
@@ -242,7 +249,6 @@ def users_by_usernames(usernames: list[str]) -> list[User]:
     return users
 
 
-def user_directory(*, username: str) -> list[dict]:
+def users_named(username: str) -> list[User]:
     """Active users whose username is exactly ``username`` (no prefix search, no enumeration)."""
-    users = User.objects.filter(username=username.strip(), is_active=True)
-    return [{"userId": str(user.pk), "username": user.get_username()} for user in users]
+    return list(User.objects.filter(username=username.strip(), is_active=True))

@@ -17,7 +17,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from chat import errors, selectors
-from chat.models import ChatRoom, Membership
+from chat.models import ChatRoom, Contact, Membership
 from chat.stores import get_store
 from chat.stores.base import Message, NewMessage, StoreError
 from chat.text import is_storable
@@ -193,3 +193,13 @@ def message_mark_delivered(*, chat_id: str, user_id: str, seq: int) -> None:
 def new_client_message_id() -> str:
     """A fresh idempotency key, for senders that do not supply one (forms, scripts)."""
     return uuid.uuid4().hex
+
+
+def user_find(*, finder: User, username: str) -> list[dict]:
+    """The active user named exactly ``username``, if any, recorded as ``finder``'s contact:
+    whom ``finder`` may then add to chats by id (``selectors.users_by_ids``)."""
+    found = selectors.users_named(username)
+    for user in found:
+        if user.pk != finder.pk:
+            Contact.objects.get_or_create(owner=finder, contact=user)
+    return [{"userId": str(user.pk), "username": user.get_username()} for user in found]

@@ -239,7 +239,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "chat.api.errors.exception_handler",
     # Per user, across processes (see CACHES); a request over budget is a 429 with Retry-After.
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["chat.api.throttling.UserWindowThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("CHAT_API_RATE", default="1200/min"),
         "send": env.str("CHAT_API_SEND_RATE", default="120/min"),

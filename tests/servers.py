@@ -72,6 +72,7 @@ def server_env(database_url: str, **extra) -> dict:
         CHAT_API_RATE="100000/min",
         CHAT_API_SEND_RATE="100000/min",
         CHAT_API_CREATE_CHAT_RATE="100000/hour",
+        CHAT_API_LOOKUP_RATE="100000/hour",
     )
     env.update(extra)
     return env

@@ -18,3 +18,10 @@ def test_readme_documents_every_environment_variable():
 def test_readme_starts_with_the_two_commands():
     head = (ROOT / "README.md").read_text().split("## ")[0]
     assert "make run" in head and "make test" in head
+
+
+def test_readme_shows_the_procfiles_production_command():
+    procfile = (ROOT / "Procfile").read_text().split("web:", 1)[1].split()
+    readme = (ROOT / "README.md").read_text()
+    shown = re.search(r"```sh\n(uvicorn .*?)\n```", readme, flags=re.DOTALL).group(1)
+    assert shown.replace("\\\n", " ").split() == procfile

@@ -15,7 +15,7 @@ from chat.api import views
 from chat.models import ChatRoom
 from chat.stores import get_store
 from chat.stores.base import InvalidCursor, decode_cursor
-from tests.api.test_views import csrf_client
+from tests.api.test_views import csrf_client, find
 from tests.conftest import PASSWORD
 from tests.servers import procfile_web_command
 from tests.test_consumers import open_socket, send
@@ -128,9 +128,10 @@ def test_participants_must_be_user_ids(make_user, participants):
 def test_unstorable_text_is_refused_in_every_text_field(make_user, make_chat, text):
     alice, bob = make_user(), make_user()
     client = csrf_client(alice)
+    bob_id = find(client, bob)
     for body in (
-        {"chatType": "group", "participants": [str(bob.pk)], "chatName": text},
-        {"chatType": "group", "participants": [str(bob.pk), text], "chatName": "g"},
+        {"chatType": "group", "participants": [bob_id], "chatName": text},
+        {"chatType": "group", "participants": [bob_id, text], "chatName": "g"},
     ):
         _error(client.post("/api/chats", json.dumps(body), content_type="application/json"), 400)
     chat = make_chat(alice, bob)
@@ -214,15 +215,15 @@ def test_creating_chats_and_looking_up_users_have_per_user_budgets(make_user, mo
     monkeypatch.setattr(views.LookupThrottle, "rate", "2/hour", raising=False)
     alice, victim = make_user(), make_user()
     client = csrf_client(alice)
-    body = {"chatType": "group", "participants": [str(victim.pk)], "chatName": "g"}
+    body = {"chatType": "group", "participants": [find(client, victim)], "chatName": "g"}
     assert [client.post("/api/chats", body, format="json").status_code for _ in range(3)] == [
         201,
         201,
         429,
     ]
     assert ChatRoom.objects.count() == 2
-    lookups = [client.get("/api/users", {"username": victim.username}) for _ in range(3)]
-    assert [r.status_code for r in lookups] == [200, 200, 429]
+    lookups = [client.get("/api/users", {"username": victim.username}) for _ in range(2)]
+    assert [r.status_code for r in lookups] == [200, 429]  # one was spent finding the victim
 
 
 # -- Account pages: log-in and sign-up budgets, no password reset without mail -------------------

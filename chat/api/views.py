@@ -4,31 +4,25 @@ from asgiref.sync import async_to_sync
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from chat import errors, events, selectors, services
 from chat.api import serializers as s
+from chat.api.throttling import UserWindowThrottle, budget
 from chat.payloads import chat_payload, message_payload
 
 ERRORS = {code: OpenApiResponse(s.ErrorOutput) for code in (400, 403, 404, 413, 429, 503)}
 
 
-def _budget(scope: str) -> type[UserRateThrottle]:
-    """A per-user throttle with its own rate (``DEFAULT_THROTTLE_RATES[scope]``), counted on
-    top of the general one."""
-    return type(f"{scope.title().replace('_', '')}Throttle", (UserRateThrottle,), {"scope": scope})
-
-
-SendThrottle = _budget("send")
-CreateChatThrottle = _budget("create_chat")
-LookupThrottle = _budget("lookup")
+SendThrottle = budget("send")
+CreateChatThrottle = budget("create_chat")
+LookupThrottle = budget("lookup")
 
 
 class _PostBudget:
     """Adds ``post_throttle`` to a view's throttles for POST requests only."""
 
-    post_throttle: type[UserRateThrottle]
+    post_throttle: type[UserWindowThrottle]
 
     def get_throttles(self):
         throttles = super().get_throttles()
@@ -50,16 +44,17 @@ class MeView(APIView):
 
 
 class UsersView(APIView):
-    throttle_classes = [UserRateThrottle, LookupThrottle]
+    throttle_classes = [UserWindowThrottle, LookupThrottle]
 
     @extend_schema(
         parameters=[s.UserQuery],
         responses={200: s.UserListOutput, **ERRORS},
-        summary="Find users by exact username (to start a chat with them)",
+        summary="Find a user by exact username: they may then be added to chats by id",
     )
     def get(self, request):
         query = _valid(s.UserQuery, request.query_params)
-        return Response({"users": selectors.user_directory(username=query["username"])})
+        found = services.user_find(finder=request.user, username=query["username"])
+        return Response({"users": found})
 
 
 class ChatsView(_PostBudget, APIView):
@@ -92,7 +87,7 @@ class ChatsView(_PostBudget, APIView):
         chat, created = services.chat_create(
             creator=request.user,
             chat_type=data["chatType"],
-            participants=selectors.users_by_ids(data["participants"]),
+            participants=selectors.users_by_ids(data["participants"], known_to=request.user),
             name=data.get("chatName", ""),
         )
         body = chat_payload(chat, participants=selectors.chat_members(chat))

@@ -19,6 +19,11 @@ def csrf_client(user):
     return client
 
 
+def find(client, user) -> str:
+    """Look ``user`` up by username, as a person starting a chat does; their id."""
+    return client.get("/api/users", {"username": user.username}).json()["users"][0]["userId"]
+
+
 def test_unauthenticated_requests_get_json_403():
     response = APIClient().get("/api/chats")
     assert response.status_code == 403
@@ -41,7 +46,7 @@ def test_session_posts_without_csrf_token_are_refused(api, make_user):
 def test_direct_chat_is_created_once_per_pair(make_user):
     alice, bob = make_user(), make_user()
     client = csrf_client(alice)
-    body = {"chatType": "direct", "participants": [str(bob.pk)]}
+    body = {"chatType": "direct", "participants": [find(client, bob)]}
     first = client.post("/api/chats", body, format="json")
     assert first.status_code == 201
     chat = first.json()
@@ -77,7 +82,7 @@ def test_bad_chat_requests_get_json_400(make_user, body, code):
 def test_group_chat_needs_a_name_and_lists_everyone(make_user):
     alice, bob, carol = make_user(), make_user(), make_user()
     client = csrf_client(alice)
-    body = {"chatType": "group", "participants": [str(bob.pk), str(carol.pk)]}
+    body = {"chatType": "group", "participants": [find(client, bob), find(client, carol)]}
     assert client.post("/api/chats", body, format="json").status_code == 400
     response = client.post("/api/chats", {**body, "chatName": "Team"}, format="json")
     assert response.status_code == 201
@@ -218,3 +223,27 @@ def test_me_and_exact_username_lookup(make_user):
     assert found == [{"userId": str(bob.pk), "username": "bobby"}]
     assert client.get("/api/users", {"username": "bob"}).json()["users"] == []
     assert client.get("/api/users").status_code == 400
+
+
+def test_only_people_found_by_username_or_met_in_a_chat_can_be_added_by_id(make_user, make_chat):
+    """User ids cannot be probed: an id the caller does not know is refused just like one that
+    does not exist, and a chat's answer names no one the caller did not know."""
+    alice, bob, carol, dave = make_user(), make_user(), make_user(), make_user()
+    make_chat(alice, carol)
+    client = csrf_client(alice)
+    for unknown in (str(bob.pk), "999999"):
+        body = {"chatType": "group", "participants": [unknown], "chatName": "g"}
+        response = client.post("/api/chats", body, format="json")
+        assert response.status_code == 400 and response.json()["code"] == "unknown_user"
+        assert unknown in response.json()["detail"]
+    body = {"chatType": "group", "participants": [str(carol.pk)], "chatName": "met"}
+    assert client.post("/api/chats", body, format="json").status_code == 201
+    body = {"chatType": "group", "participants": [find(client, bob)], "chatName": "found"}
+    assert client.post("/api/chats", body, format="json").status_code == 201
+    # Dave, found by nobody, is still unknown to Alice; deactivated people cannot be added.
+    body = {"chatType": "direct", "participants": [str(dave.pk)]}
+    assert client.post("/api/chats", body, format="json").status_code == 400
+    bob.is_active = False
+    bob.save()
+    body = {"chatType": "direct", "participants": [str(bob.pk)]}
+    assert client.post("/api/chats", body, format="json").status_code == 400

@@ -123,7 +123,7 @@ def test_text_the_server_cannot_store_fails_on_its_message_and_the_page_stays_li
     alice, bob = LiveUser(server.url, name()).sign_up().log_in(), LiveUser(server.url, name())
     bob.sign_up().log_in()
     chat_id = alice.api(
-        "POST", "/api/chats", json={"chatType": "direct", "participants": [bob.user_id]}
+        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
     ).json()["chatId"]
     with sync_playwright() as playwright:
         browser = launch(playwright)
@@ -161,9 +161,9 @@ def test_the_chat_list_joins_every_chat_even_past_the_frame_budget(tight_server)
     server = tight_server
     alice, bob = LiveUser(server.url, name()).sign_up().log_in(), LiveUser(server.url, name())
     bob.sign_up().log_in()
-    chats = []
+    chats, bob_id = [], alice.find(bob)
     for n in range(15):
-        body = {"chatType": "group", "participants": [bob.user_id], "chatName": f"room {n}"}
+        body = {"chatType": "group", "participants": [bob_id], "chatName": f"room {n}"}
         chats.append(alice.api("POST", "/api/chats", json=body).json()["chatId"])
     with sync_playwright() as playwright:
         browser = launch(playwright)

@@ -30,7 +30,7 @@ async def request(ws, frame):
 
 def direct_chat(alice, bob):
     response = alice.api(
-        "POST", "/api/chats", json={"chatType": "direct", "participants": [bob.user_id]}
+        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
     )
     assert response.status_code == 201, response.text
     return response.json()["chatId"]
@@ -158,7 +158,7 @@ async def test_four_concurrent_senders_get_seq_1_to_200(server):
         json={
             "chatType": "group",
             "chatName": "busy",
-            "participants": [u.user_id for u in users[1:]],
+            "participants": [users[0].find(u) for u in users[1:]],
         },
     )
     assert response.status_code == 201, response.text

@@ -41,7 +41,7 @@ def users_and_chat(server, count=2):
     users = [
         LiveUser(server.url, f"u{uuid.uuid4().hex[:10]}").sign_up().log_in() for _ in range(count)
     ]
-    body = {"participants": [u.user_id for u in users[1:]]}
+    body = {"participants": [users[0].find(u) for u in users[1:]]}
     if count == 2:
         body["chatType"] = "direct"
     else:

@@ -32,7 +32,7 @@ async def test_users_on_two_processes_chat_with_every_message_once_in_seq_order(
     p1, p2 = cluster.processes
     alice, bob = user_on(p1), user_on(p2)
     chat_id = alice.api(
-        "POST", "/api/chats", json={"chatType": "direct", "participants": [bob.user_id]}
+        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
     ).json()["chatId"]
     a, b = await open_socket(p1, alice), await open_socket(p2, bob)
     for ws in (a, b):
@@ -95,7 +95,7 @@ async def test_a_thousand_sockets_on_one_process_share_the_redis_layer(cluster):
     p1, p2 = cluster.processes
     alice, bob = user_on(p1), user_on(p2)
     chat_id = alice.api(
-        "POST", "/api/chats", json={"chatType": "direct", "participants": [bob.user_id]}
+        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
     ).json()["chatId"]
     gate = asyncio.Semaphore(50)
 

@@ -46,7 +46,7 @@ async def test_audit_soak(cluster):
             json={
                 "chatType": "group",
                 "chatName": f"soak {c}",
-                "participants": [users[m].user_id for m in members[1:]],
+                "participants": [users[members[0]].find(users[m]) for m in members[1:]],
             },
         )
         assert response.status_code == 201, response.text

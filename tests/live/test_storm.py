@@ -40,11 +40,11 @@ def people(cluster):
     p1, p2 = cluster.processes
     alice = LiveUser(p1.url, f"a{uuid.uuid4().hex[:10]}").sign_up().log_in()
     bob = LiveUser(p2.url, f"b{uuid.uuid4().hex[:10]}").sign_up().log_in()
-    chats = []
+    chats, bob_id = [], alice.find(bob)
     for n in range(200):
         response = alice.api(
             "POST", "/api/chats",
-            json={"chatType": "group", "chatName": f"room {n}", "participants": [bob.user_id]},
+            json={"chatType": "group", "chatName": f"room {n}", "participants": [bob_id]},
         )  # fmt: skip
         assert response.status_code == 201, response.text
         chats.append(response.json()["chatId"])

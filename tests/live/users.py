@@ -46,6 +46,13 @@ class LiveUser:
         headers = {"X-CSRFToken": self.http.cookies.get("csrftoken", "")}
         return self.http.request(method, path, headers=headers, **kwargs)
 
+    def find(self, other: "LiveUser") -> str:
+        """Look ``other`` up by username, as a person starting a chat does (only people found,
+        or met in a chat, can be added to chats by id); their user id."""
+        found = self.api("GET", "/api/users", params={"username": other.username})
+        assert found.status_code == 200, found.text
+        return found.json()["users"][0]["userId"]
+
     def socket_headers(self) -> dict:
         return {"Cookie": f"sessionid={self.http.cookies['sessionid']}"}
 
