@@ -1,5 +1,6 @@
 """Two people chat in two browsers, as a newcomer would try it after `make run`."""
 
+import contextlib
 import re
 import uuid
 
@@ -14,27 +15,44 @@ pytestmark = [pytest.mark.live, pytest.mark.browser]
 PASSWORD = "browser-test-password-42"
 
 
-@pytest.fixture
-def server(tmp_path):
+@contextlib.contextmanager
+def daphne_server(tmp_path, **env):
     with server_database(tmp_path) as database_url:
-        env = server_env(database_url)
+        env = server_env(database_url, **env)
         migrate(env)
         daphne = Daphne(env, tmp_path / "daphne.log").start()
+        try:
+            yield daphne
+        finally:
+            daphne.stop()
+
+
+@pytest.fixture
+def server(tmp_path):
+    with daphne_server(tmp_path) as daphne:
         yield daphne
-        daphne.stop()
 
 
 def name():
     return f"u{uuid.uuid4().hex[:10]}"
 
 
-def logged_in_page(browser, server, user):
-    """A page whose browser holds the session of ``user`` (a LiveUser)."""
-    context = browser.new_context()
-    context.add_cookies(
-        [{"name": "sessionid", "value": user.http.cookies["sessionid"], "url": server.url}]
-    )
-    return context.new_page()
+@contextlib.contextmanager
+def live_page(server, user, path):
+    """A browser page at ``path`` with the session of ``user`` (a LiveUser), once connected."""
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            context = browser.new_context()
+            context.add_cookies(
+                [{"name": "sessionid", "value": user.http.cookies["sessionid"], "url": server.url}]
+            )
+            page = context.new_page()
+            page.goto(f"{server.url}{path}")
+            expect(page.locator("#connection-state")).to_have_text("live")
+            yield page
+        finally:
+            browser.close()
 
 
 def sign_up(page, base_url, username):
@@ -120,66 +138,44 @@ def test_text_the_server_cannot_store_fails_on_its_message_and_the_page_stays_li
     """A NUL or an unpaired surrogate typed (or pasted) into the composer: that message says it
     was not sent and why; the page stays connected and sends on (it used to reconnect forever,
     resending the message each time)."""
-    alice, bob = LiveUser(server.url, name()).sign_up().log_in(), LiveUser(server.url, name())
-    bob.sign_up().log_in()
+    alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
     chat_id = alice.api(
         "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
     ).json()["chatId"]
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            page = logged_in_page(browser, server, alice)
-            page.goto(f"{server.url}/chats/{chat_id}/")
-            expect(page.locator("#connection-state")).to_have_text("live")
-            for script in ("'a\\u0000b'", "'x\\ud800y'"):
-                page.eval_on_selector("#message-input", f"(el) => {{ el.value = {script}; }}")
-                page.press("#message-input", "Enter")
-            failed = page.locator("#messages .message.failed")
-            expect(failed).to_have_count(2)
-            expect(failed.locator(".why").first).to_contain_text("NUL")
-            page.wait_for_timeout(2000)  # a reconnect loop would show here
-            expect(page.locator("#connection-state")).to_have_text("live")
-            send(page, "fine")
-            expect(bodies(page)).to_have_text(["fine"])
-            assert [m["message"] for m in alice.history(chat_id)] == ["fine"]
-        finally:
-            browser.close()
+    with live_page(server, alice, f"/chats/{chat_id}/") as page:
+        for script in ("'a\\u0000b'", "'x\\ud800y'"):
+            page.eval_on_selector("#message-input", f"(el) => {{ el.value = {script}; }}")
+            page.press("#message-input", "Enter")
+        failed = page.locator("#messages .message.failed")
+        expect(failed).to_have_count(2)
+        expect(failed.locator(".why").first).to_contain_text("NUL")
+        page.wait_for_timeout(2000)  # a reconnect loop would show here
+        expect(page.locator("#connection-state")).to_have_text("live")
+        send(page, "fine")
+        expect(bodies(page)).to_have_text(["fine"])
+        assert [m["message"] for m in alice.history(chat_id)] == ["fine"]
 
 
 @pytest.fixture
 def tight_server(tmp_path):
     """A server whose frame budget is far smaller than one user's chat list."""
-    with server_database(tmp_path) as database_url:
-        env = server_env(database_url, CHAT_RATE_BURST="5", CHAT_RATE_PER_SECOND="3")
-        migrate(env)
-        daphne = Daphne(env, tmp_path / "daphne.log").start()
+    with daphne_server(tmp_path, CHAT_RATE_BURST="5", CHAT_RATE_PER_SECOND="3") as daphne:
         yield daphne
-        daphne.stop()
 
 
 def test_the_chat_list_joins_every_chat_even_past_the_frame_budget(tight_server):
     server = tight_server
-    alice, bob = LiveUser(server.url, name()).sign_up().log_in(), LiveUser(server.url, name())
-    bob.sign_up().log_in()
+    alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
     chats, bob_id = [], alice.find(bob)
     for n in range(15):
         body = {"chatType": "group", "participants": [bob_id], "chatName": f"room {n}"}
         chats.append(alice.api("POST", "/api/chats", json=body).json()["chatId"])
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            page = logged_in_page(browser, server, alice)
-            page.goto(f"{server.url}/")
-            expect(page.locator("#connection-state")).to_have_text("live")
-            # Most of the 15 joins are refused at first (5 frames at once); the page retries
-            # them, so a message to any of the chats soon shows up live.
-            page.wait_for_timeout(6000)
-            for n in (0, 14):
-                sent = bob.api(
-                    "POST", f"/api/chats/{chats[n]}/messages", json={"message": f"to {n}"}
-                )
-                assert sent.status_code == 201, sent.text
-                item = page.locator(f'li[data-chat-id="{chats[n]}"]')
-                expect(item.locator(".last-message")).to_contain_text(f"to {n}", timeout=10000)
-        finally:
-            browser.close()
+    with live_page(server, alice, "/") as page:
+        # Most of the 15 joins are refused at first (5 frames at once); the page retries
+        # them, so a message to any of the chats soon shows up live.
+        page.wait_for_timeout(6000)
+        for n in (0, 14):
+            sent = bob.api("POST", f"/api/chats/{chats[n]}/messages", json={"message": f"to {n}"})
+            assert sent.status_code == 201, sent.text
+            item = page.locator(f'li[data-chat-id="{chats[n]}"]')
+            expect(item.locator(".last-message")).to_contain_text(f"to {n}", timeout=10000)
