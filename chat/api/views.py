@@ -38,7 +38,7 @@ def _valid(serializer_class, data) -> dict:
 
 
 class MeView(APIView):
-    @extend_schema(responses={200: s.MemberOutput}, summary="The logged-in user")
+    @extend_schema(responses={200: s.MemberOutput, **ERRORS}, summary="The logged-in user")
     def get(self, request):
         return Response({"userId": str(request.user.pk), "username": request.user.get_username()})
 
