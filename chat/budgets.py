@@ -1,15 +1,39 @@
-"""Attempt budgets for the account pages, counted in the cache (Redis when configured, so every
-process counts against the same budget): failed log-ins per username and per address, and
-sign-ups per address."""
+"""Budgets of attempts, counted in the cache (Redis when configured, so every process counts
+against the same budget) in fixed windows: one integer per key and window (``INCR`` on Redis).
+A fixed window lets a client spend up to twice its budget across a window's boundary, which a
+budget against floods and guessing can afford. Used by the account pages (failed log-ins per
+username and per address, sign-ups per address) and the API's throttles (chat.api.throttling).
+"""
 
 import hashlib
+import time
 
 from django.conf import settings
 from django.core.cache import cache
 
 
+def _window(name: str, seconds: float, now: float) -> str:
+    return f"{name}:{int(now // seconds)}"
+
+
+def spent(name: str, seconds: float) -> int:
+    """Attempts counted under ``name`` in the current window of ``seconds``."""
+    return cache.get(_window(name, seconds, time.time()), 0)
+
+
+def spend(name: str, seconds: float) -> int:
+    """Count one more attempt under ``name`` in the current window; the count so far."""
+    key = _window(name, seconds, time.time())
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window's first attempt (or its entry just expired)
+        if cache.add(key, 1, int(seconds) + 1):
+            return 1
+        return cache.incr(key)
+
+
 class Budget:
-    """At most ``settings.<limit>`` attempts per key within ``window`` seconds of the first."""
+    """At most ``settings.<limit>`` attempts per key in a window of ``window`` seconds."""
 
     def __init__(self, name: str, *, limit: str, window: int):
         self.name, self.setting, self.window = name, limit, window
@@ -22,18 +46,13 @@ class Budget:
         return f"budget:{self.name}:{hashlib.sha256(key.encode()).hexdigest()}"
 
     def exhausted(self, key: str) -> bool:
-        return cache.get(self._key(key), 0) >= self.limit
+        return spent(self._key(key), self.window) >= self.limit
 
     def spend(self, key: str) -> None:
-        name = self._key(key)
-        if not cache.add(name, 1, self.window):
-            try:
-                cache.incr(name)
-            except ValueError:  # expired between the two calls
-                cache.add(name, 1, self.window)
+        spend(self._key(key), self.window)
 
     def reset(self, key: str) -> None:
-        cache.delete(self._key(key))
+        cache.delete(_window(self._key(key), self.window, time.time()))
 
 
 FAILED_LOGINS_PER_USERNAME = Budget(

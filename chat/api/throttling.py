@@ -1,15 +1,16 @@
-"""Per-user request budgets of the API, counted in fixed windows.
+"""Per-user request budgets of the API, counted in fixed windows (``chat.budgets``).
 
 DRF's ``UserRateThrottle`` keeps every request's timestamp of the last window in one cache
 entry and reads and rewrites that list on each request: at 1,200 a minute a list of up to 1,200
 floats pickled twice per request (2-3 ms a request on PostgreSQL + Redis). These count each
-window in one integer (``INCR`` on Redis). A fixed window lets a client spend up to twice its
-rate across a window's boundary, which a budget against floods can afford.
+window in one integer.
 """
 
 import time
 
 from rest_framework.throttling import UserRateThrottle
+
+from chat import budgets
 
 
 class UserWindowThrottle(UserRateThrottle):
@@ -21,17 +22,8 @@ class UserWindowThrottle(UserRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        now = time.time()
-        window = int(now // self.duration)
-        self.wait_seconds = self.duration - now % self.duration
-        name = f"{key}:{window}"
-        try:
-            count = self.cache.incr(name)
-        except ValueError:  # the window's first request (or its entry just expired)
-            if self.cache.add(name, 1, self.duration + 1):
-                return True
-            count = self.cache.incr(name)
-        return count <= self.num_requests
+        self.wait_seconds = self.duration - time.time() % self.duration
+        return budgets.spend(key, self.duration) <= self.num_requests
 
     def wait(self):
         return self.wait_seconds
