@@ -32,10 +32,26 @@ class LogInForm(AuthenticationForm):
 
 
 class SignUpForm(UserCreationForm):
-    """Django's sign-up form; a username must not look like one already taken."""
+    """Django's sign-up form; a username must not look like one already taken, and an address
+    may sign up only so many accounts an hour (``chat.budgets``)."""
 
     class Meta(UserCreationForm.Meta):
         fields = ("username",)
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.address = budgets.client_address(request) if request else ""
+
+    def clean(self):
+        if budgets.SIGNUPS_PER_ADDRESS.exhausted(self.address):
+            raise forms.ValidationError(
+                "Too many sign-ups from your network. Try again in an hour.", code="throttled"
+            )
+        return super().clean()
+
+    def save(self, commit=True):
+        budgets.SIGNUPS_PER_ADDRESS.spend(self.address)
+        return super().save(commit)
 
     def clean_username(self):
         # Django's field has normalized the name (NFKC); Django refuses a name taken in another

@@ -8,7 +8,7 @@ from django.http import Http404, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from chat import budgets, errors, selectors, services
+from chat import errors, selectors, services
 from chat.forms import ChatCreateForm, SignUpForm
 from chat.payloads import chat_title
 
@@ -24,12 +24,8 @@ def health(request):
 def signup(request):
     if request.user.is_authenticated:
         return redirect("chat:list")
-    form = SignUpForm(request.POST or None)
-    address = budgets.client_address(request)
-    if request.method == "POST" and budgets.SIGNUPS_PER_ADDRESS.exhausted(address):
-        form.add_error(None, "Too many sign-ups from your network. Try again in an hour.")
-    elif request.method == "POST" and form.is_valid():
-        budgets.SIGNUPS_PER_ADDRESS.spend(address)
+    form = SignUpForm(request.POST or None, request=request)
+    if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("chat:list")
