@@ -65,7 +65,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close()
             return
         self.user_id = str(user.pk)
-        self.budget = user_budgets().open(self.user_id)  # shared by the user's sockets here
+        self.connection_id = uuid.uuid4().hex
+        # The user's frame budget and socket count, shared by all their sockets.
+        self.budget = user_budgets().open(self.user_id, self.connection_id, self._too_many)
         if self.budget is None:
             logger.warning("Refusing a socket of user %s: too many open", self.user_id)
             await self.accept()
@@ -76,9 +78,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # Chats whose membership was checked on this socket (checked once, at first use).
         self.member_of: set[str] = set()
         self.registry_refreshed_at = time.time()
-        self.connection_id = uuid.uuid4().hex
         self.outbox = Outbox(self._write_frame, self._stopped_reading)
         self.closing = None
+        self.gone = False  # disconnected
         self.registration = Connection(
             connection_id=self.connection_id,
             user_id=self.user_id,
@@ -91,7 +93,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         if getattr(self, "budget", None) is None:
             return  # never accepted, or refused
-        user_budgets().close(self.user_id)
+        self.budget.close()
+        self.gone = True
         if not hasattr(self, "joined"):
             return
         fanout = get_fanout()
@@ -107,6 +110,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _write_frame(self, text: str) -> None:
         # Straight to the server: AsyncWebsocketConsumer.send adds two calls a frame, no more.
         await self.base_send({"type": "websocket.send", "text": text})
+
+    def _too_many(self) -> None:
+        # The user has too many sockets open across processes (found after this one opened).
+        if not self.gone:
+            self.closing = asyncio.ensure_future(self.close(code=4429))
 
     def _stopped_reading(self) -> None:
         logger.warning("Closing %s: it stopped reading its frames", self.connection_id)
@@ -241,4 +249,5 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if now - self.registry_refreshed_at > settings.CHAT_CONNECTION_TTL / 3:
             self.registry_refreshed_at = now
             self._register()
+            self.budget.still_open()
         await self._send({"type": "pong"})

@@ -142,6 +142,11 @@ class RedisFanout(LocalFanout):
         if chat_id not in self._receivers and self._subscriber is not None:
             self._subscriber.unsubscribe(self._channel(chat_id))
 
+    def client(self) -> redis.Redis:
+        """The process's Redis client (its pool), for other shared state (chat.ratelimit)."""
+        self._connect()
+        return self._redis
+
     async def publish(self, chat_id, text):
         self._connect()
         await self._redis.publish(self._channel(chat_id), text)

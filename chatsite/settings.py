@@ -219,10 +219,11 @@ CHAT_DYNAMODB_POOL = env.int("CHAT_DYNAMODB_POOL", default=50)
 CHAT_MESSAGE_MAX_LENGTH = env.int("CHAT_MESSAGE_MAX_LENGTH", default=4000)
 # Largest WebSocket text frame accepted from a client, in characters.
 CHAT_FRAME_MAX_LENGTH = env.int("CHAT_FRAME_MAX_LENGTH", default=16000)
-# Per-socket send budget: a burst of this many frames, refilled at this rate per second.
+# A user's frame budget, shared by their sockets (and processes, through Redis): a burst of this
+# many frames, refilled at this rate per second.
 CHAT_RATE_BURST = env.int("CHAT_RATE_BURST", default=60)
 CHAT_RATE_PER_SECOND = env.float("CHAT_RATE_PER_SECOND", default=20.0)
-# Sockets a user may have open on one server process, and chats one socket may join.
+# Sockets a user may have open (on every process sharing Redis), and chats one socket may join.
 CHAT_SOCKETS_PER_USER = env.int("CHAT_SOCKETS_PER_USER", default=20)
 CHAT_SOCKET_MAX_CHATS = env.int("CHAT_SOCKET_MAX_CHATS", default=500)
 # Seconds a connection stays in the registry without a heartbeat.

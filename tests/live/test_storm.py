@@ -292,3 +292,67 @@ async def test_senders_on_two_processes_in_one_chat_are_received_in_seq_order(cl
         assert out_of_order == 0 or (held_too_long and out_of_order <= 2000 * 24 // 100)
     finally:
         await close_all(sockets)
+
+
+def spellings(chat_id: str, count: int) -> list[str]:
+    """``count`` different ways to write the chat's id that all parse as it."""
+    random.seed(chat_id)
+    out = set()
+    while len(out) < count:
+        mixed = "".join(c.upper() if random.random() < 0.5 else c for c in chat_id)
+        form = random.choice(["{}", "{{{}}}", "urn:uuid:{}"]).format(mixed)
+        out.add(form.replace("-", "") if random.random() < 0.3 and "{" not in form else form)
+    return sorted(out)
+
+
+def rss_bytes(process) -> int:
+    with open(f"/proc/{process.process.pid}/status") as status:
+        kib = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    return kib * 1024
+
+
+async def test_a_flood_of_spellings_of_one_chat_id_leaves_redis_and_the_server_bounded(
+    cluster, people
+):
+    _, bob, chats = people
+    p2 = cluster.processes[1]
+    chat_id = chats[100]
+    admin = redis_admin(cluster)
+    sockets = await open_sockets(p2, bob, 20)
+    try:
+
+        async def flood(socket, names):
+            for name in names:
+                for action in ({"action": "joinChat", "chatId": name},
+                               {"action": "sync", "chatId": name, "afterSeq": 0},
+                               {"action": "typing", "chatId": name}):  # fmt: skip
+                    await socket.ws.send(json.dumps(action))
+                reply = await socket.request({"action": "ping"})
+                while reply["type"] != "pong":  # joined, history; typing has no reply
+                    assert reply["type"] in ("joined", "history"), reply
+                    assert reply["chatId"] == chat_id, reply  # answered under the real id
+                    reply = await asyncio.wait_for(socket.replies.get(), 30)
+
+        names = spellings(chat_id, 20 * 260)
+        # A first round settles the server's allocations; the second must not add to them.
+        await asyncio.gather(
+            *(flood(s, names[n * 10 : n * 10 + 10]) for n, s in enumerate(sockets))
+        )
+        channels = set(admin.pubsub_channels("chat-dev:chat:*"))
+        keys, memory, rss = admin.dbsize(), admin.info("memory")["used_memory"], rss_bytes(p2)
+        await asyncio.gather(*(
+            flood(s, names[200 + n * 250:200 + n * 250 + 250]) for n, s in enumerate(sockets)
+        ))  # fmt: skip
+        grown = {
+            "channels": set(admin.pubsub_channels("chat-dev:chat:*")) - channels,
+            "keys": admin.dbsize() - keys,
+            "redis bytes": admin.info("memory")["used_memory"] - memory,
+            "server bytes": rss_bytes(p2) - rss,
+        }
+        print(f"5,000 spellings x 3 frames from 20 sockets: grown by {grown}")
+        assert channel(chat_id) in channels and not grown["channels"]
+        assert grown["keys"] <= 2  # a new window's frame counter, at most
+        assert grown["redis bytes"] < 512 * 1024
+        assert grown["server bytes"] < 32 * 1024 * 1024
+    finally:
+        await close_all(sockets)
