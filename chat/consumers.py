@@ -16,11 +16,13 @@ from django.conf import settings
 from chat import errors, events, selectors, services
 from chat.db import database_sync_to_async
 from chat.fanout import get_fanout
+from chat.notices import get_notices, session_tag
 from chat.outbox import Outbox
 from chat.payloads import ack_payload
 from chat.protocol import ProtocolError, parse_frame
 from chat.ratelimit import user_budgets
 from chat.registry import get_registry
+from chat.socket_auth import session_close_code
 from chat.stores.base import Connection
 
 logger = logging.getLogger(__name__)
@@ -81,6 +83,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.outbox = Outbox(self._write_frame, self._stopped_reading)
         self.closing = None
         self.gone = False  # disconnected
+        self.session_key = self.scope.get("session_key")
+        self.session_tag = session_tag(self.session_key)
         self.registration = Connection(
             connection_id=self.connection_id,
             user_id=self.user_id,
@@ -88,6 +92,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             ttl=int(time.time()) + settings.CHAT_CONNECTION_TTL,
         )
         get_registry().put(self.registration)
+        await get_notices().add(self)  # a change to the user, session or chats reaches it
         await self.accept()
 
     async def disconnect(self, code):
@@ -95,8 +100,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return  # never accepted, or refused
         self.budget.close()
         self.gone = True
-        if not hasattr(self, "joined"):
-            return
+        get_notices().discard(self)
         fanout = get_fanout()
         for chat_id in self.joined:
             await fanout.leave(chat_id, self)
@@ -111,10 +115,50 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # Straight to the server: AsyncWebsocketConsumer.send adds two calls a frame, no more.
         await self.base_send({"type": "websocket.send", "text": text})
 
+    def notice(self, notice: dict) -> None:
+        """A change made elsewhere that may concern this socket (``chat.notices``)."""
+        kind, chat_id = notice.get("type"), notice.get("chatId")
+        if kind == "sessionEnded" and notice.get("session") == self.session_tag:
+            self._close_soon(4401)
+        elif kind == "userChanged":
+            self._later(self._check_session())
+        elif kind == "membershipRemoved":
+            self._later(self._lose_chat(chat_id, {"type": "removed", "chatId": chat_id}))
+        elif kind == "chatDeleted" and (chat_id in self.joined or chat_id in self.member_of):
+            self._later(self._lose_chat(chat_id, {"type": "chatDeleted", "chatId": chat_id}))
+
+    def _later(self, work) -> None:
+        task = asyncio.ensure_future(work)
+        task.add_done_callback(self._work_done)
+
+    def _work_done(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("Acting on a notice failed on %s", self.connection_id,
+                         exc_info=task.exception())  # fmt: skip
+
+    def _close_soon(self, code: int) -> None:
+        if not self.gone and self.closing is None:
+            logger.info("Closing %s of user %s (%d)", self.connection_id, self.user_id, code)
+            self.closing = asyncio.ensure_future(self.close(code=code))
+
+    async def _check_session(self) -> None:
+        """Close the socket if its session no longer logs its user in."""
+        code = await database_sync_to_async(session_close_code)(self.session_key, self.user_id)
+        if code is not None:
+            self._close_soon(code)
+
+    async def _lose_chat(self, chat_id: str, frame: dict) -> None:
+        """The user is no longer in the chat: stop its frames and tell the client."""
+        self.member_of.discard(chat_id)  # every later frame for it checks again (and fails)
+        if chat_id in self.joined:
+            self.joined.discard(chat_id)
+            await get_fanout().leave(chat_id, self)
+        if not self.gone:
+            await self._send(frame)
+
     def _too_many(self) -> None:
         # The user has too many sockets open across processes (found after this one opened).
-        if not self.gone:
-            self.closing = asyncio.ensure_future(self.close(code=4429))
+        self._close_soon(4429)
 
     def _stopped_reading(self) -> None:
         logger.warning("Closing %s: it stopped reading its frames", self.connection_id)
@@ -250,4 +294,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.registry_refreshed_at = now
             self._register()
             self.budget.still_open()
+            # A change whose notice was lost (Redis unreachable) is found here at the latest.
+            self._later(self._check_session())
         await self._send({"type": "pong"})

@@ -92,6 +92,19 @@ def _user_for_session(session_key: str | None):
     return AnonymousUser()
 
 
+def session_close_code(session_key: str | None, user_id: str) -> int | None:
+    """None while the session still logs ``user_id`` in; else the code a socket opened with
+    it closes with: 4403 when the user was deactivated (or banned), 4401 when the session ended
+    (logged out, expired, deleted, or the password changed)."""
+    user = _user_for_session(session_key)
+    if user.is_authenticated and str(user.pk) == user_id:
+        return None
+    named = _user_by_id(user_id)
+    if named is not None and not named.is_active:
+        return 4403
+    return 4401
+
+
 def _user_by_id(user_id):
     """The user with the fields a socket uses (the rest load on access), or None: what
     ``ModelBackend.get_user`` reads, in one plain statement."""
@@ -145,7 +158,7 @@ class SessionAuthMiddleware:
         key = cookies.get(settings.SESSION_COOKIE_NAME)
         async with self._handshake_gate():
             user = await database_sync_to_async(_user_for_session)(key)
-        return await self.inner(dict(scope, user=user), receive, send)
+        return await self.inner(dict(scope, user=user, session_key=key), receive, send)
 
 
 def origin_allowed(scope) -> bool:

@@ -1,0 +1,56 @@
+"""Moderation that reaches open sockets, whatever made the change.
+
+Staff change users, memberships and rooms in Django admin, people log out and change their
+passwords in the pages, scripts use the shell. Each such change is a model change, so the
+notices to sockets (``chat.notices``) are sent from model signals, after the change commits,
+instead of from each place that can make it:
+
+- a session ended (logout, deleted) -> ``sessionEnded``: its sockets close with 4401;
+- a user saved (password, active flag, ...) or deleted -> ``userChanged``: their sockets
+  re-read their session and close with 4401 (session no longer valid) or 4403 (deactivated);
+- a membership deleted -> ``membershipRemoved``: her sockets leave the chat and get
+  ``removed``; every later frame for it is refused.
+"""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_out
+from django.contrib.sessions.models import Session
+from django.db.models.signals import post_delete, post_save
+
+from chat.models import Membership
+from chat.notices import notify, session_tag
+
+
+def _logged_out(sender, request, user, **kwargs):
+    if user is not None:
+        notify("sessionEnded", session=session_tag(request.session.session_key))
+
+
+def _session_deleted(sender, instance, **kwargs):
+    notify("sessionEnded", session=session_tag(instance.session_key))
+
+
+def _user_saved(sender, instance, created, update_fields=None, **kwargs):
+    if created or (update_fields is not None and set(update_fields) <= {"last_login"}):
+        return  # a new user has no sockets; a log-in changes nothing they hold
+    notify("userChanged", userId=str(instance.pk))
+
+
+def _user_deleted(sender, instance, **kwargs):
+    notify("userChanged", userId=str(instance.pk))
+
+
+def _membership_deleted(sender, instance, **kwargs):
+    notify("membershipRemoved", chatId=str(instance.chat_id), userId=str(instance.user_id))
+
+
+def connect_signals() -> None:
+    """Called once, when the app is ready."""
+    User = get_user_model()
+    user_logged_out.connect(_logged_out, dispatch_uid="chat-logged-out")
+    post_delete.connect(_session_deleted, sender=Session, dispatch_uid="chat-session-deleted")
+    post_save.connect(_user_saved, sender=User, dispatch_uid="chat-user-saved")
+    post_delete.connect(_user_deleted, sender=User, dispatch_uid="chat-user-deleted")
+    post_delete.connect(
+        _membership_deleted, sender=Membership, dispatch_uid="chat-membership-deleted"
+    )

@@ -1,0 +1,145 @@
+"""Notices to open sockets about changes made elsewhere: a session ended, a user changed or
+deactivated, a membership removed, a chat changed or deleted.
+
+A change is saved by whichever process made it (an admin page, a REST call, a shell); the
+sockets it concerns may be open on any process. ``notify()`` sends a notice once the change is
+committed: through the fan-out's Redis on one channel every process listens to (one
+subscription per process however many sockets, so reconnect storms add nothing), or, with the
+in-process fan-out, to this process's event loop. Each process hands the notice to its sockets
+it concerns (``Notices``), which act on it: re-read their session, leave a chat, drop what they
+cached. A notice lost while Redis was unreachable is made up for by the socket's heartbeat,
+which re-reads its session every third of ``CHAT_CONNECTION_TTL``.
+"""
+
+import asyncio
+import contextvars
+import functools
+import hashlib
+import json
+import logging
+from typing import Protocol
+
+import redis
+from django.conf import settings
+from django.db import transaction
+
+from chat.fanout import JOIN_TIMEOUT, RedisFanout, get_fanout
+
+logger = logging.getLogger(__name__)
+
+# The fan-out channel of notices (chat ids are UUIDs, so no chat shares it).
+CHANNEL = "notices"
+
+
+class Listener(Protocol):
+    """A socket as notices see it."""
+
+    user_id: str
+
+    def notice(self, notice: dict) -> None:
+        """Act on a notice (called in the event loop; must not block)."""
+
+
+def session_tag(session_key: str | None) -> str:
+    """What a notice says of a session: a digest, not the key (notices cross Redis)."""
+    return hashlib.sha256((session_key or "").encode()).hexdigest()[:32]
+
+
+class Notices:
+    """This process's sockets, by user, and the notices channel they listen on."""
+
+    def __init__(self):
+        self._by_user: dict[str, set[Listener]] = {}
+        self._loop = None
+        self._listening: asyncio.Future | None = None
+
+    async def add(self, listener: Listener) -> None:
+        """Hand ``listener`` the notices that concern it, from now on."""
+        self._by_user.setdefault(listener.user_id, set()).add(listener)
+        await self._listen()
+
+    def discard(self, listener: Listener) -> None:
+        listeners = self._by_user.get(listener.user_id)
+        if listeners is not None:
+            listeners.discard(listener)
+            if not listeners:
+                del self._by_user[listener.user_id]
+
+    async def _listen(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop, self._listening = loop, None
+        if self._listening is None:
+            self._listening = loop.create_task(get_fanout().join(CHANNEL, self))
+        if self._listening.done():
+            if self._listening.exception() is None:
+                return
+            self._listening = loop.create_task(get_fanout().join(CHANNEL, self))
+        try:
+            await asyncio.wait_for(asyncio.shield(self._listening), JOIN_TIMEOUT)
+        except Exception as exc:
+            # The socket opens anyway; its heartbeat re-reads its session meanwhile.
+            logger.warning("Not listening to notices (%r); trying again at the next socket", exc)
+
+    def deliver(self, text: str) -> None:
+        """A notice from the channel (the fan-out calls this; never blocks)."""
+        try:
+            notice = json.loads(text)
+        except ValueError:
+            logger.warning("Ignoring a notice that is not JSON: %.200r", text)
+            return
+        user_id = notice.get("userId")
+        if user_id is not None:
+            listeners = list(self._by_user.get(str(user_id), ()))
+        else:  # about a chat: any socket may have it
+            listeners = [each for group in self._by_user.values() for each in group]
+        for listener in listeners:
+            try:
+                listener.notice(notice)
+            except Exception:
+                logger.exception("A socket failed to act on notice %r", notice)
+
+    def deliver_threadsafe(self, text: str) -> None:
+        """``deliver`` from any thread: in this process's event loop, if it has sockets."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self.deliver(text)
+        else:
+            # In a context of its own: not the sending thread's (asgiref's state, for one).
+            loop.call_soon_threadsafe(self.deliver, text, context=contextvars.Context())
+
+
+@functools.cache
+def get_notices() -> Notices:
+    """The process's notices, created on first use."""
+    return Notices()
+
+
+@functools.cache
+def _redis_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+
+
+def _send(notice: dict) -> None:
+    text = json.dumps(notice, separators=(",", ":"))
+    fanout = get_fanout()
+    if isinstance(fanout, RedisFanout):
+        try:
+            _redis_client(settings.REDIS_URL).publish(fanout.prefix + CHANNEL, text)
+        except redis.RedisError as exc:
+            # The sockets concerned find out at their next heartbeat instead.
+            logger.warning("Could not send notice %s (%r)", text, exc)
+    else:
+        get_notices().deliver_threadsafe(text)
+
+
+def notify(kind: str, **fields) -> None:
+    """Send a notice to every process once the current transaction (if any) commits."""
+    notice = {"type": kind, **fields}
+    transaction.on_commit(functools.partial(_send, notice))
