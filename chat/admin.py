@@ -1,9 +1,26 @@
-"""Django admin: moderation of rooms and memberships."""
+"""Django admin: moderation of rooms, memberships, messages and users.
 
-from django.contrib import admin
+Every change goes through the model or ``chat.moderation``, so open sockets hear of it
+(``chat.notices``), and every action is recorded in the admin log with who did it.
+"""
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
-from chat.models import ChatRoom, Membership
+from chat import moderation
+from chat.models import ChatRoom, Membership, StoredMessage
+from chat.payloads import iso_from_ms
+from chat.stores import get_store
+from chat.stores.base import InvalidCursor
+
+MESSAGES_PAGE = 50
 
 
 class MembershipInline(admin.TabularInline):
@@ -14,29 +31,121 @@ class MembershipInline(admin.TabularInline):
     readonly_fields = ["joined_at", "last_delivered_seq", "last_read_seq"]
 
 
+def _set_rooms(modeladmin, request, queryset, *, verb: str, **fields):
+    # One save per room (not a bulk update), so that each room's sockets hear of it.
+    for chat in queryset:
+        for name, value in fields.items():
+            setattr(chat, name, value)
+        chat.save(update_fields=list(fields))
+        modeladmin.log_change(request, chat, verb)
+    modeladmin.message_user(request, f"{verb}: {queryset.count()} chat(s).", messages.SUCCESS)
+
+
 @admin.register(ChatRoom)
 class ChatRoomAdmin(admin.ModelAdmin):
     list_display = [
         "__str__",
         "chat_type",
         "member_count",
+        "locked",
+        "archived",
         "created_by",
         "created_at",
         "last_activity",
     ]
-    list_filter = ["chat_type", "created_at", "last_activity"]
+    list_filter = ["chat_type", "locked", "archived", "created_at", "last_activity"]
     search_fields = ["name", "=id", "memberships__user__username"]
-    readonly_fields = ["id", "direct_key", "created_at", "last_activity"]
+    readonly_fields = ["id", "direct_key", "created_at", "last_activity", "history"]
     autocomplete_fields = ["created_by"]
     date_hierarchy = "last_activity"
     inlines = [MembershipInline]
+    actions = ["lock", "unlock", "archive", "unarchive"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(member_total=Count("memberships"))
 
+    def get_readonly_fields(self, request, obj=None):
+        # A room's type is fixed once it exists (a group cannot become a direct chat).
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "chat_type"] if obj is not None else fields
+
     @admin.display(description="Members", ordering="member_total")
     def member_count(self, chat):
         return chat.member_total
+
+    @admin.display(description="Messages")
+    def history(self, chat):
+        if chat.pk is None:
+            return "-"
+        url = reverse("admin:chat_chatroom_messages", args=[chat.pk])
+        return format_html('<a href="{}">Read and moderate its messages</a>', url)
+
+    @admin.action(description="Lock: read-only for members", permissions=["change"])
+    def lock(self, request, queryset):
+        _set_rooms(self, request, queryset, verb="Locked", locked=True)
+
+    @admin.action(description="Unlock", permissions=["change"])
+    def unlock(self, request, queryset):
+        _set_rooms(self, request, queryset, verb="Unlocked", locked=False)
+
+    @admin.action(description="Archive: hidden from lists, read-only", permissions=["change"])
+    def archive(self, request, queryset):
+        _set_rooms(self, request, queryset, verb="Archived", archived=True)
+
+    @admin.action(description="Unarchive", permissions=["change"])
+    def unarchive(self, request, queryset):
+        _set_rooms(self, request, queryset, verb="Unarchived", archived=False)
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # The history is in the message store, not in these tables: say it goes too.
+        stored = sum(get_store().last_seq(str(chat.pk)) for chat in objs)
+        counts = {**counts, "messages (deleted from the message store)": stored}
+        return deleted, counts, perms_needed, protected
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.messages_view)
+        return [
+            path("<uuid:chat_id>/messages/", view, name="chat_chatroom_messages"),
+            *super().get_urls(),
+        ]
+
+    def messages_view(self, request, chat_id):
+        """A room's messages, newest first, from whichever store holds them; a moderator can
+        delete one (it becomes a tombstone, live in every member's page)."""
+        chat = get_object_or_404(ChatRoom, pk=chat_id)
+        if not self.has_view_permission(request, chat):
+            return redirect("admin:index")
+        can_delete = self.has_change_permission(request, chat)
+        if request.method == "POST" and can_delete:
+            raw = request.POST.get("seq", "")
+            seq = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else 0
+            message = moderation.message_remove(chat_id=str(chat.pk), seq=seq)
+            if message is None:
+                self.message_user(request, f"No message #{seq} in this chat.", messages.ERROR)
+            else:
+                self.log_change(
+                    request, chat, f"Deleted message #{seq} ({message.message_id}) "
+                    f"sent by {message.username}",
+                )  # fmt: skip
+                self.message_user(request, f"Message #{seq} deleted.", messages.SUCCESS)
+            return redirect(request.get_full_path())
+        try:
+            page = get_store().history(
+                str(chat.pk), limit=MESSAGES_PAGE, cursor=request.GET.get("cursor") or None
+            )
+        except InvalidCursor:
+            page = get_store().history(str(chat.pk), limit=MESSAGES_PAGE)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Messages of {chat}",
+            "opts": self.model._meta,
+            "original": chat,
+            "rows": [{"message": m, "sent_at": iso_from_ms(m.timestamp)} for m in page.messages],
+            "next_cursor": page.next_cursor,
+            "can_delete": can_delete,
+        }
+        return TemplateResponse(request, "admin/chat/chatroom/messages.html", context)
 
 
 @admin.register(Membership)
@@ -46,3 +155,73 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "chat__name", "=chat__id"]
     autocomplete_fields = ["user", "chat"]
     list_select_related = ["user", "chat"]
+
+
+if settings.CHAT_STORE == "orm":
+
+    @admin.register(StoredMessage)
+    class StoredMessageAdmin(admin.ModelAdmin):
+        """Every message of the ORM store, searchable by text, sender and chat id."""
+
+        list_display = ["chat_id", "seq", "username", "excerpt", "sent_at", "deleted"]
+        list_filter = ["deleted"]
+        search_fields = ["body", "username", "=chat_id", "=user_id"]
+        ordering = ["-timestamp"]
+        actions = ["tombstone"]
+        show_full_result_count = False
+
+        def has_add_permission(self, request):
+            return False
+
+        def has_change_permission(self, request, obj=None):
+            return False
+
+        def has_delete_permission(self, request, obj=None):
+            return False  # a moderator's delete keeps the message's place: ``tombstone``
+
+        def has_moderate_permission(self, request):
+            return request.user.has_perm("chat.change_chatroom")
+
+        @admin.display(description="Text")
+        def excerpt(self, message):
+            return "(deleted)" if message.deleted else message.body[:120]
+
+        @admin.display(description="Sent", ordering="timestamp")
+        def sent_at(self, message):
+            return iso_from_ms(message.timestamp)
+
+        @admin.action(description="Delete (leave a tombstone)", permissions=["moderate"])
+        def tombstone(self, request, queryset):
+            rooms = {str(c.pk): c for c in ChatRoom.objects.filter(
+                pk__in={m.chat_id for m in queryset}
+            )}  # fmt: skip
+            for message in queryset:
+                moderation.message_remove(chat_id=message.chat_id, seq=message.seq)
+                room = rooms.get(message.chat_id)
+                if room is not None:
+                    self.log_change(
+                        request, room, f"Deleted message #{message.seq} "
+                        f"({message.message_id}) sent by {message.username}",
+                    )  # fmt: skip
+            self.message_user(request, f"Deleted {queryset.count()} message(s).", messages.SUCCESS)
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class ChatUserAdmin(UserAdmin):
+    """The user admin, with a ban: deactivate, end sessions, close sockets, in one action."""
+
+    actions = ["ban"]
+
+    @admin.action(description="Ban: deactivate and sign out everywhere", permissions=["change"])
+    def ban(self, request, queryset):
+        for user in queryset:
+            if user == request.user:
+                self.message_user(request, "You cannot ban yourself.", messages.ERROR)
+                continue
+            ended = moderation.user_ban(user)
+            self.log_change(request, user, f"Banned: deactivated, {ended} session(s) ended")
+        self.message_user(request, "Banned the selected users.", messages.SUCCESS)

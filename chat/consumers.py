@@ -77,8 +77,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         self.username = user.get_username()
         self.joined: set[str] = set()
-        # Chats whose membership was checked on this socket (checked once, at first use).
-        self.member_of: set[str] = set()
+        # Chats whose membership was checked on this socket (once, at first use; notices of
+        # changes drop or update it), and whether the user may send to each.
+        self.member_of: dict[str, bool] = {}
         self.registry_refreshed_at = time.time()
         self.outbox = Outbox(self._write_frame, self._stopped_reading)
         self.closing = None
@@ -124,8 +125,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self._later(self._check_session())
         elif kind == "membershipRemoved":
             self._later(self._lose_chat(chat_id, {"type": "removed", "chatId": chat_id}))
-        elif kind == "chatDeleted" and (chat_id in self.joined or chat_id in self.member_of):
+        elif kind == "chatDeleted" and self.user_id in notice.get("members", ()):
             self._later(self._lose_chat(chat_id, {"type": "chatDeleted", "chatId": chat_id}))
+        elif kind == "messageDeleted" and chat_id in self.joined:
+            frame = {
+                "type": "messageDeleted", "chatId": chat_id, "seq": notice.get("seq"),
+                "messageId": notice.get("messageId"),
+            }  # fmt: skip
+            self._later(self._send(frame))
+        elif kind == "chatChanged" and (chat_id in self.joined or chat_id in self.member_of):
+            writable = not (notice.get("locked") or notice.get("archived"))
+            if chat_id in self.member_of:
+                self.member_of[chat_id] = writable
+            if chat_id in self.joined:
+                frame = {"type": "chatUpdated", "chatId": chat_id, "readOnly": not writable}
+                self._later(self._send(frame))
 
     def _later(self, work) -> None:
         task = asyncio.ensure_future(work)
@@ -149,7 +163,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def _lose_chat(self, chat_id: str, frame: dict) -> None:
         """The user is no longer in the chat: stop its frames and tell the client."""
-        self.member_of.discard(chat_id)  # every later frame for it checks again (and fails)
+        self.member_of.pop(chat_id, None)  # every later frame for it checks again (and fails)
         if chat_id in self.joined:
             self.joined.discard(chat_id)
             await get_fanout().leave(chat_id, self)
@@ -202,12 +216,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _require_member(self, frame: dict) -> str:
         chat_id = frame["chatId"]
         if chat_id not in self.member_of:
-            member = await database_sync_to_async(selectors.is_member)(
+            writable = await database_sync_to_async(selectors.member_access)(
                 chat_id=chat_id, user_id=self.user_id
             )
-            if not member:
+            if writable is None:
                 raise ProtocolError("not_member", "You are not a member of this chat.", frame=frame)
-            self.member_of.add(chat_id)
+            self.member_of[chat_id] = writable
         return chat_id
 
     async def action_join_chat(self, frame):
@@ -235,7 +249,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # Read after the subscription is confirmed: a message stored later arrives live.
         last_seq = await database_sync_to_async(selectors.chat_last_seq)(chat_id=chat_id)
         get_fanout().order_from(chat_id, last_seq)
-        await self._send({"type": "joined", "chatId": chat_id, "lastSeq": last_seq})
+        joined = {"type": "joined", "chatId": chat_id, "lastSeq": last_seq}
+        if not self.member_of.get(chat_id, True):
+            joined["readOnly"] = True
+        await self._send(joined)
         self._register(chat_id=chat_id)
 
     async def action_leave_chat(self, frame):
@@ -247,6 +264,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def action_send_message(self, frame):
         chat_id = await self._require_member(frame)
+        if not self.member_of.get(chat_id, True):
+            raise errors.Locked()
         result = await database_sync_to_async(services.message_send)(
             chat_id=chat_id,
             user_id=self.user_id,

@@ -37,6 +37,16 @@ class Forbidden(ChatError):
     status = 403
 
 
+class Locked(ChatError):
+    """The chat is locked or archived by a moderator: it can be read, not written to."""
+
+    code = "chat_locked"
+    status = 403
+
+    def __init__(self, detail: str = "This chat is read-only: a moderator locked it."):
+        super().__init__(detail)
+
+
 class Unavailable(ChatError):
     """The store could not be reached in time; the same request may be retried."""
 

@@ -8,6 +8,7 @@ them and "a user's chats" is one relational query. ``StoredMessage``, ``ChatSequ
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -32,6 +33,12 @@ class ChatRoom(models.Model):
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="chats"
     )
+    locked = models.BooleanField(
+        default=False, help_text="Read-only: members can read it, nobody can send."
+    )
+    archived = models.BooleanField(
+        default=False, help_text="Hidden from members' chat lists, and read-only."
+    )
 
     class Meta:
         ordering = ["-last_activity"]
@@ -44,6 +51,14 @@ class ChatRoom(models.Model):
 
     def __str__(self):
         return self.name or f"{self.get_chat_type_display()} chat {self.id}"
+
+    def clean(self):
+        # A direct chat is the one chat of a pair, made when one of them starts it; a group
+        # (or a new room) cannot be turned into one.
+        if self.chat_type == self.ChatType.DIRECT and not self.direct_key:
+            raise ValidationError(
+                "Only the two people of a direct chat can start it; a group stays a group."
+            )
 
 
 class Membership(models.Model):
@@ -98,6 +113,7 @@ class StoredMessage(models.Model):
     client_message_id = models.CharField(max_length=64)
     attachments = models.JSONField(default=list, blank=True)
     timestamp = models.BigIntegerField(help_text="Milliseconds since the epoch.")
+    deleted = models.BooleanField(default=False, help_text="A tombstone: no text, no attachments.")
 
     class Meta:
         constraints = [

@@ -9,16 +9,27 @@ instead of from each place that can make it:
 - a user saved (password, active flag, ...) or deleted -> ``userChanged``: their sockets
   re-read their session and close with 4401 (session no longer valid) or 4403 (deactivated);
 - a membership deleted -> ``membershipRemoved``: her sockets leave the chat and get
-  ``removed``; every later frame for it is refused.
+  ``removed``; every later frame for it is refused;
+- a room saved -> ``chatChanged``: sockets that use it learn whether it is now read-only
+  (locked or archived) and joined ones get ``chatUpdated``;
+- a room deleted -> ``chatDeleted`` to its members' sockets, and its history (messages and
+  counter) is deleted from the message store once the deletion commits.
 """
 
-from django.contrib.auth import get_user_model
+import logging
+
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.signals import user_logged_out
 from django.contrib.sessions.models import Session
-from django.db.models.signals import post_delete, post_save
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save, pre_delete
+from django.utils import timezone
 
-from chat.models import Membership
+from chat.models import ChatRoom, Membership
 from chat.notices import notify, session_tag
+from chat.stores import get_store
+
+logger = logging.getLogger(__name__)
 
 
 def _logged_out(sender, request, user, **kwargs):
@@ -44,6 +55,43 @@ def _membership_deleted(sender, instance, **kwargs):
     notify("membershipRemoved", chatId=str(instance.chat_id), userId=str(instance.user_id))
 
 
+def _chat_saved(sender, instance, created, **kwargs):
+    if not created:
+        notify(
+            "chatChanged", chatId=str(instance.pk), locked=instance.locked,
+            archived=instance.archived,
+        )  # fmt: skip
+
+
+def _chat_deleting(sender, instance, **kwargs):
+    # Its memberships are deleted with it: who was in it is read before.
+    instance.member_ids_when_deleted = [
+        str(user_id) for user_id in instance.memberships.values_list("user_id", flat=True)
+    ]
+
+
+def _chat_deleted(sender, instance, **kwargs):
+    chat_id = str(instance.pk)
+    members = getattr(instance, "member_ids_when_deleted", [])
+    notify("chatDeleted", chatId=chat_id, members=members)
+    transaction.on_commit(lambda: history_delete(chat_id))
+
+
+def history_delete(chat_id: str) -> int:
+    """Delete a deleted chat's messages from the message store; logged loudly if it fails
+    (``manage.py delete_chat_history`` deletes them later)."""
+    try:
+        deleted = get_store().chat_delete(chat_id)
+    except Exception:
+        logger.exception(
+            "The history of deleted chat %s is still in the message store; delete it with "
+            "`manage.py delete_chat_history %s`", chat_id, chat_id,
+        )  # fmt: skip
+        return 0
+    logger.info("Deleted chat %s: %d messages deleted from the message store", chat_id, deleted)
+    return deleted
+
+
 def connect_signals() -> None:
     """Called once, when the app is ready."""
     User = get_user_model()
@@ -54,3 +102,33 @@ def connect_signals() -> None:
     post_delete.connect(
         _membership_deleted, sender=Membership, dispatch_uid="chat-membership-deleted"
     )
+    post_save.connect(_chat_saved, sender=ChatRoom, dispatch_uid="chat-room-saved")
+    pre_delete.connect(_chat_deleting, sender=ChatRoom, dispatch_uid="chat-room-deleting")
+    post_delete.connect(_chat_deleted, sender=ChatRoom, dispatch_uid="chat-room-deleted")
+
+
+# -- Moderators' actions (Django admin calls these; each change sends its own notices) -------
+
+
+def message_remove(*, chat_id: str, seq: int):
+    """Make a message a tombstone (text and attachments erased, its place kept) and tell the
+    chat's open pages (``messageDeleted``); the tombstone, or None if there is no such message.
+    """
+    message = get_store().message_delete(chat_id, seq)
+    if message is not None:
+        notify("messageDeleted", chatId=chat_id, seq=seq, messageId=message.message_id)
+    return message
+
+
+def user_ban(user) -> int:
+    """Deactivate the user and end every session of theirs (their sockets close with 4403);
+    returns how many sessions were ended."""
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    ended = 0
+    user_id = str(user.pk)
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if str(session.get_decoded().get(SESSION_KEY)) == user_id:
+            session.delete()
+            ended += 1
+    return ended

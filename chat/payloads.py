@@ -28,6 +28,7 @@ def message_payload(message: Message, *, delivered: bool = False, read: bool = F
         "timestamp": message.timestamp,
         "createdAt": iso_from_ms(message.timestamp),
         "attachments": list(message.attachments),
+        "deleted": message.deleted,
         "delivered": delivered,
         "read": read,
     }

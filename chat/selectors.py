@@ -29,24 +29,37 @@ def _well_formed(chat_id: str) -> bool:
     return True
 
 
-def is_member(*, chat_id: str, user_id: str) -> bool:
-    """True when the user belongs to the chat (False for unknown or malformed chat ids)."""
+def member_access(*, chat_id: str, user_id: str) -> bool | None:
+    """None when the user is not in the chat (or the chat id is unknown or malformed); else
+    whether they may send to it: False while the chat is locked or archived."""
     if not _well_formed(chat_id):
-        return False
+        return None
     # Every socket's join asks this: a plain statement, without the ORM building and compiling
     # the query each time (three quarters of the call's time).
-    meta = Membership._meta
+    meta, rooms = Membership._meta, ChatRoom._meta
     chat, user = meta.get_field("chat"), meta.get_field("user")
+    quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT 1 FROM {connection.ops.quote_name(meta.db_table)} "
-            f"WHERE {chat.column} = %s AND {user.column} = %s",
+            f"SELECT r.{quote('locked')}, r.{quote('archived')} "
+            f"FROM {quote(meta.db_table)} m JOIN {quote(rooms.db_table)} r "
+            f"ON r.{quote(rooms.pk.column)} = m.{quote(chat.column)} "
+            f"WHERE m.{quote(chat.column)} = %s AND m.{quote(user.column)} = %s",
             [
                 chat.target_field.get_db_prep_value(chat_id, connection),
                 user.target_field.get_db_prep_value(user_id, connection),
             ],
         )
-        return cursor.fetchone() is not None
+        row = cursor.fetchone()
+    return None if row is None else not (row[0] or row[1])
+
+
+def chat_for_sender(*, chat_id: str, user: User) -> ChatRoom:
+    """``chat_for_member``, and ``Locked`` if the chat is locked or archived."""
+    chat = chat_for_member(chat_id=chat_id, user=user)
+    if chat.locked or chat.archived:
+        raise errors.Locked()
+    return chat
 
 
 def chat_last_seq(*, chat_id: str) -> int:
@@ -89,7 +102,8 @@ def chat_list_for_user(
     is newer than that comes first. ``InvalidInput`` for a cursor this did not issue.
     """
     limit = max(1, min(limit, CHAT_LIST_MAX_LIMIT))
-    memberships = Membership.objects.filter(user_id=user_id).select_related("chat")
+    memberships = Membership.objects.filter(user_id=user_id, chat__archived=False)
+    memberships = memberships.select_related("chat")
     if cursor is not None:
         activity, chat_pk = _chat_list_position(cursor)
         memberships = memberships.filter(

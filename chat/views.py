@@ -90,5 +90,6 @@ def chat_detail(request, chat_id):
         "members": members,
         "page_data": page_data,
         "max_length": settings.CHAT_MESSAGE_MAX_LENGTH,
+        "read_only": chat.locked or chat.archived,
     }
     return render(request, "chat/detail.html", context)

@@ -148,3 +148,199 @@ async def test_saving_a_user_without_revoking_anything_leaves_their_sockets_open
     assert await socket.receive_nothing(timeout=0.3)
     assert await send(socket, {"action": "ping"}) == {"type": "pong"}
     await socket.disconnect()
+
+
+# -- Rooms: lock, archive, delete; messages; bans (through the admin) ----------------------------
+
+
+def api_as(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+def api_call(user, method, *args, **kwargs):
+    return getattr(api_as(user), method)(*args, **kwargs)
+
+
+def staff_client(make_user) -> Client:
+    client = Client()
+    client.force_login(make_user("moderator", is_staff=True, is_superuser=True))
+    return client
+
+
+async def joined_socket(user, chat_id):
+    socket = await socket_of(await logged_in(user))
+    reply = await send(socket, {"action": "joinChat", "chatId": chat_id})
+    assert reply["type"] == "joined", reply
+    return socket, reply
+
+
+def admin_log(obj) -> list[str]:
+    from django.contrib.admin.models import LogEntry
+
+    entries = LogEntry.objects.filter(object_id=str(obj.pk)).order_by("action_time")
+    return [f"{e.user.username}: {e.get_change_message()}" for e in entries]
+
+
+async def test_a_locked_chat_is_read_only_live_and_unlocking_reopens_it(trio, make_user):
+    alice, bob, _, chat = trio
+    chat_id = str(chat.pk)
+    staff = await database_sync_to_async(staff_client)(make_user)
+    a, _ = await joined_socket(alice, chat_id)
+    b, _ = await joined_socket(bob, chat_id)
+    assert (await send(a, send_message(chat_id, "before", "k-1")))["type"] == "ack"
+    for socket in (a, b):
+        await socket.receive_from(timeout=5)  # the message
+    changelist = "/admin/chat/chatroom/"
+    locked = await database_sync_to_async(staff.post)(
+        changelist, {"action": "lock", "_selected_action": [chat_id]}
+    )
+    assert locked.status_code == 302
+    for socket in (a, b):
+        assert json.loads(await socket.receive_from(timeout=2)) == {
+            "type": "chatUpdated", "chatId": chat_id, "readOnly": True,
+        }  # fmt: skip
+    refused = await send(a, send_message(chat_id, "during", "k-2"))
+    assert (refused["type"], refused["code"], refused["clientMessageId"]) == (
+        "error", "chat_locked", "k-2",
+    )  # fmt: skip
+    synced = await send(b, {"action": "sync", "chatId": chat_id, "afterSeq": 0})
+    assert [m["message"] for m in synced["messages"]] == ["before"]  # reads still work
+    rest = await database_sync_to_async(api_call)(
+        alice, "post", f"/api/chats/{chat_id}/messages", {"message": "over rest"}, format="json"
+    )
+    assert (rest.status_code, rest.json()["code"]) == (403, "chat_locked")
+    # A socket opened while it is locked is told at its join.
+    c, joined = await joined_socket(alice, chat_id)
+    assert joined["readOnly"] is True
+    await database_sync_to_async(staff.post)(
+        changelist, {"action": "unlock", "_selected_action": [chat_id]}
+    )
+    for socket in (a, b, c):
+        assert json.loads(await socket.receive_from(timeout=2))["readOnly"] is False
+    assert (await send(a, send_message(chat_id, "after", "k-3")))["type"] == "ack"
+    log = await database_sync_to_async(admin_log)(chat)
+    assert log == ["moderator: Locked", "moderator: Unlocked"]
+    for socket in (a, b, c):
+        await socket.disconnect()
+
+
+def test_an_archived_chat_leaves_the_list_and_is_read_only(trio, make_user):
+    alice, _, _, chat = trio
+    staff = staff_client(make_user)
+    staff.post("/admin/chat/chatroom/", {"action": "archive", "_selected_action": [chat.pk]})
+    listed = api_as(alice).get("/api/chats").json()["chats"]
+    assert str(chat.pk) not in [c["chatId"] for c in listed]
+    sent = api_as(alice).post(
+        f"/api/chats/{chat.pk}/messages", {"message": "hi"}, content_type="application/json"
+    )
+    assert sent.status_code == 403
+    assert api_as(alice).get(f"/api/chats/{chat.pk}/messages").status_code == 200
+
+
+async def test_deleting_a_room_tells_its_members_and_deletes_its_history(trio, make_user):
+    from chat.stores import get_store
+
+    alice, bob, _, chat = trio
+    chat_id = str(chat.pk)
+    staff = await database_sync_to_async(staff_client)(make_user)
+    a, _ = await joined_socket(alice, chat_id)
+    b = await socket_of(await logged_in(bob))  # a member whose socket has not joined it
+    for n in range(3):
+        assert (await send(a, send_message(chat_id, f"m{n}", f"k{n}")))["type"] == "ack"
+        await a.receive_from(timeout=5)
+    confirm = await database_sync_to_async(staff.get)(f"/admin/chat/chatroom/{chat_id}/delete/")
+    assert b"Messages (deleted from the message store): 3" in confirm.content
+    deleted = await database_sync_to_async(staff.post)(
+        f"/admin/chat/chatroom/{chat_id}/delete/", {"post": "yes"}
+    )
+    assert deleted.status_code == 302
+    frames = [json.loads(await a.receive_from(timeout=2)) for _ in range(2)]
+    assert {"type": "chatDeleted", "chatId": chat_id} in frames
+    assert {"type": "chatDeleted", "chatId": chat_id} in [
+        json.loads(await b.receive_from(timeout=2)) for _ in range(2)
+    ]
+    refused = await send(a, send_message(chat_id, "gone?", "k9"))
+    assert refused["code"] == "not_member"
+    store = get_store()
+    assert await database_sync_to_async(store.last_seq)(chat_id) == 0
+    page = await database_sync_to_async(store.history)(chat_id, limit=10)
+    assert page.messages == []
+    for socket in (a, b):
+        await socket.disconnect()
+
+
+async def test_a_moderator_deletes_a_message_live_and_in_history(trio, make_user):
+    alice, bob, _, chat = trio
+    chat_id = str(chat.pk)
+    staff = await database_sync_to_async(staff_client)(make_user)
+    a, _ = await joined_socket(alice, chat_id)
+    b, _ = await joined_socket(bob, chat_id)
+    ack = await send(a, send_message(chat_id, "something rude", "rude"))
+    for socket in (a, b):
+        await socket.receive_from(timeout=5)
+    page = await database_sync_to_async(staff.get)(f"/admin/chat/chatroom/{chat_id}/messages/")
+    assert page.status_code == 200 and b"something rude" in page.content
+    removed = await database_sync_to_async(staff.post)(
+        f"/admin/chat/chatroom/{chat_id}/messages/", {"seq": str(ack["seq"])}
+    )
+    assert removed.status_code == 302
+    for socket in (a, b):
+        assert json.loads(await socket.receive_from(timeout=2)) == {
+            "type": "messageDeleted", "chatId": chat_id, "seq": ack["seq"],
+            "messageId": ack["messageId"],
+        }  # fmt: skip
+    history = await database_sync_to_async(api_call)(bob, "get", f"/api/chats/{chat_id}/messages")
+    (message,) = history.json()["messages"]
+    assert (message["deleted"], message["message"]) == (True, "")
+    page = await database_sync_to_async(staff.get)(f"/admin/chat/chatroom/{chat_id}/messages/")
+    assert b"something rude" not in page.content
+    log = await database_sync_to_async(admin_log)(chat)
+    assert log == [f"moderator: Deleted message #1 ({ack['messageId']}) sent by alice"]
+    bad = await database_sync_to_async(staff.post)(
+        f"/admin/chat/chatroom/{chat_id}/messages/", {"seq": "²"}
+    )
+    assert bad.status_code == 302  # "no message #0", not a crash
+    for socket in (a, b):
+        await socket.disconnect()
+
+
+async def test_a_ban_deactivates_ends_sessions_and_closes_sockets(make_user):
+    alice, bob = (
+        await database_sync_to_async(make_user)(),
+        await database_sync_to_async(make_user)(),
+    )
+    staff = await database_sync_to_async(staff_client)(make_user)
+    clients = [await logged_in(alice) for _ in range(2)]
+    sockets = [await socket_of(c) for c in clients]
+    other = await socket_of(await logged_in(bob))
+    banned = await database_sync_to_async(staff.post)(
+        "/admin/auth/user/", {"action": "ban", "_selected_action": [alice.pk]}
+    )
+    assert banned.status_code == 302
+    assert sorted([await closed_with(s) for s in sockets]) in ([4401, 4401], [4401, 4403],
+                                                               [4403, 4403])  # fmt: skip
+    await database_sync_to_async(alice.refresh_from_db)()
+    assert not alice.is_active
+    keys = [c.cookies["sessionid"].value for c in clients]
+    assert not await database_sync_to_async(Session.objects.filter(session_key__in=keys).exists)()
+    assert await socket_of(clients[0]) is None
+    assert await send(other, {"action": "ping"}) == {"type": "pong"}
+    assert (await database_sync_to_async(admin_log)(alice))[0].startswith("moderator: Banned")
+    await other.disconnect()
+
+
+def test_a_group_cannot_become_a_direct_chat_in_the_admin(trio, make_user):
+    _, _, _, chat = trio
+    staff = staff_client(make_user)
+    form = staff.get(f"/admin/chat/chatroom/{chat.pk}/change/")
+    assert form.status_code == 200 and b'name="chat_type"' not in form.content
+    added = staff.post(
+        "/admin/chat/chatroom/add/",
+        {"name": "x", "chat_type": "direct", "locked": "", "archived": "",
+         "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"},
+    )  # fmt: skip
+    assert added.status_code == 200 and b"a group stays a group" in added.content

@@ -71,10 +71,13 @@ class MessageOutput(serializers.Serializer):
     clientMessageId = serializers.CharField()
     userId = serializers.CharField()
     username = serializers.CharField()
-    message = serializers.CharField()
+    message = serializers.CharField(allow_blank=True, help_text="Empty once deleted.")
     timestamp = serializers.IntegerField(help_text="Milliseconds since the epoch.")
     createdAt = serializers.DateTimeField()
     attachments = serializers.ListField(child=serializers.DictField())
+    deleted = serializers.BooleanField(
+        help_text="A tombstone: deleted by its sender or a moderator."
+    )
     delivered = serializers.BooleanField()
     read = serializers.BooleanField()
 

@@ -121,7 +121,7 @@ class ChatMessagesView(_PostBudget, APIView):
     )
     def post(self, request, chat_id):
         data = _valid(s.MessageCreateInput, request.data)
-        chat = selectors.chat_for_member(chat_id=chat_id, user=request.user)
+        chat = selectors.chat_for_sender(chat_id=chat_id, user=request.user)
         result = services.message_send(
             chat_id=str(chat.pk),
             user_id=str(request.user.pk),

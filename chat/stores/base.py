@@ -68,6 +68,9 @@ class Message:
     """When the server accepted it, in milliseconds since the epoch."""
     attachments: tuple = ()
     """Attachment descriptors (JSON-able dicts)."""
+    deleted: bool = False
+    """A tombstone: the message was deleted; its text and attachments are gone, its place
+    in the chat (``seq``) stays."""
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,17 @@ class MessageStore:
 
     def last_messages(self, chat_ids: list[str]) -> dict[str, Message]:
         """Return the newest message of each chat that has one, keyed by chat id."""
+        raise NotImplementedError
+
+    def message_delete(self, chat_id: str, seq: int) -> Message | None:
+        """Make the message at ``seq`` a tombstone (no text, no attachments, ``deleted``) and
+        return it; None if the chat has no such message. Deleting a tombstone changes
+        nothing and returns it again."""
+        raise NotImplementedError
+
+    def chat_delete(self, chat_id: str) -> int:
+        """Delete the chat's history: every message and its ``seq`` counter (a chat appended
+        to afterwards starts again at 1). Returns how many messages were deleted."""
         raise NotImplementedError
 
     def connections_write(self, *, put: list[Connection], remove: list[str]) -> None:

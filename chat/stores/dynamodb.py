@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from pynamodb.attributes import (
+    BooleanAttribute,
     JSONAttribute,
     NumberAttribute,
     TTLAttribute,
@@ -76,6 +77,7 @@ def build_models(prefix: str, client: dict) -> dict[str, type[Model]]:
         timestamp = NumberAttribute()
         created_at = UnicodeAttribute(attr_name="createdAt")
         attachments = JSONAttribute(default=list)
+        deleted = BooleanAttribute(default=False)
 
     class SequenceItem(Model):
         Meta = meta("sequences")
@@ -134,6 +136,7 @@ def _message(item) -> base.Message:
         client_message_id=item.client_message_id,
         timestamp=int(item.timestamp),
         attachments=tuple(item.attachments or ()),
+        deleted=bool(item.deleted),
     )
 
 
@@ -312,6 +315,38 @@ class MessageStore(base.MessageStore):
         except PynamoDBException as error:
             raise base.StoreError(str(error)) from error
         return newest
+
+    def message_delete(self, chat_id, seq):
+        try:
+            item = self.Message.get(chat_id, seq, consistent_read=True)
+            if not item.deleted:
+                item.update(
+                    actions=[
+                        self.Message.body.set(""),
+                        self.Message.attachments.set([]),
+                        self.Message.deleted.set(True),
+                    ]
+                )
+        except self.Message.DoesNotExist:
+            return None
+        except PynamoDBException as error:
+            raise base.StoreError(str(error)) from error
+        return _message(item)
+
+    def chat_delete(self, chat_id):
+        # Send keys name the chat but hold no text; they expire by their TTL.
+        deleted = 0
+        try:
+            with self.Message.batch_write() as batch:
+                for item in self.Message.query(
+                    chat_id, attributes_to_get=["chatId", "seq"], consistent_read=True
+                ):
+                    batch.delete(item)
+                    deleted += 1
+            self.Sequence(chat_id).delete()
+        except PynamoDBException as error:
+            raise base.StoreError(str(error)) from error
+        return deleted
 
     def connections_write(self, *, put, remove):
         # BatchWriteItem: 25 puts or deletes a request (PynamoDB splits and resends what

@@ -28,6 +28,7 @@ def _message(row: StoredMessage) -> base.Message:
         client_message_id=row.client_message_id,
         timestamp=row.timestamp,
         attachments=tuple(row.attachments or ()),
+        deleted=row.deleted,
     )
 
 
@@ -103,8 +104,8 @@ class MessageStore(base.MessageStore):
                 f"ON CONFLICT (chat_id) DO UPDATE SET last_seq = {counters}.last_seq + 1 "
                 "RETURNING last_seq) "
                 f"INSERT INTO {messages} (chat_id, seq, message_id, user_id, username, body, "
-                "client_message_id, attachments, timestamp) "
-                "SELECT %s, next.last_seq, %s, %s, %s, %s, %s, %s::jsonb, %s FROM next "
+                "client_message_id, attachments, timestamp, deleted) "
+                "SELECT %s, next.last_seq, %s, %s, %s, %s, %s, %s::jsonb, %s, false FROM next "
                 "RETURNING seq",
                 [
                     new.chat_id,
@@ -171,6 +172,18 @@ class MessageStore(base.MessageStore):
         newest = ChatSequence.objects.filter(chat_id=OuterRef("chat_id")).values("last_seq")
         rows = StoredMessage.objects.filter(chat_id__in=list(chat_ids), seq=Subquery(newest))
         return {row.chat_id: _message(row) for row in rows}
+
+    def message_delete(self, chat_id, seq):
+        rows = StoredMessage.objects.filter(chat_id=chat_id, seq=seq)
+        rows.filter(deleted=False).update(body="", attachments=[], deleted=True)
+        row = rows.first()
+        return _message(row) if row is not None else None
+
+    def chat_delete(self, chat_id):
+        with transaction.atomic():
+            deleted, _ = StoredMessage.objects.filter(chat_id=chat_id).delete()
+            ChatSequence.objects.filter(chat_id=chat_id).delete()
+        return deleted
 
     def connections_write(self, *, put, remove):
         # Plain statements, many sockets each: after a deploy thousands open, join and close at

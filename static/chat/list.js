@@ -11,6 +11,7 @@
     last.textContent = "";
     const who = document.createElement("b");
     who.textContent = `${message.username}:`;
+    if (message.deleted) message = { ...message, message: "message deleted" };
     const text = message.message.length > 120 ? `${message.message.slice(0, 119)}…` : message.message;
     last.append(who, ` ${text}`);
   }
@@ -31,6 +32,11 @@
       return;
     }
     if (frame.type === "joined") refusals.delete(frame.chatId);
+    if (frame.type === "removed" || frame.type === "chatDeleted") {
+      const gone = list.querySelector(`li[data-chat-id="${CSS.escape(frame.chatId)}"]`);
+      if (gone) gone.remove();
+      return;
+    }
     if (frame.type !== "message") return;
     const item = list.querySelector(`li[data-chat-id="${CSS.escape(frame.chatId)}"]`);
     if (!item) return;

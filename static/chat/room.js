@@ -47,7 +47,22 @@
     body.className = "body";
     body.textContent = message.message;
     item.append(meta, body);
+    if (message.deleted) markDeleted(item);
     return item;
+  }
+
+  function markDeleted(item) {
+    item.classList.add("deleted");
+    item.querySelector(".body").textContent = "message deleted";
+  }
+
+  // A moderator's change: read-only (locked, archived), or no longer ours (removed, deleted).
+  const notice = document.getElementById("chat-notice");
+  function setReadOnly(readOnly, why) {
+    notice.hidden = !readOnly;
+    notice.textContent = readOnly ? why : "";
+    input.disabled = readOnly;
+    document.getElementById("send").disabled = readOnly;
   }
 
   function nearBottom() {
@@ -122,6 +137,7 @@
     switch (frame.type) {
       case "joined":
         joined = true;
+        setReadOnly(Boolean(frame.readOnly), "This chat is read-only: a moderator locked it.");
         if (frame.lastSeq > contiguous) requestSync();
         for (const clientMessageId of pending.keys()) sendPending(clientMessageId);
         break;
@@ -156,6 +172,20 @@
       }
       case "typing":
         if (frame.userId !== data.userId) showTyping(frame.username);
+        break;
+      case "chatUpdated":
+        setReadOnly(frame.readOnly, "This chat is read-only: a moderator locked it.");
+        break;
+      case "messageDeleted": {
+        const item = shown.get(frame.messageId);
+        if (item) markDeleted(item);
+        break;
+      }
+      case "removed":
+        setReadOnly(true, "You were removed from this chat.");
+        break;
+      case "chatDeleted":
+        setReadOnly(true, "This chat was deleted.");
         break;
       case "error": {
         const later = (retry) => setTimeout(retry, 1000 + Math.random() * 1000);

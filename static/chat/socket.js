@@ -41,10 +41,16 @@ class ChatSocket {
       }
       this.onFrame(frame);
     };
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       clearInterval(this.pingTimer);
       if (this.ws !== ws) return;
       this.ws = null;
+      // 4401: the session ended (logged out, password changed); 4403: the account was
+      // deactivated. Reconnecting with the same cookie cannot succeed.
+      if (event.code === 4401 || event.code === 4403) {
+        this.onState(event.code === 4401 ? "signed-out" : "deactivated");
+        return;
+      }
       this.onState("reconnecting");
       const delay = Math.min(10000, 500 * 2 ** this.attempt) * (0.5 + Math.random() / 2);
       this.attempt += 1;
@@ -64,5 +70,11 @@ function showConnectionState(state) {
   const badge = document.getElementById("connection-state");
   if (!badge) return;
   badge.dataset.state = state;
-  badge.textContent = { connecting: "connecting…", connected: "live", reconnecting: "reconnecting…" }[state];
+  badge.textContent = {
+    connecting: "connecting…",
+    connected: "live",
+    reconnecting: "reconnecting…",
+    "signed-out": "signed out: log in again",
+    deactivated: "account deactivated",
+  }[state];
 }

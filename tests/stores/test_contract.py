@@ -272,3 +272,39 @@ def test_a_history_page_larger_than_dynamodb_s_one_megabyte_page(store):
     assert page.next_cursor is None and page.messages[0].body == body
     catch_up = store.after(chat, after_seq=0, limit=120)
     assert len(catch_up.messages) == 120 and not catch_up.has_more
+
+
+def test_a_deleted_message_is_a_tombstone_in_its_place(store):
+    chat = new_chat_id()
+    for n in range(1, 4):
+        store.append(new(chat, n))
+    tombstone = store.message_delete(chat, 2)
+    assert (tombstone.seq, tombstone.body, tombstone.deleted) == (2, "", True)
+    assert tombstone.attachments == ()
+    history = store.history(chat, limit=10).messages
+    assert [(m.seq, m.body, m.deleted) for m in history] == [
+        (3, "message 3", False),
+        (2, "", True),
+        (1, "message 1", False),
+    ]
+    assert store.after(chat, after_seq=1, limit=10).messages[0].deleted
+    # Deleting again changes nothing; an unknown seq is None; the retried send still answers
+    # with the (now deleted) original, storing nothing.
+    assert store.message_delete(chat, 2) == tombstone
+    assert store.message_delete(chat, 9) is None
+    retried = store.append(new(chat, 2))
+    assert (retried.created, retried.message.seq, retried.message.deleted) == (False, 2, True)
+    assert store.last_seq(chat) == 3
+
+
+def test_deleting_a_chat_deletes_its_history_and_no_other(store):
+    chat, other = new_chat_id(), new_chat_id()
+    for n in range(1, 31):
+        store.append(new(chat, n))
+    store.append(new(other, 1))
+    assert store.chat_delete(chat) == 30
+    assert store.history(chat, limit=50).messages == []
+    assert store.last_seq(chat) == 0
+    assert store.last_messages([chat, other]).keys() == {other}
+    assert store.chat_delete(chat) == 0
+    assert store.last_seq(other) == 1
