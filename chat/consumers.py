@@ -120,7 +120,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """A change made elsewhere that may concern this socket (``chat.notices``)."""
         kind, chat_id = notice.get("type"), notice.get("chatId")
         if kind == "sessionEnded" and notice.get("session") == self.session_tag:
-            self._close_soon(4401)
+            self._later(self._check_session(ended=True))
         elif kind == "userChanged":
             self._later(self._check_session())
         elif kind == "membershipRemoved":
@@ -155,9 +155,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             logger.info("Closing %s of user %s (%d)", self.connection_id, self.user_id, code)
             self.closing = asyncio.ensure_future(self.close(code=code))
 
-    async def _check_session(self) -> None:
-        """Close the socket if its session no longer logs its user in."""
+    async def _check_session(self, *, ended: bool = False) -> None:
+        """Close the socket if its session no longer logs its user in (or has ``ended``: a
+        logout sends its notice just before the session is deleted); the code says why."""
         code = await database_sync_to_async(session_close_code)(self.session_key, self.user_id)
+        if code is None and ended:
+            code = 4401
         if code is not None:
             self._close_soon(code)
 

@@ -123,12 +123,13 @@ def message_remove(*, chat_id: str, seq: int):
 def user_ban(user) -> int:
     """Deactivate the user and end every session of theirs (their sockets close with 4403);
     returns how many sessions were ended."""
-    user.is_active = False
-    user.save(update_fields=["is_active"])
     ended = 0
     user_id = str(user.pk)
-    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
-        if str(session.get_decoded().get(SESSION_KEY)) == user_id:
-            session.delete()
-            ended += 1
+    with transaction.atomic():  # the notices go once it is all done
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+            if str(session.get_decoded().get(SESSION_KEY)) == user_id:
+                session.delete()
+                ended += 1
     return ended

@@ -66,6 +66,7 @@ class Cluster:
                 **AWS_TEST_ENV,
             )
             env.update(CHAT_STORE=self.store, **self.extra_env)
+            self.env = env
             migrate(env)
             if self.store == "dynamodb":
                 subprocess.run(
@@ -88,6 +89,16 @@ class Cluster:
                     aws_secret_access_key=AWS_TEST_ENV["AWS_SECRET_ACCESS_KEY"],
                 )
             yield self
+
+    def shell(self, code: str) -> str:
+        """Run ``code`` in ``manage.py shell`` with the servers' settings (a third process, as
+        a script or a moderator's shell would be); what it printed."""
+        done = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=self.env,
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
 
     def restart_redis(self, *, down_seconds: float = 0) -> None:
         """Kill Redis (SIGKILL: nothing saved) and start an empty one on the same port."""

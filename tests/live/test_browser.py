@@ -2,14 +2,17 @@
 
 import contextlib
 import re
+import subprocess
+import sys
 import uuid
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from tests.live import users
 from tests.live.browser import launch
 from tests.live.users import LiveUser
-from tests.servers import Daphne, migrate, server_database, server_env
+from tests.servers import ROOT, Daphne, migrate, server_database, server_env
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 PASSWORD = "browser-test-password-42"
@@ -179,3 +182,43 @@ def test_the_chat_list_joins_every_chat_even_past_the_frame_budget(tight_server)
             assert sent.status_code == 201, sent.text
             item = page.locator(f'li[data-chat-id="{chats[n]}"]')
             expect(item.locator(".last-message")).to_contain_text(f"to {n}", timeout=10000)
+
+
+def test_moderation_shows_in_an_open_page_at_once(server):
+    """A moderator locks the room, deletes a message and ends the session in the admin while
+    the member's page is open: the page turns read-only, shows the tombstone, and says it was
+    signed out instead of reconnecting."""
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c",
+         "from django.contrib.auth import get_user_model; get_user_model().objects"
+         f".create_superuser('moderator', password='{users.PASSWORD}')"],
+        cwd=ROOT, env=server.env, check=True, timeout=60,
+    )  # fmt: skip
+    moderator = LiveUser(server.url, "moderator").log_in()
+    alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
+    chat_id = alice.api(
+        "POST", "/api/chats",
+        json={"chatType": "group", "chatName": "club", "participants": [alice.find(bob)]},
+    ).json()["chatId"]  # fmt: skip
+    with live_page(server, alice, f"/chats/{chat_id}/") as page:
+        send(page, "first")
+        send(page, "second")
+        expect(bodies(page)).to_have_text(["first", "second"])
+        locked = moderator.api(
+            "POST", "/admin/chat/chatroom/", data={"action": "lock", "_selected_action": [chat_id]}
+        )
+        assert locked.status_code == 302
+        expect(page.locator("#chat-notice")).to_contain_text("read-only")
+        expect(page.locator("#message-input")).to_be_disabled()
+        removed = moderator.api(
+            "POST", f"/admin/chat/chatroom/{chat_id}/messages/", data={"seq": "1"}
+        )
+        assert removed.status_code == 302
+        expect(page.locator("#messages .message.deleted .body")).to_have_text(["message deleted"])
+        banned = moderator.api(
+            "POST", "/admin/auth/user/", data={"action": "ban", "_selected_action": [alice.user_id]}
+        )
+        assert banned.status_code == 302
+        expect(page.locator("#connection-state")).to_have_text("account deactivated")
+        page.wait_for_timeout(1500)  # no reconnect loop
+        expect(page.locator("#connection-state")).to_have_text("account deactivated")
