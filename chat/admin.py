@@ -18,7 +18,7 @@ from chat import moderation
 from chat.models import ChatRoom, Membership, StoredMessage
 from chat.payloads import iso_from_ms
 from chat.stores import get_store
-from chat.stores.base import InvalidCursor
+from chat.stores.base import InvalidCursor, StoreError
 
 MESSAGES_PAGE = 50
 
@@ -29,6 +29,15 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
     fields = ["user", "joined_at", "last_delivered_seq", "last_read_seq"]
     readonly_fields = ["joined_at", "last_delivered_seq", "last_read_seq"]
+
+    def has_add_permission(self, request, obj=None):
+        # A direct chat keeps its pair (Membership.clean says so on the membership pages).
+        if obj is not None and obj.chat_type == ChatRoom.ChatType.DIRECT:
+            return False
+        return super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # members are added or removed, not moved
 
 
 def _set_rooms(modeladmin, request, queryset, *, verb: str, **fields):
@@ -99,7 +108,10 @@ class ChatRoomAdmin(admin.ModelAdmin):
     def get_deleted_objects(self, objs, request):
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
         # The history is in the message store, not in these tables: say it goes too.
-        stored = sum(get_store().last_seq(str(chat.pk)) for chat in objs)
+        try:
+            stored = sum(get_store().last_seq(str(chat.pk)) for chat in objs)
+        except StoreError:
+            stored = "unknown: the message store is unreachable"
         counts = {**counts, "messages (deleted from the message store)": stored}
         return deleted, counts, perms_needed, protected
 

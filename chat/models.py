@@ -80,6 +80,17 @@ class Membership(models.Model):
     def __str__(self):
         return f"{self.user} in {self.chat}"
 
+    def clean(self):
+        # Staff add members in the admin: a direct chat keeps its pair, a group its size.
+        if self.pk is not None or self.chat_id is None:
+            return
+        if self.chat.chat_type == ChatRoom.ChatType.DIRECT:
+            raise ValidationError("A direct chat has exactly its two people; start a group.")
+        if self.chat.memberships.count() >= settings.CHAT_GROUP_MAX_MEMBERS:
+            raise ValidationError(
+                f"A group chat has at most {settings.CHAT_GROUP_MAX_MEMBERS} members."
+            )
+
 
 class Contact(models.Model):
     """Someone a user found by their exact username: one they may add to chats by user id."""

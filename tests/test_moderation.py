@@ -343,3 +343,72 @@ def test_a_group_cannot_become_a_direct_chat_in_the_admin(trio, make_user):
          "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"},
     )  # fmt: skip
     assert added.status_code == 200 and b"a group stays a group" in added.content
+
+
+def test_the_orm_stores_messages_are_searchable_and_deleted_as_tombstones(trio, make_user):
+    from chat import services
+    from chat.stores import get_store
+
+    alice, _, _, chat = trio
+    chat_id = str(chat.pk)
+    for n, text in enumerate(["hello all", "buy cheap pills", "bye"]):
+        services.message_send(
+            chat_id=chat_id, user_id=str(alice.pk), username="alice", body=text,
+            client_message_id=f"k{n}",
+        )  # fmt: skip
+    staff = staff_client(make_user)
+    found = staff.get("/admin/chat/storedmessage/", {"q": "pills"})
+    assert found.status_code == 200 and b"buy cheap pills" in found.content
+    assert b"hello all" not in found.content
+    spam = get_store().history(chat_id, limit=10).messages[1]
+    response = staff.post(
+        "/admin/chat/storedmessage/",
+        {"action": "tombstone", "_selected_action": [_row_pk(spam)]},
+    )
+    assert response.status_code == 302
+    texts = [(m.body, m.deleted) for m in get_store().history(chat_id, limit=10).messages]
+    assert texts == [("bye", False), ("", True), ("hello all", False)]
+    assert admin_log(chat) == [f"moderator: Deleted message #2 ({spam.message_id}) sent by alice"]
+    # A moderator cannot add, edit or really delete a stored message.
+    assert staff.get("/admin/chat/storedmessage/add/").status_code == 403
+    assert b'value="delete_selected"' not in staff.get("/admin/chat/storedmessage/").content
+
+
+def _row_pk(message) -> int:
+    from chat.models import StoredMessage
+
+    return StoredMessage.objects.get(message_id=message.message_id).pk
+
+
+def test_a_direct_chat_keeps_its_pair_and_groups_their_size(make_user, make_chat, settings):
+    alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
+    direct, club = make_chat(alice, bob), make_chat(alice, bob, name="club")
+    staff = staff_client(make_user)
+    added = staff.post("/admin/chat/membership/add/", {"chat": direct.pk, "user": carol.pk})
+    assert added.status_code == 200 and b"exactly its two people" in added.content
+    settings.CHAT_GROUP_MAX_MEMBERS = 2
+    full = staff.post("/admin/chat/membership/add/", {"chat": club.pk, "user": carol.pk})
+    assert full.status_code == 200 and b"at most 2 members" in full.content
+    assert Membership.objects.filter(user=carol).count() == 0
+
+
+def test_delete_chat_history_deletes_only_deleted_chats(trio, capsys):
+    import uuid
+
+    from django.core.management import CommandError, call_command
+
+    from chat import services
+    from chat.stores import get_store
+
+    alice, _, _, chat = trio
+    gone = str(uuid.uuid4())  # a chat whose row is gone but whose messages stayed
+    for chat_id in (str(chat.pk), gone):
+        services.message_send(
+            chat_id=chat_id, user_id=str(alice.pk), username="alice", body="x",
+            client_message_id="k",
+        )  # fmt: skip
+    with pytest.raises(CommandError, match="still exists"):
+        call_command("delete_chat_history", str(chat.pk))
+    call_command("delete_chat_history", gone.upper())
+    assert f"{gone}: 1 messages deleted" in capsys.readouterr().out
+    assert get_store().last_seq(gone) == 0 and get_store().last_seq(str(chat.pk)) == 1
