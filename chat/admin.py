@@ -18,7 +18,7 @@ from chat import moderation
 from chat.models import ChatRoom, Membership, StoredMessage
 from chat.payloads import iso_from_ms
 from chat.stores import get_store
-from chat.stores.base import InvalidCursor, StoreError
+from chat.stores.base import HistoryPage, InvalidCursor, StoreError
 
 MESSAGES_PAGE = 50
 
@@ -132,7 +132,11 @@ class ChatRoomAdmin(admin.ModelAdmin):
         if request.method == "POST" and can_delete:
             raw = request.POST.get("seq", "")
             seq = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else 0
-            message = moderation.message_remove(chat_id=str(chat.pk), seq=seq)
+            try:
+                message = moderation.message_remove(chat_id=str(chat.pk), seq=seq)
+            except StoreError:
+                self.message_user(request, "The message store is unreachable.", messages.ERROR)
+                return redirect(request.get_full_path())
             if message is None:
                 self.message_user(request, f"No message #{seq} in this chat.", messages.ERROR)
             else:
@@ -143,11 +147,15 @@ class ChatRoomAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Message #{seq} deleted.", messages.SUCCESS)
             return redirect(request.get_full_path())
         try:
-            page = get_store().history(
-                str(chat.pk), limit=MESSAGES_PAGE, cursor=request.GET.get("cursor") or None
-            )
-        except InvalidCursor:
-            page = get_store().history(str(chat.pk), limit=MESSAGES_PAGE)
+            try:
+                page = get_store().history(
+                    str(chat.pk), limit=MESSAGES_PAGE, cursor=request.GET.get("cursor") or None
+                )
+            except InvalidCursor:
+                page = get_store().history(str(chat.pk), limit=MESSAGES_PAGE)
+        except StoreError:
+            self.message_user(request, "The message store is unreachable.", messages.ERROR)
+            page = HistoryPage(messages=[], next_cursor=None)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Messages of {chat}",
