@@ -275,6 +275,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             username=self.username,
             body=frame["message"],
             client_message_id=frame["clientMessageId"],
+            attachment_ids=frame.get("attachments") or (),
         )
         await self._send(ack_payload(result.message, duplicate=not result.created))
         if result.announce:

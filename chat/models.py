@@ -159,3 +159,35 @@ class Connection(models.Model):
 
     def __str__(self):
         return self.connection_id
+
+
+class Upload(models.Model):
+    """A file a member is sending to a chat: asked for (an upload URL was handed out), then
+    attached to a message once the server checked it (``chat.media``)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to be attached"
+        ATTACHED = "attached", "Attached to a message"
+        REFUSED = "refused", "Refused when attached"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    chat = models.ForeignKey(ChatRoom, on_delete=models.CASCADE, related_name="uploads")
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads"
+    )
+    name = models.CharField(max_length=255, help_text="The file's name, as shown.")
+    content_type = models.CharField(max_length=100)
+    declared_size = models.BigIntegerField()
+    key = models.CharField(max_length=512, help_text="Where it is stored, in quarantine or not.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    # Once attached: the message's send key (a retried send attaches it again), what was found.
+    client_message_id = models.CharField(max_length=64, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    thumbnail_key = models.CharField(max_length=512, blank=True)
+
+    def __str__(self):
+        return f"{self.name} ({self.state})"

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+from chat.media.urls import attachment_payload
 from chat.stores.base import Message
 
 
@@ -27,7 +28,7 @@ def message_payload(message: Message, *, delivered: bool = False, read: bool = F
         "message": message.body,
         "timestamp": message.timestamp,
         "createdAt": iso_from_ms(message.timestamp),
-        "attachments": list(message.attachments),
+        "attachments": [attachment_payload(message.chat_id, a) for a in message.attachments],
         "deleted": message.deleted,
         "delivered": delivered,
         "read": read,

@@ -103,4 +103,11 @@ def parse_frame(text: str | None) -> dict:
         if chat_id is None:
             raise ProtocolError("invalid_field", "'chatId' must be a chat id.", frame=frame)
         frame["chatId"] = chat_id
+    attachments = frame.get("attachments", [])
+    if action == "sendMessage" and not (
+        isinstance(attachments, list) and all(isinstance(a, str) for a in attachments)
+    ):
+        raise ProtocolError(
+            "invalid_field", "'attachments' must be a list of attachment ids.", frame=frame
+        )
     return frame

@@ -17,6 +17,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from chat import errors, selectors
+from chat.media.uploads import attachments_claim
 from chat.models import ChatRoom, Contact, Membership
 from chat.stores import get_store
 from chat.stores.base import Message, NewMessage, StoreError
@@ -109,15 +110,17 @@ def message_send(
     username: str,
     body: str,
     client_message_id: str,
-    attachments: tuple = (),
+    attachment_ids: list | tuple = (),
 ) -> SendResult:
     """Store a message; a retried ``client_message_id`` returns the original, storing nothing.
+    ``attachment_ids`` are uploads of the sender's to this chat (``chat.media``): each is
+    checked and taken out of quarantine first, and the message may then have no text.
 
     Precondition: the caller has checked that ``user_id`` is a member of ``chat_id``.
     Raises ``InvalidInput`` for an empty or over-long message or key, and ``Unavailable``
     when the store cannot take the write in time.
     """
-    if not isinstance(body, str) or not body.strip():
+    if not isinstance(body, str) or not (body.strip() or attachment_ids):
         raise errors.InvalidInput("The message is empty.", code="empty_message")
     if not is_storable(body) or not is_storable(client_message_id):
         raise errors.InvalidInput(
@@ -135,6 +138,12 @@ def message_send(
             f"clientMessageId must be 1 to {CLIENT_MESSAGE_ID_MAX_LENGTH} characters.",
             code="invalid_field",
         )
+    attachments = ()
+    if attachment_ids:
+        attachments = attachments_claim(
+            attachment_ids=attachment_ids, chat_id=chat_id, user_id=user_id,
+            client_message_id=client_message_id,
+        )  # fmt: skip
     new = NewMessage(
         chat_id=chat_id,
         user_id=user_id,

@@ -168,6 +168,58 @@ if WHITENOISE_USE_FINDERS:
 MEDIA_URL = "media/"
 MEDIA_ROOT = VAR_DIR / "media"
 
+# --- Files in chats (chat.media): uploads go to a quarantine prefix, are checked when a message
+# attaches them, and are served to the chat's members. "local": this app's disk and views (the
+# embedded default); "s3": presigned POSTs to CHAT_MEDIA_BUCKET, served through CHAT_CDN_DOMAIN.
+CHAT_MEDIA = env.str("CHAT_MEDIA", default="local")
+if CHAT_MEDIA not in {"local", "s3"}:
+    raise ImproperlyConfigured(f"CHAT_MEDIA must be 'local' or 's3'; got {CHAT_MEDIA!r}.")
+CHAT_UPLOAD_MAX_BYTES = env.int("CHAT_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+CHAT_UPLOAD_TYPES = env.list(
+    "CHAT_UPLOAD_TYPES",
+    default=[
+        "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
+    ],
+)  # fmt: skip
+# How long an upload URL is valid, in seconds (at most 5 minutes).
+CHAT_UPLOAD_EXPIRES = min(env.int("CHAT_UPLOAD_EXPIRES", default=300), 300)
+CHAT_ATTACHMENTS_PER_MESSAGE = env.int("CHAT_ATTACHMENTS_PER_MESSAGE", default=10)
+CHAT_MEDIA_BUCKET = env.str("CHAT_MEDIA_BUCKET", default="")
+CHAT_STATIC_BUCKET = env.str("CHAT_STATIC_BUCKET", default="")
+CHAT_CDN_DOMAIN = env.str("CHAT_CDN_DOMAIN", default="")
+AWS_ENDPOINT_URL_S3 = env.str("AWS_ENDPOINT_URL_S3", default="")
+AWS_S3_REGION = env.str("AWS_REGION", default="us-east-1")
+_S3_OPTIONS = {
+    "endpoint_url": AWS_ENDPOINT_URL_S3 or None,
+    "region_name": AWS_S3_REGION,
+    "default_acl": None,  # the buckets are private; CloudFront reads them (origin access)
+    "querystring_auth": False,
+    "file_overwrite": True,  # keys are chosen by the server, unique per upload
+}
+if CHAT_MEDIA == "s3":
+    if not CHAT_MEDIA_BUCKET:
+        raise ImproperlyConfigured("CHAT_MEDIA=s3 needs CHAT_MEDIA_BUCKET.")
+    STORAGES["media"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {**_S3_OPTIONS, "bucket_name": CHAT_MEDIA_BUCKET},
+    }
+else:
+    STORAGES["media"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT},
+    }
+if CHAT_STATIC_BUCKET:
+    # collectstatic uploads hashed files; pages reference them on the CDN (or the bucket).
+    STORAGES["staticfiles"] = {
+        "BACKEND": "storages.backends.s3.S3ManifestStaticStorage",
+        "OPTIONS": {
+            **_S3_OPTIONS,
+            "bucket_name": CHAT_STATIC_BUCKET,
+            "location": "static",
+            "custom_domain": CHAT_CDN_DOMAIN or None,
+        },
+    }
+
 # --- Fan-out between processes: Redis pub/sub when REDIS_URL is set, else in-process. ---
 # Sockets receive broadcasts through chat.fanout, one Redis subscription per chat and process,
 # all on one connection; no channel layer is needed.
@@ -246,6 +298,7 @@ REST_FRAMEWORK = {
         "send": env.str("CHAT_API_SEND_RATE", default="120/min"),
         "create_chat": env.str("CHAT_API_CREATE_CHAT_RATE", default="60/hour"),
         "lookup": env.str("CHAT_API_LOOKUP_RATE", default="300/hour"),
+        "upload": env.str("CHAT_API_UPLOAD_RATE", default="60/min"),
     },
     "UNAUTHENTICATED_USER": None,
 }
@@ -275,6 +328,29 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
+
+
+def _bucket_origins(bucket: str) -> list[str]:
+    """Where the browser reaches a bucket: the S3-API endpoint, or AWS's bucket hosts."""
+    if AWS_ENDPOINT_URL_S3:
+        return [AWS_ENDPOINT_URL_S3.rstrip("/")]
+    return [
+        f"https://{bucket}.s3.amazonaws.com",
+        f"https://{bucket}.s3.{AWS_S3_REGION}.amazonaws.com",
+    ]
+
+
+_CDN = [f"https://{CHAT_CDN_DOMAIN}"] if CHAT_CDN_DOMAIN else []
+_DIRECTIVES = CONTENT_SECURITY_POLICY["DIRECTIVES"]
+if CHAT_MEDIA == "s3":
+    # Uploads are POSTed to the media bucket; media is shown from the CDN (or the bucket's
+    # presigned URLs when there is none).
+    _DIRECTIVES["connect-src"] += _bucket_origins(CHAT_MEDIA_BUCKET)
+    _DIRECTIVES["img-src"] += _CDN or _bucket_origins(CHAT_MEDIA_BUCKET)
+if CHAT_STATIC_BUCKET:
+    for _directive in ("script-src", "style-src", "font-src", "img-src"):
+        _DIRECTIVES[_directive] += _CDN or _bucket_origins(CHAT_STATIC_BUCKET)
+    STATIC_URL = f"{(_CDN or _bucket_origins(CHAT_STATIC_BUCKET))[0]}/static/"
 # Account pages: failed log-ins per username and per client address in 15 minutes, and sign-ups
 # per address in an hour, before the page refuses more (chat.budgets).
 CHAT_LOGIN_FAILURES_PER_USERNAME = env.int("CHAT_LOGIN_FAILURES_PER_USERNAME", default=10)

@@ -1,6 +1,5 @@
 """Top-level URLs: pages, accounts, admin, API and health check."""
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -31,11 +30,7 @@ urlpatterns = [
     path("api/", include("chat.api.urls")),
     path("health/", chat_views.health, name="health"),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Media is never served as plain files: chat.media.views serves a chat's files to its members.
 
 
 def _json_under_api(status, page):

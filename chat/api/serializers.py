@@ -56,12 +56,37 @@ class HistoryQuery(serializers.Serializer):
 
 
 class MessageCreateInput(serializers.Serializer):
-    message = serializers.CharField(trim_whitespace=False)
+    message = serializers.CharField(
+        trim_whitespace=False, allow_blank=True, help_text="May be empty with attachments."
+    )
     clientMessageId = serializers.CharField(
         required=False,
         max_length=CLIENT_MESSAGE_ID_MAX_LENGTH,
         help_text="Idempotency key; a retry with the same key returns the original message.",
     )
+    attachments = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        max_length=50,
+        help_text="attachmentIds from POST /api/upload-url, uploaded by the sender to this chat.",
+    )
+
+
+class UploadUrlInput(serializers.Serializer):
+    chatId = serializers.UUIDField()
+    filename = serializers.CharField(max_length=1000, trim_whitespace=False)
+    contentType = serializers.CharField(max_length=100)
+    size = serializers.IntegerField(min_value=1, max_value=2**53)
+
+
+class UploadUrlOutput(serializers.Serializer):
+    attachmentId = serializers.UUIDField()
+    url = serializers.CharField(help_text="Where to POST the form (S3, or this app).")
+    fields = serializers.DictField(
+        child=serializers.CharField(), help_text="Form fields to send before the file."
+    )
+    expiresAt = serializers.DateTimeField()
+    maxBytes = serializers.IntegerField()
 
 
 class MessageOutput(serializers.Serializer):

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from chat import errors, events, selectors, services
 from chat.api import serializers as s
 from chat.api.throttling import UserWindowThrottle, budget
+from chat.media import uploads as media
 from chat.payloads import chat_payload, message_payload
 
 ERRORS = {code: OpenApiResponse(s.ErrorOutput) for code in (400, 403, 404, 413, 429, 503)}
@@ -128,6 +129,7 @@ class ChatMessagesView(_PostBudget, APIView):
             username=request.user.get_username(),
             body=data["message"],
             client_message_id=data.get("clientMessageId") or services.new_client_message_id(),
+            attachment_ids=data.get("attachments") or (),
         )
         if result.announce:
             async_to_sync(events.message_broadcast)(result.message)
@@ -139,3 +141,26 @@ class ChatMessagesView(_PostBudget, APIView):
             message_payload(result.message),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
+
+
+class UploadUrlView(APIView):
+    throttle_classes = [*APIView.throttle_classes, budget("upload")]
+
+    @extend_schema(
+        request=s.UploadUrlInput,
+        responses={201: s.UploadUrlOutput, **ERRORS},
+        summary="An upload URL for one file to a chat",
+    )
+    def post(self, request):
+        """POST ``fields`` then the file (field ``file``) as ``multipart/form-data`` to ``url``
+        before ``expiresAt``; then send a message with ``attachments: [attachmentId]``."""
+        data = _valid(s.UploadUrlInput, request.data)
+        chat = selectors.chat_for_sender(chat_id=str(data["chatId"]), user=request.user)
+        upload = media.upload_start(
+            chat=chat,
+            user=request.user,
+            filename=data["filename"],
+            content_type=data["contentType"],
+            size=data["size"],
+        )
+        return Response(upload, status=status.HTTP_201_CREATED)

@@ -1,0 +1,39 @@
+"""Where chat files are stored: ``STORAGES["media"]`` (local disk, or S3 through
+django-storages), and S3's presigned POST."""
+
+from django.conf import settings
+from django.core.files.storage import storages
+
+
+def media_storage():
+    return storages["media"]
+
+
+def s3_client():
+    """The boto3 S3 client of the media storage (its endpoint, region and credentials)."""
+    return media_storage().connection.meta.client
+
+
+def presigned_post(*, key: str, content_type: str, max_bytes: int, expires_in: int):
+    """A presigned POST for exactly ``key``: the declared Content-Type, at most ``max_bytes``,
+    valid ``expires_in`` seconds. Returns ``(url, fields)``."""
+    post = s3_client().generate_presigned_post(
+        Bucket=settings.CHAT_MEDIA_BUCKET,
+        Key=key,
+        Fields={"Content-Type": content_type},
+        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+        ExpiresIn=expires_in,
+    )
+    return post["url"], post["fields"]
+
+
+def url_for(key: str, *, expires_in: int = 3600) -> str:
+    """A browser URL of a stored file (S3): on the CDN when there is one (keys are unguessable),
+    else a presigned GET of the private bucket."""
+    if settings.CHAT_CDN_DOMAIN:
+        return f"https://{settings.CHAT_CDN_DOMAIN}/{key}"
+    return s3_client().generate_presigned_url(
+        "get_object",
+        Params={"Bucket": settings.CHAT_MEDIA_BUCKET, "Key": key},
+        ExpiresIn=expires_in,
+    )

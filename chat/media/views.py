@@ -1,0 +1,84 @@
+"""The local media backend's two views: receiving an upload (what S3 does with a presigned
+POST) and serving a chat's files to its members."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from chat import errors, selectors
+from chat.media.storage import media_storage
+from chat.media.uploads import upload_receive
+from chat.models import Upload
+
+# Room for the form's other fields and the multipart framing around the file.
+FORM_OVERHEAD = 64 * 1024
+
+
+def _error(exc: errors.ChatError, status: int = 400) -> JsonResponse:
+    return JsonResponse({"status": status, "code": exc.code, "detail": exc.detail}, status=status)
+
+
+# The signed token in the form is what authorizes the upload (as the policy's signature does on
+# S3), so no CSRF token: a page of another site cannot have one.
+@csrf_exempt
+@require_POST
+def upload(request, attachment_id):
+    if not request.user.is_authenticated:
+        return _error(errors.Forbidden("Log in to upload.", code="not_logged_in"), 403)
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length <= 0:
+        return _error(errors.InvalidInput("The upload needs a Content-Length.", code="no_length"))
+    if length > settings.CHAT_UPLOAD_MAX_BYTES + FORM_OVERHEAD:
+        # Refused before the body is read.
+        detail = f"Files are limited to {settings.CHAT_UPLOAD_MAX_BYTES} bytes."
+        return _error(errors.InvalidInput(detail, code="too_big"), 413)
+    try:
+        upload_receive(
+            attachment_id=str(attachment_id),
+            user=request.user,
+            token=request.POST.get("token", ""),
+            content_type=request.POST.get("Content-Type", ""),
+            file=request.FILES.get("file"),
+        )
+    except errors.ChatError as exc:
+        return _error(exc, 413 if exc.code == "too_big" else 400)
+    return HttpResponse(status=204)
+
+
+def _serve(request, chat_id, attachment_id, *, thumbnail: bool):
+    found = Upload.objects.filter(
+        pk=attachment_id, chat_id=chat_id, state=Upload.State.ATTACHED
+    ).first()
+    member = selectors.member_access(chat_id=str(chat_id), user_id=str(request.user.pk))
+    if found is None or member is None or (thumbnail and not found.thumbnail_key):
+        raise Http404("No such file.")  # the same for a file of a chat one is not in
+    key = found.thumbnail_key if thumbnail else found.key
+    content_type = "image/jpeg" if thumbnail else found.content_type
+    inline = content_type.startswith("image/")
+    response = FileResponse(
+        media_storage().open(key, "rb"),
+        content_type=content_type,
+        as_attachment=not inline,
+        filename=found.name,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+@require_GET
+def media(request, chat_id, attachment_id):
+    return _serve(request, chat_id, attachment_id, thumbnail=False)
+
+
+@login_required
+@require_GET
+def media_thumbnail(request, chat_id, attachment_id):
+    return _serve(request, chat_id, attachment_id, thumbnail=True)

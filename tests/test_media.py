@@ -1,0 +1,370 @@
+"""Files in chats: upload URLs (local and S3 on moto_server), checks when a message attaches a
+file, and who may fetch it."""
+
+import base64
+import datetime
+import io
+import json
+import uuid
+
+import boto3
+import httpx
+import pytest
+from channels.db import database_sync_to_async
+from django.test import Client
+from django.utils import timezone
+from PIL import Image
+from rest_framework.test import APIClient
+
+from chat.models import Upload
+from tests.frames import send_message
+from tests.test_moderation import joined_socket, send
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MAX = 64 * 1024  # CHAT_UPLOAD_MAX_BYTES in these tests
+_dynamodb = {}
+
+
+def dynamodb_store():
+    """``CHAT_STORE_BACKEND`` for tests on DynamoDB: the session's store on moto_server."""
+    return _dynamodb["store"]
+
+
+def png(width=64, height=48) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def local_media(settings, tmp_path):
+    settings.CHAT_UPLOAD_MAX_BYTES = MAX
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "media": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "media"},
+        },
+    }
+    return tmp_path / "media"
+
+
+@pytest.fixture(params=["orm", "dynamodb"])
+def store(request, settings):
+    if request.param == "dynamodb":
+        _dynamodb["store"] = request.getfixturevalue("dynamodb_store")
+        settings.CHAT_STORE_BACKEND = "tests.test_media.dynamodb_store"
+    return request.param
+
+
+def api_as(user) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+def upload_url(user, chat_id, filename="photo.png", content_type="image/png", size=None, data=b""):
+    return api_as(user).post(
+        "/api/upload-url",
+        {"chatId": chat_id, "filename": filename, "contentType": content_type,
+         "size": size if size is not None else max(len(data), 1)},
+        format="json",
+    )  # fmt: skip
+
+
+def upload_locally(user, ticket: dict, data: bytes, name="photo.png"):
+    """POST the form as a browser does: the fields, then the file."""
+    client = Client()
+    client.force_login(user)
+    form = {**ticket["fields"], "file": _named(data, name)}
+    return client.post(ticket["url"], form)
+
+
+def _named(data: bytes, name: str):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, data)
+
+
+def uploaded(user, chat_id, data: bytes, *, name="photo.png", content_type="image/png") -> str:
+    ticket = upload_url(user, chat_id, name, content_type, data=data)
+    assert ticket.status_code == 201, ticket.content
+    response = upload_locally(user, ticket.json(), data, name)
+    assert response.status_code == 204, response.content
+    return ticket.json()["attachmentId"]
+
+
+@pytest.fixture
+def pair(make_user, make_chat):
+    alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
+    return alice, bob, carol, make_chat(alice, bob, name="pics")
+
+
+# -- Asking for an upload URL ----------------------------------------------------------------------
+
+
+def test_a_member_gets_a_signed_local_upload(pair):
+    alice, _, _, chat = pair
+    response = upload_url(alice, str(chat.pk), size=1000)
+    assert response.status_code == 201
+    ticket = response.json()
+    assert ticket["url"] == f"/uploads/{ticket['attachmentId']}/"
+    assert set(ticket["fields"]) == {"token", "Content-Type"}
+    assert ticket["fields"]["Content-Type"] == "image/png" and ticket["maxBytes"] == MAX
+    expires = datetime.datetime.fromisoformat(ticket["expiresAt"])
+    assert timezone.now() < expires <= timezone.now() + datetime.timedelta(seconds=300)
+
+
+@pytest.mark.parametrize(
+    ("filename", "content_type", "size", "code"),
+    [
+        ("photo.png", "text/html", 100, "type_not_allowed"),
+        ("photo.png", "image/svg+xml", 100, "type_not_allowed"),
+        ("photo.png", "image/png", MAX + 1, "too_big"),
+        ("../../etc/passwd", "text/plain", 100, "invalid_filename"),
+        ("a\\b.txt", "text/plain", 100, "invalid_filename"),
+        ("nul\x00.txt", "text/plain", 100, "invalid"),  # NUL: refused in any API text field
+        ("x" * 300 + ".txt", "text/plain", 100, "invalid_filename"),
+        ("invoice\u202egnp.exe", "image/png", 100, "invalid_filename"),
+        ("  ", "text/plain", 100, "invalid_filename"),
+    ],
+)
+def test_upload_urls_are_refused_clearly(pair, filename, content_type, size, code):
+    alice, _, _, chat = pair
+    response = upload_url(alice, str(chat.pk), filename, content_type, size)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == code
+    assert not Upload.objects.exists()
+
+
+def test_only_members_get_upload_urls(pair):
+    _, _, carol, chat = pair
+    assert upload_url(carol, str(chat.pk), size=10).status_code == 403
+    assert upload_url(carol, str(uuid.uuid4()), size=10).status_code == 404
+    assert not Upload.objects.exists()
+
+
+# -- The local upload endpoint -----------------------------------------------------------------
+
+
+def test_the_local_upload_checks_token_type_and_size(pair, local_media):
+    alice, bob, _, chat = pair
+    ticket = upload_url(alice, str(chat.pk), data=png()).json()
+    # Another user with the ticket, a forged token, a changed Content-Type: all refused.
+    assert upload_locally(bob, ticket, png()).status_code == 400
+    forged = {**ticket, "fields": {**ticket["fields"], "token": ticket["fields"]["token"] + "x"}}
+    assert upload_locally(alice, forged, png()).json()["code"] == "upload_expired"
+    html = {**ticket, "fields": {**ticket["fields"], "Content-Type": "text/html"}}
+    assert upload_locally(alice, html, png()).json()["code"] == "type_mismatch"
+    big = upload_locally(alice, ticket, b"x" * (MAX + 1))
+    assert (big.status_code, big.json()["code"]) == (413, "too_big")
+    assert not list(local_media.rglob("*.png"))
+    # A body announced as larger than any upload is refused before it is read.
+    client = Client()
+    client.force_login(alice)
+    huge = client.generic(
+        "POST", ticket["url"], b"", content_type="multipart/form-data; boundary=x",
+        CONTENT_LENGTH=str(100 * 1024 * 1024),
+    )  # fmt: skip
+    assert huge.status_code == 413
+    assert upload_locally(alice, ticket, png()).status_code == 204
+
+
+# -- Attaching: checks, then the message everywhere ---------------------------------------------
+
+
+async def test_an_image_is_attached_sent_live_and_kept_in_history(pair, store):
+    alice, bob, carol, chat = pair
+    chat_id = str(chat.pk)
+    a, _ = await joined_socket(alice, chat_id)
+    b, _ = await joined_socket(bob, chat_id)
+    attachment = await database_sync_to_async(uploaded)(alice, chat_id, png(640, 480))
+    frame = send_message(chat_id, "", "with-photo")
+    ack = await send(a, {**frame, "attachments": [attachment]})
+    assert ack["type"] == "ack", ack
+    for socket in (a, b):
+        message = json.loads(await socket.receive_from(timeout=5))["message"]
+        (described,) = message["attachments"]
+        assert described == {
+            "id": attachment, "name": "photo.png", "contentType": "image/png",
+            "size": len(png(640, 480)), "url": f"/media/{chat_id}/{attachment}/",
+            "thumbnailUrl": f"/media/{chat_id}/{attachment}/thumbnail/",
+            "width": 640, "height": 480,
+        }  # fmt: skip
+    history = await database_sync_to_async(
+        lambda: api_as(bob).get(f"/api/chats/{chat_id}/messages").json()
+    )()
+    assert history["messages"][0]["attachments"] == [described]
+    # A retried send is the same message with the same file; using the file again is not.
+    again = await send(a, {**frame, "attachments": [attachment]})
+    assert (again["duplicate"], again["seq"]) == (True, ack["seq"])
+    reused = await send(a, {**send_message(chat_id, "again", "other"), "attachments": [attachment]})
+    assert reused["code"] == "attachment_used"
+
+    def fetch(user, url):
+        client = Client()
+        client.force_login(user)
+        return client.get(url)
+
+    full = await database_sync_to_async(fetch)(bob, described["url"])
+    assert full.status_code == 200 and full["Content-Type"] == "image/png"
+    assert b"".join(full.streaming_content) == png(640, 480)
+    thumb = await database_sync_to_async(fetch)(bob, described["thumbnailUrl"])
+    with Image.open(io.BytesIO(b"".join(thumb.streaming_content))) as image:
+        assert max(image.size) <= 480 and image.format == "JPEG"
+    for url in (described["url"], described["thumbnailUrl"]):
+        assert (await database_sync_to_async(fetch)(carol, url)).status_code == 404
+    for socket in (a, b):
+        await socket.disconnect()
+
+
+def test_a_file_that_is_not_what_it_says_is_refused_and_nothing_is_stored(pair, local_media):
+    alice, bob, _, chat = pair
+    chat_id = str(chat.pk)
+    fake = b"<html><script>alert(1)</script></html>"
+    attachment = uploaded(alice, chat_id, fake)  # declared image/png
+    response = api_as(alice).post(
+        f"/api/chats/{chat_id}/messages",
+        {"message": "look", "attachments": [attachment]}, format="json",
+    )  # fmt: skip
+    assert (response.status_code, response.json()["code"]) == (400, "type_mismatch")
+    assert api_as(bob).get(f"/api/chats/{chat_id}/messages").json()["messages"] == []
+    assert not [p for p in local_media.rglob("*") if p.is_file()]  # the upload is deleted
+    text = uploaded(
+        alice, chat_id, "notes: ünïcode\n".encode(), name="a.txt", content_type="text/plain"
+    )
+    sent = api_as(alice).post(
+        f"/api/chats/{chat_id}/messages", {"message": "", "attachments": [text]}, format="json"
+    )
+    assert sent.status_code == 201, sent.content
+    (described,) = sent.json()["attachments"]
+    assert "thumbnailUrl" not in described and described["contentType"] == "text/plain"
+    client = Client()
+    client.force_login(bob)
+    download = client.get(described["url"])
+    assert download["Content-Disposition"].startswith("attachment")
+    assert download["X-Content-Type-Options"] == "nosniff"
+
+
+def test_attachments_of_others_unknown_expired_or_missing_are_refused(pair, make_chat):
+    alice, bob, _, chat = pair
+    chat_id = str(chat.pk)
+    other_chat = str(make_chat(alice, bob, name="other").pk)
+
+    def send_with(user, attachment, cid=chat_id):
+        response = api_as(user).post(
+            f"/api/chats/{cid}/messages",
+            {"message": "x", "attachments": [attachment]}, format="json",
+        )  # fmt: skip
+        return response.status_code, response.json().get("code")
+
+    bobs = uploaded(bob, chat_id, png())
+    assert send_with(alice, bobs) == (400, "invalid_attachment")  # another user's upload
+    assert send_with(bob, bobs, other_chat) == (400, "invalid_attachment")  # another chat's
+    assert send_with(alice, str(uuid.uuid4())) == (400, "invalid_attachment")
+    assert send_with(alice, "not-an-id") == (400, "invalid_attachment")
+    never = upload_url(alice, chat_id, size=100).json()["attachmentId"]
+    assert send_with(alice, never) == (400, "not_uploaded")
+    late = uploaded(alice, chat_id, png())
+    Upload.objects.filter(pk=late).update(expires_at=timezone.now() - datetime.timedelta(hours=1))
+    assert send_with(alice, late) == (400, "upload_expired")
+    assert api_as(alice).get(f"/api/chats/{chat_id}/messages").json()["messages"] == []
+    assert send_with(bob, bobs) == (201, None)
+
+
+def test_expired_uploads_are_purged(pair, local_media):
+    from django.core.management import call_command
+
+    alice, _, _, chat = pair
+    stale = uploaded(alice, str(chat.pk), png())
+    fresh = uploaded(alice, str(chat.pk), png())
+    Upload.objects.filter(pk=stale).update(expires_at=timezone.now() - datetime.timedelta(days=2))
+    call_command("purge_uploads")
+    assert list(Upload.objects.values_list("pk", flat=True)) == [uuid.UUID(fresh)]
+    assert [p.parent.name for p in local_media.rglob("*.png")] == [fresh]
+
+
+# -- S3 (moto_server): the presigned POST and its policy ----------------------------------------
+
+
+@pytest.fixture
+def s3_media(settings, moto_server):
+    bucket = f"media-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=moto_server.url, region_name="us-east-1").create_bucket(
+        Bucket=bucket
+    )
+    settings.CHAT_MEDIA = "s3"
+    settings.CHAT_MEDIA_BUCKET = bucket
+    settings.CHAT_CDN_DOMAIN = "cdn.example.test"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "media": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": bucket, "endpoint_url": moto_server.url,
+                "region_name": "us-east-1", "default_acl": None, "querystring_auth": False,
+            },
+        },
+    }  # fmt: skip
+    return boto3.client("s3", endpoint_url=moto_server.url, region_name="us-east-1"), bucket
+
+
+def test_the_presigned_post_policy_allows_exactly_this_file(pair, s3_media):
+    _, bucket = s3_media
+    alice, _, _, chat = pair
+    before = timezone.now()
+    ticket = upload_url(alice, str(chat.pk), "My photo.png", "image/png", 1234).json()
+    fields = ticket["fields"]
+    key = f"uploads/{chat.pk}/{ticket['attachmentId']}/My_photo.png"
+    assert fields["key"] == key and fields["Content-Type"] == "image/png"
+    # moto does not enforce a POST policy (S3 does): the policy itself is what is checked.
+    policy = json.loads(base64.b64decode(fields["policy"]))
+    expiration = datetime.datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+    assert before < expiration <= before + datetime.timedelta(seconds=301)
+    conditions = policy["conditions"]
+    assert {"bucket": bucket} in conditions
+    assert {"key": key} in conditions
+    assert {"Content-Type": "image/png"} in conditions
+    assert ["content-length-range", 1, MAX] in conditions
+    # Nothing else lets the browser choose: no starts-with, no extra fields.
+    assert not [c for c in conditions if isinstance(c, list) and c[0] == "starts-with"]
+
+
+def test_an_upload_to_s3_is_attached_and_served_from_the_cdn(pair, s3_media):
+    client, bucket = s3_media
+    alice, _, _, chat = pair
+    chat_id = str(chat.pk)
+    ticket = upload_url(alice, chat_id, data=png()).json()
+    posted = httpx.post(ticket["url"], data=ticket["fields"], files={"file": ("p.png", png())})
+    assert posted.status_code == 204, posted.text
+    sent = api_as(alice).post(
+        f"/api/chats/{chat_id}/messages",
+        {"message": "s3", "attachments": [ticket["attachmentId"]]}, format="json",
+    )  # fmt: skip
+    assert sent.status_code == 201, sent.content
+    (described,) = sent.json()["attachments"]
+    key = f"media/{chat_id}/{ticket['attachmentId']}/photo.png"
+    assert described["url"] == f"https://cdn.example.test/{key}"
+    assert described["thumbnailUrl"].startswith("https://cdn.example.test/media/")
+    stored = client.list_objects_v2(Bucket=bucket)["Contents"]
+    assert sorted(o["Key"] for o in stored) == sorted(
+        [key, key.rsplit("/", 1)[0] + "/thumbnail.jpg"]
+    )
+    # The key holds a random id: nothing in a chat's other URLs predicts it.
+    assert ticket["attachmentId"] in described["url"]
+
+
+def test_an_s3_object_bigger_than_the_limit_is_refused_at_attach(pair, s3_media):
+    client, bucket = s3_media
+    alice, _, _, chat = pair
+    chat_id = str(chat.pk)
+    ticket = upload_url(alice, chat_id, data=png()).json()
+    # moto accepts what real S3 would refuse by the policy's content-length-range.
+    client.put_object(Bucket=bucket, Key=ticket["fields"]["key"], Body=b"\x89PNG" + b"0" * MAX)
+    sent = api_as(alice).post(
+        f"/api/chats/{chat_id}/messages",
+        {"message": "big", "attachments": [ticket["attachmentId"]]}, format="json",
+    )  # fmt: skip
+    assert (sent.status_code, sent.json()["code"]) == (400, "too_big")
+    assert client.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
