@@ -368,3 +368,48 @@ def test_an_s3_object_bigger_than_the_limit_is_refused_at_attach(pair, s3_media)
     )  # fmt: skip
     assert (sent.status_code, sent.json()["code"]) == (400, "too_big")
     assert client.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+# -- Static files on S3 ------------------------------------------------------------------------
+
+
+def test_collectstatic_puts_hashed_files_in_the_bucket_and_pages_use_the_cdn(moto_server, tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    from tests.servers import AWS_TEST_ENV, ROOT, server_env
+
+    bucket = f"static-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.client("s3", endpoint_url=moto_server.url, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    env = server_env(
+        f"sqlite:///{tmp_path / 'db.sqlite3'}", **AWS_TEST_ENV,
+        CHAT_STATIC_BUCKET=bucket, CHAT_CDN_DOMAIN="cdn.example.test",
+        AWS_ENDPOINT_URL_S3=moto_server.url, DJANGO_STATIC_FROM_FINDERS="0",
+    )  # fmt: skip
+
+    def manage(*args):
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env,
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    manage("collectstatic", "--noinput", "-v0")
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, MaxKeys=1000)["Contents"]}
+    assert "static/staticfiles.json" in keys
+    hashed = [k for k in keys if re.fullmatch(r"static/chat/room\.[0-9a-f]{12}\.js", k)]
+    assert len(hashed) == 1
+    login = (
+        "from django.test import Client; "
+        "page = Client(HTTP_HOST='localhost').get('/accounts/login/')"
+    )
+    page = manage("shell", "-c", f"{login}; print(page.content.decode())")
+    styles = re.findall(r'<link[^>]+href="([^"]+\.css)"', page)
+    assert styles and all(s.startswith("https://cdn.example.test/static/") for s in styles)
+    for url in styles:
+        assert url.removeprefix("https://cdn.example.test/") in keys
+    csp = manage("shell", "-c", f"{login}; print(page['Content-Security-Policy'])")
+    assert "https://cdn.example.test" in csp
