@@ -83,6 +83,8 @@ def chat_detail(request, chat_id):
         "userId": str(request.user.pk),
         "username": request.user.get_username(),
         "maxLength": settings.CHAT_MESSAGE_MAX_LENGTH,
+        "maxUpload": settings.CHAT_UPLOAD_MAX_BYTES,
+        "uploadTypes": settings.CHAT_UPLOAD_TYPES,
     }
     context = {
         "chat": chat,
@@ -91,5 +93,6 @@ def chat_detail(request, chat_id):
         "page_data": page_data,
         "max_length": settings.CHAT_MESSAGE_MAX_LENGTH,
         "read_only": chat.locked or chat.archived,
+        "upload_types": settings.CHAT_UPLOAD_TYPES,
     }
     return render(request, "chat/detail.html", context)

@@ -47,6 +47,9 @@
     body.className = "body";
     body.textContent = message.message;
     item.append(meta, body);
+    if (message.attachments && message.attachments.length) {
+      item.append(ChatFiles.render(message.attachments));
+    }
     if (message.deleted) markDeleted(item);
     return item;
   }
@@ -54,6 +57,8 @@
   function markDeleted(item) {
     item.classList.add("deleted");
     item.querySelector(".body").textContent = "message deleted";
+    const attachments = item.querySelector(".attachments");
+    if (attachments) attachments.remove();
   }
 
   // A moderator's change: read-only (locked, archived), or no longer ours (removed, deleted).
@@ -63,6 +68,7 @@
     notice.textContent = readOnly ? why : "";
     input.disabled = readOnly;
     document.getElementById("send").disabled = readOnly;
+    document.getElementById("attach").disabled = readOnly;
   }
 
   function nearBottom() {
@@ -110,12 +116,66 @@
 
   function sendPending(clientMessageId) {
     const entry = pending.get(clientMessageId);
-    if (!entry || !joined || !socket) return;
+    if (!entry || entry.uploading || !joined || !socket) return;
     entry.sentAt = Date.now();
-    socket.send({ action: "sendMessage", chatId, message: entry.text, clientMessageId });
+    const frame = { action: "sendMessage", chatId, message: entry.text, clientMessageId };
+    if (entry.attachments.length) frame.attachments = entry.attachments;
+    socket.send(frame);
   }
 
-  function addPending(text) {
+  function fail(clientMessageId, why, retry) {
+    const entry = pending.get(clientMessageId);
+    if (!entry) return;
+    entry.element.classList.remove("pending");
+    entry.element.classList.add("failed");
+    for (const old of entry.element.querySelectorAll(".why, .progress")) old.remove();
+    const reason = document.createElement("div");
+    reason.className = "why";
+    reason.textContent = why;
+    if (retry) {
+      const again = document.createElement("button");
+      again.type = "button";
+      again.className = "retry";
+      again.textContent = "Retry";
+      again.addEventListener("click", () => {
+        entry.element.remove();
+        pending.delete(clientMessageId);
+        retry();
+      });
+      reason.append(" ", again);
+    }
+    entry.element.append(reason);
+    pending.delete(clientMessageId);
+  }
+
+  // A file: shown at once as a pending message with a progress bar, uploaded, then sent.
+  function addFile(file) {
+    const clientMessageId = addPending("", { uploading: true, fileName: file.name || "pasted image" });
+    const entry = pending.get(clientMessageId);
+    const refused = ChatFiles.refusal(file, data);
+    if (refused) {
+      fail(clientMessageId, refused, null);
+      return;
+    }
+    const bar = document.createElement("progress");
+    bar.className = "progress";
+    bar.max = 1;
+    bar.value = 0;
+    entry.element.append(bar);
+    ChatFiles.upload(file, chatId, (fraction) => {
+      bar.value = fraction;
+    }).then(
+      (attachmentId) => {
+        bar.remove();
+        entry.uploading = false;
+        entry.attachments = [attachmentId];
+        sendPending(clientMessageId);
+      },
+      (err) => fail(clientMessageId, err.message, () => addFile(file)),
+    );
+  }
+
+  function addPending(text, { uploading = false, fileName = "" } = {}) {
     const clientMessageId = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
     const element = buildMessage({
       userId: data.userId,
@@ -127,10 +187,17 @@
     });
     element.classList.add("pending");
     element.dataset.clientMessageId = clientMessageId;
+    if (fileName) {
+      const name = document.createElement("div");
+      name.className = "file-name";
+      name.textContent = fileName;
+      element.append(name);
+    }
     list.append(element);
     scroller.scrollTop = scroller.scrollHeight;
-    pending.set(clientMessageId, { text, element, sentAt: 0 });
+    pending.set(clientMessageId, { text, element, sentAt: 0, uploading, attachments: [] });
     sendPending(clientMessageId);
+    return clientMessageId;
   }
 
   function onFrame(frame) {
@@ -154,7 +221,8 @@
         break;
       case "ack": {
         const entry = pending.get(frame.clientMessageId);
-        if (entry) {
+        // A message with files is shown from its message frame (or sync), which has them.
+        if (entry && !entry.attachments.length) {
           show({
             chatId,
             seq: frame.seq,
@@ -201,13 +269,7 @@
           later(() => sendPending(frame.clientMessageId));
         } else if (entry) {
           // Refused for good (not retryable): say why on the message, and do not resend it.
-          entry.element.classList.remove("pending");
-          entry.element.classList.add("failed");
-          const why = document.createElement("div");
-          why.className = "why";
-          why.textContent = frame.detail;
-          entry.element.append(why);
-          pending.delete(frame.clientMessageId);
+          fail(frame.clientMessageId, frame.detail, null);
         }
         break;
       }
@@ -254,6 +316,32 @@
       olderButton.disabled = false;
     }
   }
+
+  const fileInput = document.getElementById("file-input");
+  document.getElementById("attach").addEventListener("click", () => fileInput.click());
+  fileInput.addEventListener("change", () => {
+    for (const file of fileInput.files) addFile(file);
+    fileInput.value = "";
+  });
+  const dropZone = document.querySelector(".chat");
+  dropZone.addEventListener("dragover", (event) => {
+    if (input.disabled || !event.dataTransfer.types.includes("Files")) return;
+    event.preventDefault();
+    dropZone.classList.add("dropping");
+  });
+  dropZone.addEventListener("dragleave", () => dropZone.classList.remove("dropping"));
+  dropZone.addEventListener("drop", (event) => {
+    dropZone.classList.remove("dropping");
+    if (input.disabled || !event.dataTransfer.files.length) return;
+    event.preventDefault();
+    for (const file of event.dataTransfer.files) addFile(file);
+  });
+  input.addEventListener("paste", (event) => {
+    const files = event.clipboardData ? [...event.clipboardData.files] : [];
+    if (!files.length) return;
+    event.preventDefault();
+    for (const file of files) addFile(file);
+  });
 
   composer.addEventListener("submit", (event) => {
     event.preventDefault();

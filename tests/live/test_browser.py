@@ -41,21 +41,31 @@ def name():
 
 
 @contextlib.contextmanager
-def live_page(server, user, path):
-    """A browser page at ``path`` with the session of ``user`` (a LiveUser), once connected."""
+def live_pages(server, users, path):
+    """A page at ``path`` for each of ``users`` (LiveUsers; each its own browser context and
+    session), once connected."""
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            context = browser.new_context()
-            context.add_cookies(
-                [{"name": "sessionid", "value": user.http.cookies["sessionid"], "url": server.url}]
-            )
-            page = context.new_page()
-            page.goto(f"{server.url}{path}")
-            expect(page.locator("#connection-state")).to_have_text("live")
-            yield page
+            pages = []
+            for user in users:
+                context = browser.new_context()
+                cookie = user.http.cookies["sessionid"]
+                context.add_cookies([{"name": "sessionid", "value": cookie, "url": server.url}])
+                page = context.new_page()
+                page.goto(f"{server.url}{path}")
+                expect(page.locator("#connection-state")).to_have_text("live")
+                pages.append(page)
+            yield pages
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def live_page(server, user, path):
+    """A browser page at ``path`` with the session of ``user`` (a LiveUser), once connected."""
+    with live_pages(server, [user], path) as (page,):
+        yield page
 
 
 def sign_up(page, base_url, username):
@@ -222,3 +232,69 @@ def test_moderation_shows_in_an_open_page_at_once(server):
         expect(page.locator("#connection-state")).to_have_text("account deactivated")
         page.wait_for_timeout(1500)  # no reconnect loop
         expect(page.locator("#connection-state")).to_have_text("account deactivated")
+
+
+def png_bytes(width=320, height=200) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 120, 200)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_an_image_dropped_in_the_chat_uploads_with_progress_and_shows_for_both(server):
+    import base64
+
+    alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
+    chat_id = alice.api(
+        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
+    ).json()["chatId"]
+    image = base64.b64encode(png_bytes()).decode()
+    with live_pages(server, [alice, bob], f"/chats/{chat_id}/") as (page_a, page_b):
+        # Uploads go slowly enough to watch their progress.
+        page_a.route(
+            "**/uploads/**", lambda route: (page_a.wait_for_timeout(700), route.continue_())
+        )
+        page_a.evaluate(
+            """(data) => {
+                const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+                const transfer = new DataTransfer();
+                transfer.items.add(new File([bytes], "sunset.png", { type: "image/png" }));
+                const zone = document.querySelector(".chat");
+                const options = { dataTransfer: transfer, bubbles: true, cancelable: true };
+                zone.dispatchEvent(new DragEvent("dragover", options));
+                zone.dispatchEvent(new DragEvent("drop", options));
+            }""",
+            image,
+        )
+        expect(page_a.locator("#messages .message.pending progress")).to_be_visible()
+        for page in (page_a, page_b):
+            preview = page.locator("#messages .message .attachment-image img")
+            expect(preview).to_have_count(1)
+            expect(preview).to_have_attribute("alt", "sunset.png")
+        expect(page_a.locator("#messages .message.pending")).to_have_count(0)
+        for page in (page_a, page_b):
+            page.reload()
+            expect(page.locator("#messages .attachment-image img")).to_have_count(1)
+            loaded = page.eval_on_selector(
+                "#messages .attachment-image img", "(img) => img.naturalWidth"
+            )
+            assert loaded > 0  # the thumbnail was served to this member
+        # A file over the limit is refused in the page, before any upload starts.
+        requests = []
+        page_a.on("request", lambda request: requests.append(request.url))
+        page_a.set_input_files(
+            "#file-input",
+            files=[
+                {
+                    "name": "huge.png",
+                    "mimeType": "image/png",
+                    "buffer": b"\x89PNG" + b"0" * 20_000_000,
+                }
+            ],
+        )
+        failed = page_a.locator("#messages .message.failed")
+        expect(failed.locator(".why")).to_contain_text("Too big")
+        assert not [url for url in requests if "/upload" in url]
