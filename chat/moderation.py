@@ -25,7 +25,8 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.utils import timezone
 
-from chat.models import ChatRoom, Membership
+from chat.media.storage import media_storage
+from chat.models import ChatRoom, Membership, Upload
 from chat.notices import notify, session_tag
 from chat.stores import get_store
 
@@ -68,13 +69,21 @@ def _chat_deleting(sender, instance, **kwargs):
     instance.member_ids_when_deleted = [
         str(user_id) for user_id in instance.memberships.values_list("user_id", flat=True)
     ]
+    # Its uploads' rows go with it too; their files are deleted once the deletion commits.
+    instance.files_when_deleted = [
+        key
+        for upload in instance.uploads.all()
+        for key in (upload.key, upload.thumbnail_key)
+        if key
+    ]
 
 
 def _chat_deleted(sender, instance, **kwargs):
     chat_id = str(instance.pk)
     members = getattr(instance, "member_ids_when_deleted", [])
+    files = getattr(instance, "files_when_deleted", [])
     notify("chatDeleted", chatId=chat_id, members=members)
-    transaction.on_commit(lambda: history_delete(chat_id))
+    transaction.on_commit(lambda: (history_delete(chat_id), files_delete(files)))
 
 
 def history_delete(chat_id: str) -> int:
@@ -111,13 +120,30 @@ def connect_signals() -> None:
 
 
 def message_remove(*, chat_id: str, seq: int):
-    """Make a message a tombstone (text and attachments erased, its place kept) and tell the
-    chat's open pages (``messageDeleted``); the tombstone, or None if there is no such message.
-    """
-    message = get_store().message_delete(chat_id, seq)
+    """Make a message a tombstone (text and attachments erased, its place kept), delete its
+    files, and tell the chat's open pages (``messageDeleted``); the tombstone, or None if there
+    is no such message."""
+    store = get_store()
+    found = store.after(chat_id, after_seq=seq - 1, limit=1).messages if seq > 0 else []
+    message = store.message_delete(chat_id, seq)
     if message is not None:
+        attachments = found[0].attachments if found and found[0].seq == seq else ()
+        files_delete(
+            [key for a in attachments for key in (a.get("key"), a.get("thumbnailKey")) if key]
+        )
+        Upload.objects.filter(pk__in=[a.get("id") for a in attachments if a.get("id")]).delete()
         notify("messageDeleted", chatId=chat_id, seq=seq, messageId=message.message_id)
     return message
+
+
+def files_delete(keys: list[str]) -> None:
+    """Delete stored files (a deleted message's or room's); a failure is logged with the keys."""
+    storage = media_storage()
+    for key in keys:
+        try:
+            storage.delete(key)
+        except Exception:
+            logger.exception("Could not delete the file %s; delete it by hand", key)
 
 
 def user_ban(user) -> int:

@@ -413,3 +413,32 @@ def test_collectstatic_puts_hashed_files_in_the_bucket_and_pages_use_the_cdn(mot
         assert url.removeprefix("https://cdn.example.test/") in keys
     csp = manage("shell", "-c", f"{login}; print(page['Content-Security-Policy'])")
     assert "https://cdn.example.test" in csp
+
+
+def test_deleting_a_message_or_a_room_deletes_its_files(pair, make_user, local_media):
+    from chat import moderation
+
+    alice, bob, _, chat = pair
+    chat_id = str(chat.pk)
+
+    def sent(n):
+        attachment = uploaded(alice, chat_id, png())
+        response = api_as(alice).post(
+            f"/api/chats/{chat_id}/messages",
+            {"message": f"m{n}", "attachments": [attachment]}, format="json",
+        )  # fmt: skip
+        assert response.status_code == 201
+        return response.json()
+
+    first, second = sent(1), sent(2)
+    files = lambda: sorted(p.parent.name for p in local_media.rglob("*") if p.is_file())  # noqa: E731
+    assert files() == sorted(
+        [first["attachments"][0]["id"]] * 2 + [second["attachments"][0]["id"]] * 2
+    )
+    moderation.message_remove(chat_id=chat_id, seq=first["seq"])
+    assert files() == [second["attachments"][0]["id"]] * 2  # the file and its thumbnail
+    client = Client()
+    client.force_login(bob)
+    assert client.get(first["attachments"][0]["url"]).status_code == 404
+    chat.delete()
+    assert files() == []
