@@ -3,8 +3,9 @@
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.http import Http404, HttpResponse, HttpResponseForbidden
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -63,6 +64,7 @@ def chat_list(request):
         "next_cursor": page["nextCursor"],
         "form": form,
         "chat_ids": [chat["chatId"] for chat in chats],
+        "user_id": str(request.user.pk),
     }
     return render(request, "chat/list.html", context)
 
@@ -75,7 +77,7 @@ def chat_detail(request, chat_id):
     except errors.NotFound:
         raise Http404("No such chat.") from None
     except errors.Forbidden:
-        return HttpResponseForbidden("You are not a member of this chat.")
+        raise PermissionDenied("You are not a member of this chat.") from None
     members = selectors.chat_members(chat)
     title = chat_title(name=chat.name, members=members, viewer_id=str(request.user.pk))
     page_data = {

@@ -383,6 +383,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    # daphne's runserver prints requests through its own handler.
-    "loggers": {"django.channels.server": {"propagate": False}},
+    "loggers": {
+        # Django's default configuration gives "django" a console handler of its own, on top
+        # of the root's: every line was printed twice.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # daphne's runserver prints requests through its own handler.
+        "django.channels.server": {"propagate": False},
+    },
 }

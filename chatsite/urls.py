@@ -2,12 +2,20 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.http import HttpResponsePermanentRedirect
 from django.urls import include, path
 from django.views import defaults
 
 from chat import views as chat_views
 from chat.api.errors import API_ERRORS, json_error
 from chat.forms import LogInForm
+
+
+def _favicon(request):
+    # Browsers ask for /favicon.ico whatever the page says.
+    return HttpResponsePermanentRedirect(staticfiles_storage.url("chat/favicon.svg"))
+
 
 urlpatterns = [
     path("", include("chat.urls")),
@@ -29,6 +37,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("chat.api.urls")),
     path("health/", chat_views.health, name="health"),
+    path("favicon.ico", _favicon),
 ]
 # Media is never served as plain files: chat.media.views serves a chat's files to its members.
 

@@ -1,4 +1,5 @@
-// The chat list: joins every listed chat and moves a chat to the top with its newest message.
+// The chat list: joins every listed chat and moves a chat to the top with its newest message;
+// unread counts follow reads made in any tab; after a reconnect it catches up from the API.
 "use strict";
 
 (function () {
@@ -6,14 +7,25 @@
   const chatIds = JSON.parse(document.getElementById("chat-ids").textContent);
   const myId = document.body.dataset.userId;
 
+  function itemOf(chatId) {
+    return list.querySelector(`li[data-chat-id="${CSS.escape(chatId)}"]`);
+  }
+
   function renderLastMessage(item, message) {
     const last = item.querySelector(".last-message");
     last.textContent = "";
     const who = document.createElement("b");
-    who.textContent = `${message.username}:`;
-    if (message.deleted) message = { ...message, message: "message deleted" };
-    const text = message.message.length > 120 ? `${message.message.slice(0, 119)}…` : message.message;
+    who.textContent = message.userId === myId ? "You:" : `${message.username}:`;
+    const body = message.deleted ? "message deleted" : message.message || "(file)";
+    const text = body.length > 120 ? `${body.slice(0, 119)}…` : body;
     last.append(who, ` ${text}`);
+    item.dataset.lastSeq = String(message.seq);
+  }
+
+  function setUnread(item, count) {
+    const badge = item.querySelector(".unread");
+    badge.textContent = String(count);
+    badge.hidden = count <= 0;
   }
 
   // A join the server refused for now (the user's frame budget spent by a long list, live
@@ -26,6 +38,26 @@
     setTimeout(() => socket.send({ action: "joinChat", chatId }), delay);
   }
 
+  // What may have happened while the socket was down: last messages and unread counts.
+  async function catchUp() {
+    try {
+      const response = await fetch("/api/chats?limit=200", { credentials: "same-origin" });
+      if (!response.ok) return;
+      const page = await response.json();
+      for (const chat of page.chats.slice().reverse()) {
+        const item = itemOf(chat.chatId);
+        if (!item) continue;
+        if (chat.lastMessage && Number(item.dataset.lastSeq || 0) < chat.lastMessage.seq) {
+          renderLastMessage(item, chat.lastMessage);
+          list.prepend(item);
+        }
+        setUnread(item, chat.unreadCount);
+      }
+    } catch (err) {
+      // Offline again: the next reconnect tries again.
+    }
+  }
+
   function onFrame(frame, socket) {
     if (frame.type === "error" && frame.action === "joinChat" && frame.retryable) {
       retryJoin(socket, frame.chatId);
@@ -33,26 +65,32 @@
     }
     if (frame.type === "joined") refusals.delete(frame.chatId);
     if (frame.type === "removed" || frame.type === "chatDeleted") {
-      const gone = list.querySelector(`li[data-chat-id="${CSS.escape(frame.chatId)}"]`);
+      const gone = itemOf(frame.chatId);
       if (gone) gone.remove();
       return;
     }
-    if (frame.type !== "message") return;
-    const item = list.querySelector(`li[data-chat-id="${CSS.escape(frame.chatId)}"]`);
+    const item = frame.chatId ? itemOf(frame.chatId) : null;
     if (!item) return;
+    if (frame.type === "read" && frame.userId === myId) {
+      // Read here or in another tab.
+      setUnread(item, Math.max(0, Number(item.dataset.lastSeq || 0) - frame.seq));
+      return;
+    }
+    if (frame.type !== "message") return;
     renderLastMessage(item, frame.message);
     if (frame.message.userId !== myId) {
-      const badge = item.querySelector(".unread");
-      badge.textContent = String(Number(badge.textContent || 0) + 1);
-      badge.hidden = false;
+      setUnread(item, Number(item.querySelector(".unread").textContent || 0) + 1);
     }
     list.prepend(item);
   }
 
+  let connectedBefore = false;
   const socket = new ChatSocket({
     onOpen() {
       refusals.clear();
       for (const chatId of chatIds) this.send({ action: "joinChat", chatId });
+      if (connectedBefore) catchUp();
+      connectedBefore = true;
     },
     onFrame: (frame) => onFrame(frame, socket),
     onState: showConnectionState,

@@ -215,6 +215,7 @@
         scheduleRead();
         break;
       case "message":
+        stopTyping(frame.message.username);
         show(frame.message);
         if (frame.message.seq > contiguous) requestSync();
         scheduleRead();
@@ -287,6 +288,14 @@
     renderTyping();
   }
 
+  // Their message arrived: they are no longer typing it.
+  function stopTyping(username) {
+    if (!typingTimers.has(username)) return;
+    clearTimeout(typingTimers.get(username));
+    typingTimers.delete(username);
+    renderTyping();
+  }
+
   function renderTyping() {
     const names = [...typingTimers.keys()];
     typingLine.textContent = names.length ? `${names.join(", ")} ${names.length > 1 ? "are" : "is"} typing…` : "";
@@ -302,6 +311,7 @@
   }
 
   async function loadOlder() {
+    const hadFocus = document.activeElement === olderButton;
     olderButton.disabled = true;
     try {
       const page = await loadPage();
@@ -314,6 +324,8 @@
       // Offline: the button stays, and the next click tries again.
     } finally {
       olderButton.disabled = false;
+      // The oldest page reached, the button goes: keep keyboard focus in the conversation.
+      if (hadFocus && (olderButton.hidden || document.activeElement !== olderButton)) list.focus();
     }
   }
 

@@ -298,3 +298,99 @@ def test_an_image_dropped_in_the_chat_uploads_with_progress_and_shows_for_both(s
         failed = page_a.locator("#messages .message.failed")
         expect(failed.locator(".why")).to_contain_text("Too big")
         assert not [url for url in requests if "/upload" in url]
+
+
+# Pages may be cut off from the server on demand: sockets opened while ``__blockSockets`` is set
+# go to a path the server refuses, and ``__dropSockets()`` closes the open ones.
+SOCKET_SWITCH = """
+window.__blockSockets = false;
+window.__sockets = [];
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = class extends NativeWebSocket {
+  constructor(url, protocols) {
+    super(window.__blockSockets ? url.replace("/ws/", "/ws-blocked/") : url, protocols);
+    window.__sockets.push(this);
+  }
+};
+window.__dropSockets = () => {
+  window.__blockSockets = true;
+  for (const socket of window.__sockets) socket.close();
+};
+"""
+
+
+def test_load_older_shows_only_while_there_is_more_and_keeps_keyboard_focus(server):
+    alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
+    empty = alice.api(
+        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
+    ).json()["chatId"]
+    with live_page(server, alice, f"/chats/{empty}/") as page:
+        expect(page.locator("#load-older")).to_be_hidden()
+        busy = alice.api(
+            "POST", "/api/chats",
+            json={"chatType": "group", "chatName": "busy", "participants": [alice.find(bob)]},
+        ).json()["chatId"]  # fmt: skip
+        for n in range(60):
+            sent = alice.api("POST", f"/api/chats/{busy}/messages", json={"message": f"m{n}"})
+            assert sent.status_code == 201
+        page.goto(f"{server.url}/chats/{busy}/")
+        expect(page.locator("#connection-state")).to_have_text("live")
+        older = page.locator("#load-older")
+        expect(older).to_be_visible()
+        older.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#messages .message")).to_have_count(60)
+        expect(older).to_be_hidden()  # the first message is reached
+        assert page.evaluate("document.activeElement.id") == "messages"
+
+
+def test_typing_stops_showing_when_that_persons_message_arrives(server):
+    alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
+    chat_id = alice.api(
+        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
+    ).json()["chatId"]
+    with live_pages(server, [alice, bob], f"/chats/{chat_id}/") as (page_a, page_b):
+        page_b.type("#message-input", "on my way")
+        expect(page_a.locator("#typing")).to_contain_text("is typing")
+        page_b.press("#message-input", "Enter")
+        expect(bodies(page_a)).to_have_text(["on my way"])
+        # At once, not when the typing notice runs out 3 s later.
+        expect(page_a.locator("#typing")).to_have_text("", timeout=1000)
+
+
+def test_the_chat_list_catches_up_after_a_reconnect_and_follows_reads_in_other_tabs(server):
+    alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
+    chat_id = alice.api(
+        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
+    ).json()["chatId"]
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            context = browser.new_context()
+            cookie = alice.http.cookies["sessionid"]
+            context.add_cookies([{"name": "sessionid", "value": cookie, "url": server.url}])
+            context.add_init_script(SOCKET_SWITCH)
+            listing = context.new_page()
+            listing.goto(server.url + "/")
+            expect(listing.locator("#connection-state")).to_have_text("live")
+            row = listing.locator(f'li[data-chat-id="{chat_id}"]')
+            # Cut off, the list misses these; back online, it catches up.
+            listing.evaluate("window.__dropSockets()")
+            expect(listing.locator("#connection-state")).to_have_text("reconnecting…")
+            for n in range(3):
+                bob.api(
+                    "POST", f"/api/chats/{chat_id}/messages", json={"message": f"while away {n}"}
+                )
+            listing.evaluate("window.__blockSockets = false")
+            expect(listing.locator("#connection-state")).to_have_text("live", timeout=15000)
+            expect(row.locator(".unread")).to_have_text("3")
+            expect(row.locator(".last-message")).to_contain_text("while away 2")
+            # Read in another tab: the list's count goes; her own message is "You".
+            room = context.new_page()
+            room.goto(f"{server.url}/chats/{chat_id}/")
+            expect(room.locator("#connection-state")).to_have_text("live")
+            expect(row.locator(".unread")).to_be_hidden()
+            send(room, "back now")
+            expect(row.locator(".last-message")).to_have_text("You: back now")
+        finally:
+            browser.close()
