@@ -127,6 +127,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self._later(self._lose_chat(chat_id, {"type": "removed", "chatId": chat_id}))
         elif kind == "chatDeleted" and self.user_id in notice.get("members", ()):
             self._later(self._lose_chat(chat_id, {"type": "chatDeleted", "chatId": chat_id}))
+        elif kind == "messageEdited" and chat_id in self.joined:
+            frame = {
+                "type": "messageEdited", "chatId": chat_id, "seq": notice.get("seq"),
+                "messageId": notice.get("messageId"), "message": notice.get("message"),
+                "editedAt": notice.get("editedAt"),
+            }  # fmt: skip
+            self._later(self._send(frame))
         elif kind == "messageDeleted" and chat_id in self.joined:
             frame = {
                 "type": "messageDeleted", "chatId": chat_id, "seq": notice.get("seq"),
@@ -280,6 +287,29 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._send(ack_payload(result.message, duplicate=not result.created))
         if result.announce:
             await events.message_broadcast(result.message)
+
+    async def action_edit_message(self, frame):
+        chat_id = await self._require_member(frame)
+        if not self.member_of.get(chat_id, True):
+            raise errors.Locked()
+        edited = await database_sync_to_async(services.message_edit)(
+            chat_id=chat_id, message_id=frame["messageId"], user_id=self.user_id,
+            body=frame["message"],
+        )  # fmt: skip
+        reply = {"type": "edited", "chatId": chat_id, "messageId": edited.message_id}
+        await self._send({**reply, "seq": edited.seq, "editedAt": edited.edited_at})
+
+    async def action_delete_message(self, frame):
+        chat_id = await self._require_member(frame)
+        if not self.member_of.get(chat_id, True):
+            raise errors.Locked()
+        deleted = await database_sync_to_async(services.message_delete)(
+            chat_id=chat_id, message_id=frame["messageId"], user_id=self.user_id
+        )
+        await self._send(
+            {"type": "deleted", "chatId": chat_id, "messageId": deleted.message_id,
+             "seq": deleted.seq}
+        )  # fmt: skip
 
     async def action_sync(self, frame):
         chat_id = await self._require_member(frame)

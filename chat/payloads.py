@@ -30,6 +30,8 @@ def message_payload(message: Message, *, delivered: bool = False, read: bool = F
         "createdAt": iso_from_ms(message.timestamp),
         "attachments": [attachment_payload(message.chat_id, a) for a in message.attachments],
         "deleted": message.deleted,
+        "edited": message.edited_at is not None,
+        "editedAt": message.edited_at,
         "delivered": delivered,
         "read": read,
     }

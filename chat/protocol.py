@@ -20,6 +20,8 @@ ACTIONS: dict[str, dict[str, type]] = {
     "sync": {"chatId": str, "afterSeq": int},
     "typing": {"chatId": str},
     "markRead": {"chatId": str, "seq": int},
+    "editMessage": {"chatId": str, "messageId": str, "message": str},
+    "deleteMessage": {"chatId": str, "messageId": str},
     "ping": {},
 }
 
@@ -36,7 +38,7 @@ class ProtocolError(Exception):
         if isinstance(frame, dict):
             # Echo what tells the client which of its requests failed (text that could not be
             # sent back, such as a lone surrogate, is left out).
-            for name in ("action", "chatId", "clientMessageId"):
+            for name in ("action", "chatId", "clientMessageId", "messageId"):
                 if isinstance(frame.get(name), str) and is_storable(frame[name]):
                     self.echo[name] = frame[name]
 

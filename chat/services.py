@@ -16,9 +16,10 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from chat import errors, selectors
+from chat import errors, moderation, selectors
 from chat.media.uploads import attachments_claim
 from chat.models import ChatRoom, Contact, Membership
+from chat.notices import notify
 from chat.stores import get_store
 from chat.stores.base import Message, NewMessage, StoreError
 from chat.text import is_storable
@@ -212,3 +213,65 @@ def user_find(*, finder: User, username: str) -> list[dict]:
         if user.pk != finder.pk:
             Contact.objects.get_or_create(owner=finder, contact=user)
     return [{"userId": str(user.pk), "username": user.get_username()} for user in found]
+
+
+def _own_message(*, chat_id: str, message_id: str, user_id: str, verb: str) -> Message:
+    """The sender's own message, still within the edit window; ``NotFound`` / ``Forbidden``."""
+    with errors.store_unavailable_as_error():
+        well_formed = isinstance(message_id, str) and 0 < len(message_id) <= 64
+        message = get_store().message_find(chat_id, message_id) if well_formed else None
+    if message is None:
+        raise errors.NotFound("No such message.", code="no_such_message")
+    if message.user_id != user_id:
+        raise errors.Forbidden(f"You can {verb} only your own messages.", code="not_yours")
+    window = settings.CHAT_EDIT_WINDOW_SECONDS
+    if time.time() * 1000 - message.timestamp > window * 1000:
+        hours = window // 3600
+        raise errors.Forbidden(
+            f"Messages can be changed for {hours} hours after they are sent.", code="too_late"
+        )
+    return message
+
+
+def message_edit(*, chat_id: str, message_id: str, user_id: str, body: str) -> Message:
+    """Change the text of the sender's own message (within ``CHAT_EDIT_WINDOW_SECONDS``) and
+    tell the chat's open pages (``messageEdited``). The same text again changes nothing."""
+    if not isinstance(body, str) or not body.strip():
+        raise errors.InvalidInput("The message is empty.", code="empty_message")
+    if not is_storable(body):
+        raise errors.InvalidInput(
+            "The message contains a character that cannot be stored (NUL or an unpaired "
+            "surrogate).",
+            code="invalid_text",
+        )
+    if len(body) > settings.CHAT_MESSAGE_MAX_LENGTH:
+        raise errors.InvalidInput(
+            f"The message is longer than {settings.CHAT_MESSAGE_MAX_LENGTH} characters.",
+            code="too_long",
+        )
+    message = _own_message(chat_id=chat_id, message_id=message_id, user_id=user_id, verb="edit")
+    if message.deleted:
+        raise errors.NotFound("The message was deleted.", code="no_such_message")
+    if message.body == body:
+        return message
+    with errors.store_unavailable_as_error():
+        edited = get_store().message_edit(
+            chat_id, message.seq, body=body, edited_at=int(time.time() * 1000)
+        )
+    if edited is None:
+        raise errors.NotFound("The message was deleted.", code="no_such_message")
+    notify(
+        "messageEdited", chatId=chat_id, seq=edited.seq, messageId=edited.message_id,
+        message=edited.body, editedAt=edited.edited_at,
+    )  # fmt: skip
+    return edited
+
+
+def message_delete(*, chat_id: str, message_id: str, user_id: str) -> Message:
+    """Delete the sender's own message (within the edit window): the tombstone a moderator's
+    delete leaves (``moderation.message_remove``). Deleting it again changes nothing."""
+    message = _own_message(chat_id=chat_id, message_id=message_id, user_id=user_id, verb="delete")
+    if message.deleted:
+        return message
+    with errors.store_unavailable_as_error():
+        return moderation.message_remove(chat_id=chat_id, seq=message.seq) or message

@@ -72,6 +72,10 @@ class MessageCreateInput(serializers.Serializer):
     )
 
 
+class MessageEditInput(serializers.Serializer):
+    message = serializers.CharField(trim_whitespace=False)
+
+
 class UploadUrlInput(serializers.Serializer):
     chatId = serializers.UUIDField()
     filename = serializers.CharField(max_length=1000, trim_whitespace=False)
@@ -100,6 +104,10 @@ class MessageOutput(serializers.Serializer):
     timestamp = serializers.IntegerField(help_text="Milliseconds since the epoch.")
     createdAt = serializers.DateTimeField()
     attachments = serializers.ListField(child=serializers.DictField())
+    edited = serializers.BooleanField()
+    editedAt = serializers.IntegerField(
+        allow_null=True, help_text="When its sender last edited it (ms since the epoch), or null."
+    )
     deleted = serializers.BooleanField(
         help_text="A tombstone: deleted by its sender or a moderator."
     )

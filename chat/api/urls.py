@@ -25,6 +25,11 @@ urlpatterns = [
     path("users", views.UsersView.as_view(), name="api-users"),
     path("chats", views.ChatsView.as_view(), name="api-chats"),
     path("chats/<str:chat_id>/messages", views.ChatMessagesView.as_view(), name="api-messages"),
+    path(
+        "chats/<str:chat_id>/messages/<str:message_id>",
+        views.MessageView.as_view(),
+        name="api-message",
+    ),
     path("upload-url", views.UploadUrlView.as_view(), name="api-upload-url"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", _docs_page(SpectacularSwaggerView), name="api-docs"),

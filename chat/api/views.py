@@ -164,3 +164,30 @@ class UploadUrlView(APIView):
             size=data["size"],
         )
         return Response(upload, status=status.HTTP_201_CREATED)
+
+
+class MessageView(APIView):
+    @extend_schema(
+        request=s.MessageEditInput,
+        responses={200: s.MessageOutput, **ERRORS},
+        summary="Edit your own message (within the edit window)",
+    )
+    def patch(self, request, chat_id, message_id):
+        data = _valid(s.MessageEditInput, request.data)
+        chat = selectors.chat_for_sender(chat_id=chat_id, user=request.user)
+        edited = services.message_edit(
+            chat_id=str(chat.pk), message_id=message_id, user_id=str(request.user.pk),
+            body=data["message"],
+        )  # fmt: skip
+        return Response(message_payload(edited))
+
+    @extend_schema(
+        responses={200: s.MessageOutput, **ERRORS},
+        summary="Delete your own message (a tombstone stays in its place)",
+    )
+    def delete(self, request, chat_id, message_id):
+        chat = selectors.chat_for_sender(chat_id=chat_id, user=request.user)
+        deleted = services.message_delete(
+            chat_id=str(chat.pk), message_id=message_id, user_id=str(request.user.pk)
+        )
+        return Response(message_payload(deleted))

@@ -71,6 +71,8 @@ class Message:
     deleted: bool = False
     """A tombstone: the message was deleted; its text and attachments are gone, its place
     in the chat (``seq``) stays."""
+    edited_at: int | None = None
+    """When its sender last changed its text, in milliseconds since the epoch."""
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,15 @@ class MessageStore:
 
     def last_messages(self, chat_ids: list[str]) -> dict[str, Message]:
         """Return the newest message of each chat that has one, keyed by chat id."""
+        raise NotImplementedError
+
+    def message_find(self, chat_id: str, message_id: str) -> Message | None:
+        """The chat's message with this id, or None."""
+        raise NotImplementedError
+
+    def message_edit(self, chat_id: str, seq: int, *, body: str, edited_at: int) -> Message | None:
+        """Replace the text of the message at ``seq`` (not of a tombstone) and return it; None
+        if the chat has no such message or it was deleted."""
         raise NotImplementedError
 
     def message_delete(self, chat_id: str, seq: int) -> Message | None:

@@ -33,8 +33,8 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.connection import Connection as DynamoConnection
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.exceptions import PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -65,6 +65,13 @@ def build_models(prefix: str, client: dict) -> dict[str, type[Model]]:
     def meta(table: str):
         return type("Meta", (), {"table_name": f"{prefix}-{table}", **client})
 
+    class MessageIdIndex(GlobalSecondaryIndex):
+        class Meta:
+            index_name = "messageId-index"
+            projection = KeysOnlyProjection()
+
+        message_id = UnicodeAttribute(hash_key=True, attr_name="messageId")
+
     class MessageItem(Model):
         Meta = meta("messages")
         chat_id = UnicodeAttribute(hash_key=True, attr_name="chatId")
@@ -78,6 +85,8 @@ def build_models(prefix: str, client: dict) -> dict[str, type[Model]]:
         created_at = UnicodeAttribute(attr_name="createdAt")
         attachments = JSONAttribute(default=list)
         deleted = BooleanAttribute(default=False)
+        edited_at = NumberAttribute(null=True, attr_name="editedAt")
+        by_message_id = MessageIdIndex()
 
     class SequenceItem(Model):
         Meta = meta("sequences")
@@ -137,6 +146,7 @@ def _message(item) -> base.Message:
         timestamp=int(item.timestamp),
         attachments=tuple(item.attachments or ()),
         deleted=bool(item.deleted),
+        edited_at=int(item.edited_at) if item.edited_at is not None else None,
     )
 
 
@@ -316,6 +326,39 @@ class MessageStore(base.MessageStore):
             raise base.StoreError(str(error)) from error
         return newest
 
+    def message_find(self, chat_id, message_id):
+        # The index is eventually consistent (a message sent a moment ago may not be in it
+        # yet); the item itself is then read consistently.
+        try:
+            for key in self.Message.by_message_id.query(message_id, limit=1):
+                if key.chat_id == chat_id:
+                    item = self.Message.get(chat_id, int(key.seq), consistent_read=True)
+                    return _message(item)
+        except self.Message.DoesNotExist:
+            return None
+        except PynamoDBException as error:
+            raise base.StoreError(str(error)) from error
+        return None
+
+    def message_edit(self, chat_id, seq, *, body, edited_at):
+        try:
+            item = self.Message.get(chat_id, seq, consistent_read=True)
+            if item.deleted:
+                return None
+            item.update(
+                actions=[self.Message.body.set(body), self.Message.edited_at.set(edited_at)],
+                condition=self.Message.deleted == False,  # noqa: E712 - a DynamoDB condition
+            )
+        except self.Message.DoesNotExist:
+            return None
+        except UpdateError as error:
+            if "ConditionalCheckFailed" in str(error):
+                return None
+            raise base.StoreError(str(error)) from error
+        except PynamoDBException as error:
+            raise base.StoreError(str(error)) from error
+        return _message(item)
+
     def message_delete(self, chat_id, seq):
         try:
             item = self.Message.get(chat_id, seq, consistent_read=True)
@@ -325,6 +368,7 @@ class MessageStore(base.MessageStore):
                         self.Message.body.set(""),
                         self.Message.attachments.set([]),
                         self.Message.deleted.set(True),
+                        self.Message.edited_at.remove(),
                     ]
                 )
         except self.Message.DoesNotExist:

@@ -29,6 +29,7 @@ def _message(row: StoredMessage) -> base.Message:
         timestamp=row.timestamp,
         attachments=tuple(row.attachments or ()),
         deleted=row.deleted,
+        edited_at=row.edited_at,
     )
 
 
@@ -173,9 +174,19 @@ class MessageStore(base.MessageStore):
         rows = StoredMessage.objects.filter(chat_id__in=list(chat_ids), seq=Subquery(newest))
         return {row.chat_id: _message(row) for row in rows}
 
+    def message_find(self, chat_id, message_id):
+        row = StoredMessage.objects.filter(chat_id=chat_id, message_id=message_id).first()
+        return _message(row) if row is not None else None
+
+    def message_edit(self, chat_id, seq, *, body, edited_at):
+        rows = StoredMessage.objects.filter(chat_id=chat_id, seq=seq, deleted=False)
+        rows.update(body=body, edited_at=edited_at)
+        row = rows.first()
+        return _message(row) if row is not None else None
+
     def message_delete(self, chat_id, seq):
         rows = StoredMessage.objects.filter(chat_id=chat_id, seq=seq)
-        rows.filter(deleted=False).update(body="", attachments=[], deleted=True)
+        rows.filter(deleted=False).update(body="", attachments=[], deleted=True, edited_at=None)
         row = rows.first()
         return _message(row) if row is not None else None
 

@@ -50,15 +50,80 @@
     if (message.attachments && message.attachments.length) {
       item.append(ChatFiles.render(message.attachments));
     }
-    if (message.deleted) markDeleted(item);
+    if (message.edited) markEdited(item);
+    if (message.deleted) {
+      markDeleted(item);
+    } else if (message.userId === data.userId && message.messageId) {
+      item.append(ownActions(item));
+    }
     return item;
+  }
+
+  function markEdited(item) {
+    const meta = item.querySelector(".meta");
+    if (meta.querySelector(".edited")) return;
+    const label = document.createElement("span");
+    label.className = "edited";
+    label.textContent = " · edited";
+    meta.append(label);
+  }
+
+  // Edit and delete, on your own messages.
+  function ownActions(item) {
+    const actions = document.createElement("div");
+    actions.className = "actions";
+    const edit = document.createElement("button");
+    edit.type = "button";
+    edit.className = "edit";
+    edit.textContent = "Edit";
+    edit.setAttribute("aria-label", "Edit this message");
+    edit.addEventListener("click", () => startEdit(item));
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "delete";
+    remove.textContent = "Delete";
+    remove.setAttribute("aria-label", "Delete this message");
+    remove.addEventListener("click", () => {
+      if (!window.confirm("Delete this message for everyone?")) return;
+      socket.send({ action: "deleteMessage", chatId, messageId: item.dataset.messageId });
+    });
+    actions.append(edit, remove);
+    return actions;
+  }
+
+  function startEdit(item) {
+    if (item.querySelector(".editor")) return;
+    const body = item.querySelector(".body");
+    const editor = document.createElement("textarea");
+    editor.className = "editor";
+    editor.value = body.textContent;
+    editor.maxLength = data.maxLength;
+    editor.setAttribute("aria-label", "Edit the message; Enter saves, Escape cancels");
+    body.hidden = true;
+    body.after(editor);
+    editor.focus();
+    const finish = () => {
+      editor.remove();
+      body.hidden = false;
+    };
+    editor.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        finish();
+      } else if (event.key === "Enter" && !event.shiftKey) {
+        event.preventDefault();
+        const text = editor.value;
+        if (text.trim() && text !== body.textContent) {
+          socket.send({ action: "editMessage", chatId, messageId: item.dataset.messageId, message: text });
+        }
+        finish();
+      }
+    });
   }
 
   function markDeleted(item) {
     item.classList.add("deleted");
     item.querySelector(".body").textContent = "message deleted";
-    const attachments = item.querySelector(".attachments");
-    if (attachments) attachments.remove();
+    for (const gone of item.querySelectorAll(".attachments, .actions, .editor, .edited")) gone.remove();
   }
 
   // A moderator's change: read-only (locked, archived), or no longer ours (removed, deleted).
@@ -245,6 +310,14 @@
       case "chatUpdated":
         setReadOnly(frame.readOnly, "This chat is read-only: a moderator locked it.");
         break;
+      case "messageEdited": {
+        const item = shown.get(frame.messageId);
+        if (item) {
+          item.querySelector(".body").textContent = frame.message;
+          markEdited(item);
+        }
+        break;
+      }
       case "messageDeleted": {
         const item = shown.get(frame.messageId);
         if (item) markDeleted(item);
@@ -261,6 +334,16 @@
         if (frame.action === "sync") {
           syncing = false;
           if (frame.retryable) later(requestSync);
+        }
+        if ((frame.action === "editMessage" || frame.action === "deleteMessage") && frame.messageId) {
+          const item = shown.get(frame.messageId);
+          if (item) {
+            const why = document.createElement("div");
+            why.className = "why";
+            why.textContent = frame.detail;
+            item.append(why);
+            setTimeout(() => why.remove(), 6000);
+          }
         }
         if (frame.action === "joinChat" && frame.retryable) {
           later(() => socket.send({ action: "joinChat", chatId }));

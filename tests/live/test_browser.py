@@ -394,3 +394,46 @@ def test_the_chat_list_catches_up_after_a_reconnect_and_follows_reads_in_other_t
             expect(row.locator(".last-message")).to_have_text("You: back now")
         finally:
             browser.close()
+
+
+def screenshot(page, name: str) -> None:
+    """Keep what the page looked like (var/screenshots/, kept by CI as a test artifact)."""
+    folder = ROOT / "var" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def test_a_member_edits_and_deletes_her_message_and_the_other_sees_it_live(server):
+    alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
+    chat_id = alice.api(
+        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
+    ).json()["chatId"]
+    with live_pages(server, [alice, bob], f"/chats/{chat_id}/") as (page_a, page_b):
+        send(page_a, "see you at 5")
+        send(page_a, "bring snacks")
+        expect(bodies(page_b)).to_have_text(["see you at 5", "bring snacks"])
+        first = page_a.locator("#messages .message").first
+        first.hover()
+        first.locator("button.edit").click()
+        editor = first.locator("textarea.editor")
+        editor.fill("see you at 6")
+        editor.press("Enter")
+        expect(bodies(page_b)).to_have_text(["see you at 6", "bring snacks"])
+        expect(page_b.locator("#messages .message").first.locator(".edited")).to_be_visible()
+        # Bob's own actions are on his messages only.
+        expect(page_b.locator("#messages .message button.edit")).to_have_count(0)
+        screenshot(page_b, "edited-message")
+        page_a.on("dialog", lambda dialog: dialog.accept())
+        last = page_a.locator("#messages .message").nth(1)
+        last.hover()
+        last.locator("button.delete").click()
+        for page in (page_a, page_b):
+            expect(page.locator("#messages .message.deleted .body")).to_have_text(
+                ["message deleted"]
+            )
+        page_b.reload()
+        expect(page_b.locator("#messages .message.deleted .body")).to_have_text(["message deleted"])
+        expect(page_b.locator("#messages .message").first.locator(".body")).to_have_text(
+            "see you at 6"
+        )
+        screenshot(page_b, "deleted-message")

@@ -308,3 +308,28 @@ def test_deleting_a_chat_deletes_its_history_and_no_other(store):
     assert store.last_messages([chat, other]).keys() == {other}
     assert store.chat_delete(chat) == 0
     assert store.last_seq(other) == 1
+
+
+def test_a_message_is_found_by_id_and_edited_in_its_place(store):
+    chat = new_chat_id()
+    first, second = (store.append(new(chat, n)).message for n in (1, 2))
+    assert store.message_find(chat, second.message_id) == second
+    assert store.message_find(chat, str(uuid.uuid4())) is None
+    assert store.message_find(new_chat_id(), second.message_id) is None  # in its chat only
+    edited = store.message_edit(chat, 1, body="message 1, corrected", edited_at=1_800_000_000_000)
+    assert (edited.seq, edited.body, edited.edited_at) == (
+        1,
+        "message 1, corrected",
+        1_800_000_000_000,
+    )
+    assert (edited.message_id, edited.timestamp) == (first.message_id, first.timestamp)
+    assert [m.body for m in store.history(chat, limit=5).messages] == [
+        "message 2",
+        "message 1, corrected",
+    ]
+    assert store.message_edit(chat, 9, body="x", edited_at=1) is None
+    # A tombstone cannot be edited back to life, and forgets its edit.
+    tombstone = store.message_delete(chat, 1)
+    assert (tombstone.body, tombstone.edited_at) == ("", None)
+    assert store.message_edit(chat, 1, body="back", edited_at=2) is None
+    assert store.history(chat, limit=5).messages[1].body == ""
