@@ -325,13 +325,22 @@ class ChatConsumer(AsyncWebsocketConsumer):
             }
         )
         if page["messages"]:
-            await database_sync_to_async(services.message_mark_delivered)(
+            seq = await database_sync_to_async(services.message_mark_delivered)(
                 chat_id=chat_id, user_id=self.user_id, seq=page["messages"][-1]["seq"]
             )
+            await events.delivered_broadcast(chat_id=chat_id, user_id=self.user_id, seq=seq)
 
     async def action_typing(self, frame):
         chat_id = await self._require_member(frame)
         await events.typing_broadcast(chat_id=chat_id, user_id=self.user_id, username=self.username)
+
+    async def action_mark_delivered(self, frame):
+        # Pages send it at most once a second per chat, for the newest message received live.
+        chat_id = await self._require_member(frame)
+        seq = await database_sync_to_async(services.message_mark_delivered)(
+            chat_id=chat_id, user_id=self.user_id, seq=frame["seq"]
+        )
+        await events.delivered_broadcast(chat_id=chat_id, user_id=self.user_id, seq=seq)
 
     async def action_mark_read(self, frame):
         chat_id = await self._require_member(frame)

@@ -60,6 +60,12 @@ async def typing_broadcast(*, chat_id: str, user_id: str, username: str) -> bool
     return await _publish(chat_id, text)
 
 
+async def delivered_broadcast(*, chat_id: str, user_id: str, seq: int) -> bool:
+    """Tell the chat's sockets how far a member's client has received it."""
+    text = frame({"type": "delivered", "chatId": chat_id, "userId": user_id, "seq": seq})
+    return await _publish(chat_id, text)
+
+
 async def read_broadcast(*, chat_id: str, user_id: str, seq: int) -> bool:
     """Tell the chat's sockets how far a member has read."""
     text = frame({"type": "read", "chatId": chat_id, "userId": user_id, "seq": seq})

@@ -20,6 +20,7 @@ ACTIONS: dict[str, dict[str, type]] = {
     "sync": {"chatId": str, "afterSeq": int},
     "typing": {"chatId": str},
     "markRead": {"chatId": str, "seq": int},
+    "markDelivered": {"chatId": str, "seq": int},
     "editMessage": {"chatId": str, "messageId": str, "message": str},
     "deleteMessage": {"chatId": str, "messageId": str},
     "ping": {},

@@ -151,6 +151,18 @@ def _chat_list_position(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise errors.InvalidInput("Malformed cursor.", code="invalid_cursor") from exc
 
 
+def chat_receipts(chat: ChatRoom) -> list[dict]:
+    """How far each member has received and read the chat: ``{userId, username, delivered,
+    read}`` (the watermarks receipts are drawn from)."""
+    rows = chat.memberships.order_by("joined_at", "pk").values_list(
+        "user_id", "user__username", "last_delivered_seq", "last_read_seq"
+    )
+    return [
+        {"userId": str(uid), "username": name, "delivered": delivered, "read": read}
+        for uid, name, delivered, read in rows
+    ]
+
+
 def _watermarks(chat_id: str) -> list[tuple[str, int, int]]:
     """Every member's ``(user_id, last_delivered_seq, last_read_seq)`` in the chat."""
     rows = Membership.objects.filter(chat_id=chat_id).values_list(

@@ -193,11 +193,14 @@ def message_mark_read(*, chat_id: str, user_id: str, seq: int) -> int:
     return seq
 
 
-def message_mark_delivered(*, chat_id: str, user_id: str, seq: int) -> None:
-    """Record that the member's client has received the chat up to ``seq``."""
+def message_mark_delivered(*, chat_id: str, user_id: str, seq: int) -> int:
+    """Record that the member's client has received the chat up to ``seq`` (capped at the
+    chat's last message, as ``message_mark_read``); the seq recorded."""
+    seq = min(seq, selectors.chat_last_seq(chat_id=chat_id))
     Membership.objects.filter(chat_id=chat_id, user_id=user_id).update(
         last_delivered_seq=Greatest("last_delivered_seq", seq)
     )
+    return seq
 
 
 def new_client_message_id() -> str:

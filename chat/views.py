@@ -87,6 +87,8 @@ def chat_detail(request, chat_id):
         "maxLength": settings.CHAT_MESSAGE_MAX_LENGTH,
         "maxUpload": settings.CHAT_UPLOAD_MAX_BYTES,
         "uploadTypes": settings.CHAT_UPLOAD_TYPES,
+        "chatType": chat.chat_type,
+        "receipts": selectors.chat_receipts(chat),
     }
     context = {
         "chat": chat,

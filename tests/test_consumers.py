@@ -389,3 +389,22 @@ async def test_store_outage_is_a_retryable_error_and_nothing_is_broadcast(pair, 
     assert (await b.receive_json_from())["message"]["messageId"] == ack["messageId"]
     await a.disconnect()
     await b.disconnect()
+
+
+async def test_mark_delivered_records_the_capped_seq_and_tells_the_chat(pair):
+    alice, bob, chat = pair
+    chat_id = str(chat.pk)
+    a, b = await joined(chat_id, alice, bob)
+    await send(a, send_message(chat_id, "one", "k1"))
+    await b.receive_from(timeout=5)
+    await a.receive_from(timeout=5)
+    await b.send_to(
+        text_data=json.dumps({"action": "markDelivered", "chatId": chat_id, "seq": 10**12})
+    )
+    for socket in (a, b):
+        frame = json.loads(await socket.receive_from(timeout=5))
+        assert frame == {"type": "delivered", "chatId": chat_id, "userId": str(bob.pk), "seq": 1}
+    membership = await database_sync_to_async(Membership.objects.get)(chat=chat, user=bob)
+    assert (membership.last_delivered_seq, membership.last_read_seq) == (1, 0)
+    await a.disconnect()
+    await b.disconnect()

@@ -38,6 +38,19 @@
     setTimeout(() => socket.send({ action: "joinChat", chatId }), delay);
   }
 
+  // Senders see their messages as delivered once this page has them (once a second per chat).
+  const delivered = new Map(); // chatId -> {seq, timer}
+  function scheduleDelivered(socket, chatId, seq) {
+    const entry = delivered.get(chatId) || { seq: 0, timer: null };
+    entry.seq = Math.max(entry.seq, seq);
+    delivered.set(chatId, entry);
+    if (entry.timer) return;
+    entry.timer = setTimeout(() => {
+      entry.timer = null;
+      socket.send({ action: "markDelivered", chatId, seq: entry.seq });
+    }, 1000);
+  }
+
   // What may have happened while the socket was down: last messages and unread counts.
   async function catchUp() {
     try {
@@ -77,6 +90,7 @@
       return;
     }
     if (frame.type !== "message") return;
+    if (frame.message.userId !== myId) scheduleDelivered(socket, frame.chatId, frame.message.seq);
     renderLastMessage(item, frame.message);
     if (frame.message.userId !== myId) {
       setUnread(item, Number(item.querySelector(".unread").textContent || 0) + 1);

@@ -13,6 +13,8 @@
   const composer = document.getElementById("composer");
   const input = document.getElementById("message-input");
 
+  // How far each member has received and read the chat: userId -> {username, delivered, read}.
+  const receipts = new Map(data.receipts.map((r) => [r.userId, r]));
   const shown = new Map(); // messageId -> element
   const seqs = new Set(); // seqs present in the view
   const pending = new Map(); // clientMessageId -> {text, element, sentAt}
@@ -57,6 +59,61 @@
       item.append(ownActions(item));
     }
     return item;
+  }
+
+  // Your message's state from the others' watermarks: sent ✓, delivered ✓✓, read (blue ✓✓);
+  // in a group, "read by N" with their names on hover.
+  function renderReceipt(item) {
+    const seq = Number(item.dataset.seq);
+    if (!seq || !item.classList.contains("mine") || item.classList.contains("deleted")) return;
+    const others = [...receipts.values()].filter((r) => r.userId !== data.userId);
+    if (!others.length) return;
+    let mark = item.querySelector(".receipt");
+    if (!mark) {
+      mark = document.createElement("span");
+      mark.className = "receipt";
+      item.querySelector(".meta").append(mark);
+    }
+    const readers = others.filter((r) => r.read >= seq);
+    const delivered = others.every((r) => r.delivered >= seq || r.read >= seq);
+    let state = delivered ? "delivered" : "sent";
+    let text = delivered ? " ✓✓" : " ✓";
+    if (readers.length === others.length) {
+      state = "read";
+    }
+    if (data.chatType === "group" && readers.length) {
+      text = ` ✓✓ read by ${readers.length}`;
+      mark.title = `Read by ${readers.map((r) => r.username).join(", ")}`;
+    } else {
+      mark.title = { sent: "Sent", delivered: "Delivered", read: "Read" }[state];
+    }
+    mark.dataset.state = state;
+    mark.textContent = text;
+    mark.setAttribute("aria-label", mark.title);
+  }
+
+  function renderReceipts() {
+    for (const item of list.querySelectorAll(".message.mine")) renderReceipt(item);
+  }
+
+  function moveWatermark(userId, field, seq) {
+    const entry = receipts.get(userId);
+    if (!entry) return;
+    entry[field] = Math.max(entry[field], seq);
+    if (field === "read") entry.delivered = Math.max(entry.delivered, seq);
+    renderReceipts();
+  }
+
+  // A hidden page still tells senders that their messages arrived (once a second at most).
+  let deliveredTimer = null;
+  let deliveredSeq = 0;
+  function scheduleDelivered(seq) {
+    deliveredSeq = Math.max(deliveredSeq, seq);
+    if (deliveredTimer || !socket) return;
+    deliveredTimer = setTimeout(() => {
+      deliveredTimer = null;
+      socket.send({ action: "markDelivered", chatId, seq: deliveredSeq });
+    }, 1000);
   }
 
   function markEdited(item) {
@@ -159,6 +216,7 @@
     }
     list.insertBefore(element, before);
     shown.set(message.messageId, element);
+    renderReceipt(element);
     seqs.add(message.seq);
     while (seqs.has(contiguous + 1)) contiguous += 1;
     if (stick) scroller.scrollTop = scroller.scrollHeight;
@@ -282,6 +340,7 @@
       case "message":
         stopTyping(frame.message.username);
         show(frame.message);
+        if (frame.message.userId !== data.userId) scheduleDelivered(frame.message.seq);
         if (frame.message.seq > contiguous) requestSync();
         scheduleRead();
         break;
@@ -306,6 +365,12 @@
       }
       case "typing":
         if (frame.userId !== data.userId) showTyping(frame.username);
+        break;
+      case "read":
+        moveWatermark(frame.userId, "read", frame.seq);
+        break;
+      case "delivered":
+        moveWatermark(frame.userId, "delivered", frame.seq);
         break;
       case "chatUpdated":
         setReadOnly(frame.readOnly, "This chat is read-only: a moderator locked it.");
