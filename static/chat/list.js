@@ -26,6 +26,9 @@
     const badge = item.querySelector(".unread");
     badge.textContent = String(count);
     badge.hidden = count <= 0;
+    let total = 0;
+    for (const each of list.querySelectorAll(".unread:not([hidden])")) total += Number(each.textContent || 0);
+    ChatNotify.setUnread(total);
   }
 
   // A join the server refused for now (the user's frame budget spent by a long list, live
@@ -94,8 +97,15 @@
     renderLastMessage(item, frame.message);
     if (frame.message.userId !== myId) {
       setUnread(item, Number(item.querySelector(".unread").textContent || 0) + 1);
+      const link = item.querySelector("a");
+      ChatNotify.message(item.querySelector(".chat-name").textContent, frame.message, link.getAttribute("href"));
     }
     list.prepend(item);
+  }
+
+  // The title counts what is unread from the start.
+  for (const item of list.querySelectorAll("li[data-chat-id]")) {
+    setUnread(item, Number(item.querySelector(".unread").textContent || 0));
   }
 
   let connectedBefore = false;

@@ -340,7 +340,14 @@
       case "message":
         stopTyping(frame.message.username);
         show(frame.message);
-        if (frame.message.userId !== data.userId) scheduleDelivered(frame.message.seq);
+        if (frame.message.userId !== data.userId) {
+          scheduleDelivered(frame.message.seq);
+          if (document.hidden) {
+            unseen += 1;
+            ChatNotify.setUnread(unseen);
+            ChatNotify.message(document.querySelector(".chat-header h1").textContent, frame.message, null);
+          }
+        }
         if (frame.message.seq > contiguous) requestSync();
         scheduleRead();
         break;
@@ -528,6 +535,14 @@
     if (scroller.scrollTop === 0 && !olderButton.hidden && !olderButton.disabled) loadOlder();
   });
   document.addEventListener("visibilitychange", scheduleRead);
+  // Messages that arrived while the page was hidden count in its title until it is seen.
+  let unseen = 0;
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) {
+      unseen = 0;
+      ChatNotify.setUnread(0);
+    }
+  });
   // An unacked message is sent again (same clientMessageId) if its ack is slow to come.
   setInterval(() => {
     for (const [clientMessageId, entry] of pending) {

@@ -437,3 +437,64 @@ def test_a_member_edits_and_deletes_her_message_and_the_other_sees_it_live(serve
             "see you at 6"
         )
         screenshot(page_b, "deleted-message")
+
+
+# The page's visibility and the Notification API, under the test's control.
+HIDDEN_AND_NOTIFICATIONS = """
+window.__hidden = false;
+Object.defineProperty(document, "hidden", { get: () => window.__hidden });
+Object.defineProperty(document, "visibilityState", {
+  get: () => (window.__hidden ? "hidden" : "visible"),
+});
+window.__setHidden = (hidden) => {
+  window.__hidden = hidden;
+  document.dispatchEvent(new Event("visibilitychange"));
+};
+window.__notes = [];
+window.__asked = 0;
+window.Notification = class {
+  constructor(title, options) { window.__notes.push([title, options.body]); }
+  static get permission() { return window.__asked ? "granted" : "default"; }
+  static requestPermission() { window.__asked += 1; return Promise.resolve("granted"); }
+};
+"""
+
+
+def test_unread_messages_show_in_the_title_and_as_notifications_once_switched_on(server):
+    alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
+    chat_id = alice.api(
+        "POST", "/api/chats",
+        json={"chatType": "group", "chatName": "Hikers", "participants": [alice.find(bob)]},
+    ).json()["chatId"]  # fmt: skip
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            context = browser.new_context()
+            cookie = bob.http.cookies["sessionid"]
+            context.add_cookies([{"name": "sessionid", "value": cookie, "url": server.url}])
+            context.add_init_script(HIDDEN_AND_NOTIFICATIONS)
+            listing = context.new_page()
+            listing.goto(server.url + "/")
+            expect(listing.locator("#connection-state")).to_have_text("live")
+            assert listing.evaluate("window.__asked") == 0  # never asked on load
+            alice.api("POST", f"/api/chats/{chat_id}/messages", json={"message": "trail at 9"})
+            expect(listing).to_have_title("(1) Chats")
+            assert listing.evaluate("window.__notes") == []  # not switched on
+            listing.click("#notify-toggle")
+            expect(listing.locator("#notify-toggle")).to_have_text("Notifications on")
+            alice.api("POST", f"/api/chats/{chat_id}/messages", json={"message": "bring water"})
+            expect(listing).to_have_title("(2) Chats")
+            notes = listing.evaluate("window.__notes")
+            assert notes == [["Hikers", f"{alice.username}: bring water"]]
+            # The chat page, hidden in a background tab: its title counts what arrives.
+            room = context.new_page()
+            room.goto(f"{server.url}/chats/{chat_id}/")
+            expect(room.locator("#connection-state")).to_have_text("live")
+            room.evaluate("window.__setHidden(true)")
+            alice.api("POST", f"/api/chats/{chat_id}/messages", json={"message": "and snacks"})
+            expect(room).to_have_title("(1) Hikers · Chat")
+            room.evaluate("window.__setHidden(false)")
+            expect(room).to_have_title("Hikers · Chat")
+            screenshot(listing, "notifications-list")
+        finally:
+            browser.close()

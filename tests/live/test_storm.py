@@ -68,7 +68,7 @@ class Socket:
                 frame = json.loads(text)
                 if frame["type"] == "message":
                     self.messages.append(frame["message"])
-                elif frame["type"] not in ("typing", "read"):
+                elif frame["type"] not in ("typing", "read", "delivered"):
                     await self.replies.put(frame)
 
     async def request(self, frame: dict) -> dict:
@@ -296,12 +296,20 @@ async def test_senders_on_two_processes_in_one_chat_are_received_in_seq_order(cl
 
 def spellings(chat_id: str, count: int) -> list[str]:
     """``count`` different ways to write the chat's id that all parse as it."""
-    random.seed(chat_id)
+    # Case, hyphens anywhere (a UUID's parser drops them) and the URN and brace forms give
+    # millions of spellings whatever the id's letters.
+    rng = random.Random(chat_id)
+    digits = chat_id.replace("-", "")
     out = set()
-    while len(out) < count:
-        mixed = "".join(c.upper() if random.random() < 0.5 else c for c in chat_id)
-        form = random.choice(["{}", "{{{}}}", "urn:uuid:{}"]).format(mixed)
-        out.add(form.replace("-", "") if random.random() < 0.3 and "{" not in form else form)
+    for _ in range(count * 20):
+        if len(out) == count:
+            break
+        mixed = [c.upper() if rng.random() < 0.5 else c for c in digits]
+        for position in sorted(rng.sample(range(1, 32), rng.randint(0, 16)), reverse=True):
+            mixed.insert(position, "-")
+        form = rng.choice(["{}", "{{{}}}", "urn:uuid:{}"]).format("".join(mixed))
+        out.add(form)
+    assert len(out) == count
     return sorted(out)
 
 
