@@ -49,24 +49,44 @@ def chat_list(request):
             form.add_error(None, exc.detail)
         else:
             return redirect("chat:detail", chat_id=chat.pk)
-    viewer_id = str(request.user.pk)
     try:
-        page = selectors.chat_list_for_user(user_id=viewer_id, cursor=request.GET.get("after"))
+        listed = _chat_list_context(request, cursor=request.GET.get("after"))
     except errors.InvalidInput:
         return redirect("chat:list")
+    return render(request, "chat/list.html", {**listed, "form": form})
+
+
+def initials(title: str) -> str:
+    """One or two letters for a chat's or person's avatar."""
+    words = [w for w in title.replace(",", " ").split() if w[:1].isalnum()]
+    if not words:
+        return "?"
+    letters = words[0][0] + (words[1][0] if len(words) > 1 else words[0][1:2])
+    return letters.upper()
+
+
+def hue(key: str) -> int:
+    """One of eight avatar colours, the same for a chat everywhere."""
+    return sum(key.encode()) % 8
+
+
+def _chat_list_context(request, *, cursor=None, active_chat_id="") -> dict:
+    """The chat list pane: the first page of the user's chats, titled, with avatars."""
+    viewer_id = str(request.user.pk)
+    page = selectors.chat_list_for_user(user_id=viewer_id, cursor=cursor)
     chats = page["chats"]
     for chat in chats:
         chat["title"] = chat_title(
             name=chat["chatName"], members=chat["members"], viewer_id=viewer_id
         )
-    context = {
+        chat["initials"], chat["hue"] = initials(chat["title"]), hue(chat["chatId"])
+    return {
         "chats": chats,
         "next_cursor": page["nextCursor"],
-        "form": form,
         "chat_ids": [chat["chatId"] for chat in chats],
-        "user_id": str(request.user.pk),
+        "user_id": viewer_id,
+        "active_chat_id": active_chat_id,
     }
-    return render(request, "chat/list.html", context)
 
 
 @login_required
@@ -91,6 +111,9 @@ def chat_detail(request, chat_id):
         "receipts": selectors.chat_receipts(chat),
     }
     context = {
+        **_chat_list_context(request, active_chat_id=str(chat.pk)),
+        "initials": initials(title),
+        "hue": hue(str(chat.pk)),
         "chat": chat,
         "title": title,
         "members": members,

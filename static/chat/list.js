@@ -6,6 +6,9 @@
   const list = document.getElementById("chat-list");
   const chatIds = JSON.parse(document.getElementById("chat-ids").textContent);
   const myId = document.body.dataset.userId;
+  // Beside a conversation, the list leaves that chat and the page title to it.
+  const chatData = document.getElementById("chat-data");
+  const openChatId = chatData ? JSON.parse(chatData.textContent).chatId : null;
 
   function itemOf(chatId) {
     return list.querySelector(`li[data-chat-id="${CSS.escape(chatId)}"]`);
@@ -26,6 +29,7 @@
     const badge = item.querySelector(".unread");
     badge.textContent = String(count);
     badge.hidden = count <= 0;
+    if (openChatId) return;
     let total = 0;
     for (const each of list.querySelectorAll(".unread:not([hidden])")) total += Number(each.textContent || 0);
     ChatNotify.setUnread(total);
@@ -93,9 +97,11 @@
       return;
     }
     if (frame.type !== "message") return;
-    if (frame.message.userId !== myId) scheduleDelivered(socket, frame.chatId, frame.message.seq);
+    if (frame.message.userId !== myId && frame.chatId !== openChatId) {
+      scheduleDelivered(socket, frame.chatId, frame.message.seq);
+    }
     renderLastMessage(item, frame.message);
-    if (frame.message.userId !== myId) {
+    if (frame.message.userId !== myId && frame.chatId !== openChatId) {
       setUnread(item, Number(item.querySelector(".unread").textContent || 0) + 1);
       const link = item.querySelector("a");
       ChatNotify.message(item.querySelector(".chat-name").textContent, frame.message, link.getAttribute("href"));
@@ -103,20 +109,22 @@
     list.prepend(item);
   }
 
-  // The title counts what is unread from the start.
+  // The title counts what is unread from the start; the open chat is being read.
   for (const item of list.querySelectorAll("li[data-chat-id]")) {
-    setUnread(item, Number(item.querySelector(".unread").textContent || 0));
+    const open = item.dataset.chatId === openChatId;
+    setUnread(item, open ? 0 : Number(item.querySelector(".unread").textContent || 0));
   }
 
   let connectedBefore = false;
-  const socket = new ChatSocket({
+  const socket = ChatSocket.join({
     onOpen() {
       refusals.clear();
-      for (const chatId of chatIds) this.send({ action: "joinChat", chatId });
+      for (const chatId of chatIds) {
+        if (chatId !== openChatId) this.send({ action: "joinChat", chatId });
+      }
       if (connectedBefore) catchUp();
       connectedBefore = true;
     },
     onFrame: (frame) => onFrame(frame, socket),
-    onState: showConnectionState,
   });
 })();

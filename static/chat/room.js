@@ -36,8 +36,16 @@
     item.className = "message" + (message.userId === data.userId ? " mine" : "");
     item.dataset.seq = String(message.seq);
     item.dataset.messageId = message.messageId;
+    item.dataset.userId = message.userId;
+    item.dataset.ts = String(message.timestamp);
     const meta = document.createElement("div");
     meta.className = "meta";
+    const avatar = document.createElement("span");
+    avatar.className = "avatar small";
+    avatar.setAttribute("aria-hidden", "true");
+    avatar.dataset.hue = String([...String(message.userId)].reduce((sum, c) => sum + c.charCodeAt(0), 0) % 8);
+    avatar.textContent = (message.username || "?").slice(0, 2).toUpperCase();
+    meta.append(avatar);
     const who = document.createElement("span");
     who.className = "author";
     who.textContent = message.username;
@@ -114,6 +122,48 @@
       deliveredTimer = null;
       socket.send({ action: "markDelivered", chatId, seq: deliveredSeq });
     }, 1000);
+  }
+
+  // Where the unread part started when the page opened: a "New messages" divider goes there.
+  const readAtOpen = (receipts.get(data.userId) || { read: 0 }).read;
+
+  function dayLabel(ms) {
+    const day = new Date(ms);
+    const today = new Date();
+    const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+    if (day.toDateString() === today.toDateString()) return "Today";
+    if (day.toDateString() === yesterday.toDateString()) return "Yesterday";
+    const options = { weekday: "short", day: "numeric", month: "short" };
+    if (day.getFullYear() !== today.getFullYear()) options.year = "numeric";
+    return day.toLocaleDateString([], options);
+  }
+
+  // Date separators, a sender's consecutive messages grouped, the "new messages" divider.
+  function decorate(item) {
+    if (!item.dataset.ts) return;
+    let previous = item.previousElementSibling;
+    while (previous && !previous.dataset.ts) previous = previous.previousElementSibling;
+    const day = dayLabel(Number(item.dataset.ts));
+    const newDay = !previous || dayLabel(Number(previous.dataset.ts)) !== day;
+    const firstUnread = readAtOpen > 0 && Number(item.dataset.seq) === readAtOpen + 1 &&
+      item.dataset.userId !== data.userId;
+    const text = [newDay ? day : "", firstUnread ? "New messages" : ""].filter(Boolean).join(" · ");
+    let divider = item.previousElementSibling;
+    if (!divider || !divider.classList.contains("divider")) divider = null;
+    if (text && !divider) {
+      divider = document.createElement("li");
+      divider.className = "divider";
+      divider.setAttribute("role", "separator");
+      item.before(divider);
+    }
+    if (divider && !text) divider.remove();
+    if (divider && text) {
+      divider.textContent = text;
+      divider.classList.toggle("unread-divider", firstUnread);
+    }
+    const continued = !newDay && !firstUnread && previous.dataset.userId === item.dataset.userId &&
+      Number(item.dataset.ts) - Number(previous.dataset.ts) < 5 * 60 * 1000;
+    item.classList.toggle("continued", continued);
   }
 
   function markEdited(item) {
@@ -214,9 +264,17 @@
         break;
       }
     }
+    // A later message's divider stays with it.
+    if (before && before.previousElementSibling && before.previousElementSibling.classList.contains("divider")) {
+      before = before.previousElementSibling;
+    }
     list.insertBefore(element, before);
     shown.set(message.messageId, element);
     renderReceipt(element);
+    decorate(element);
+    let next = element.nextElementSibling;
+    while (next && next.classList.contains("divider")) next = next.nextElementSibling;
+    if (next) decorate(next);
     seqs.add(message.seq);
     while (seqs.has(contiguous + 1)) contiguous += 1;
     if (stick) scroller.scrollTop = scroller.scrollHeight;
@@ -324,12 +382,15 @@
   }
 
   function onFrame(frame) {
+    // The page's socket also carries the chat list's chats.
+    if (frame.chatId && frame.chatId !== chatId) return;
     switch (frame.type) {
       case "joined":
         joined = true;
         setReadOnly(Boolean(frame.readOnly), "This chat is read-only: a moderator locked it.");
         if (frame.lastSeq > contiguous) requestSync();
         for (const clientMessageId of pending.keys()) sendPending(clientMessageId);
+        scheduleRead(); // what the page showed before the socket was up is read too
         break;
       case "history":
         syncing = false;
@@ -531,6 +592,14 @@
     }
   });
   olderButton.addEventListener("click", loadOlder);
+  const jumpButton = document.getElementById("jump-latest");
+  jumpButton.addEventListener("click", () => {
+    scroller.scrollTop = scroller.scrollHeight;
+    list.focus();
+  });
+  scroller.addEventListener("scroll", () => {
+    jumpButton.hidden = nearBottom();
+  });
   scroller.addEventListener("scroll", () => {
     if (scroller.scrollTop === 0 && !olderButton.hidden && !olderButton.disabled) loadOlder();
   });
@@ -567,7 +636,7 @@
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
-    socket = new ChatSocket({
+    socket = ChatSocket.join({
       onOpen() {
         joined = false;
         syncing = false;
@@ -576,7 +645,6 @@
       onFrame,
       onState(state) {
         if (state !== "connected") joined = false;
-        showConnectionState(state);
       },
     });
     scheduleRead();

@@ -1,16 +1,36 @@
 // A WebSocket to /ws/ that reconnects by itself with capped exponential backoff and jitter,
-// and keeps the connection alive with pings. Shared by the chat list and the chat page.
+// and keeps the connection alive with pings. One per page, shared by the chat list and the
+// conversation: each joins it with its own handlers (ChatSocket.join).
 "use strict";
 
 class ChatSocket {
-  constructor({ onOpen, onFrame, onState }) {
-    this.onOpen = onOpen;
-    this.onFrame = onFrame;
-    this.onState = onState || (() => {});
+  // Add a part of the page's handlers to the page's one socket (opened on first use).
+  static join(listener) {
+    if (!ChatSocket.page) ChatSocket.page = new ChatSocket();
+    ChatSocket.page.listeners.push(listener);
+    if (ChatSocket.page.isOpen && listener.onOpen) listener.onOpen.call(ChatSocket.page);
+    return ChatSocket.page;
+  }
+
+  constructor() {
+    this.listeners = [];
     this.attempt = 0;
     this.ws = null;
     this.pingTimer = null;
-    this.connect();
+    // Opened once the page's scripts have all joined.
+    setTimeout(() => this.connect(), 0);
+  }
+
+  onOpen() {
+    for (const listener of this.listeners) if (listener.onOpen) listener.onOpen.call(this);
+  }
+
+  onFrame(frame) {
+    for (const listener of this.listeners) if (listener.onFrame) listener.onFrame.call(this, frame);
+  }
+
+  onState(state) {
+    for (const listener of this.listeners) if (listener.onState) listener.onState.call(this, state);
   }
 
   get url() {
@@ -67,6 +87,15 @@ class ChatSocket {
 }
 
 function showConnectionState(state) {
+  const banner = document.getElementById("connection-banner");
+  if (banner) {
+    banner.hidden = state === "connected" || state === "connecting";
+    banner.textContent = {
+      reconnecting: "Connection lost. Reconnecting… (messages you write are sent when it is back)",
+      "signed-out": "You were signed out. Log in again to keep chatting.",
+      deactivated: "This account was deactivated.",
+    }[state] || "";
+  }
   const badge = document.getElementById("connection-state");
   if (!badge) return;
   badge.dataset.state = state;
@@ -78,3 +107,6 @@ function showConnectionState(state) {
     deactivated: "account deactivated",
   }[state];
 }
+
+// The page's connection state, in the badge and (while not connected) the banner.
+ChatSocket.join({ onState: showConnectionState });

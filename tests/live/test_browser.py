@@ -498,3 +498,67 @@ def test_unread_messages_show_in_the_title_and_as_notifications_once_switched_on
             screenshot(listing, "notifications-list")
         finally:
             browser.close()
+
+
+def test_the_two_pane_app_on_a_desktop_and_a_phone(server):
+    alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
+    chat_id = alice.api(
+        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
+    ).json()["chatId"]
+    for n in range(3):
+        alice.api("POST", f"/api/chats/{chat_id}/messages", json={"message": f"hi {n}"})
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            cookie = bob.http.cookies["sessionid"]
+            desktop = browser.new_context(viewport={"width": 1280, "height": 800})
+            desktop.add_cookies([{"name": "sessionid", "value": cookie, "url": server.url}])
+            desktop.add_init_script(SOCKET_SWITCH)
+            page = desktop.new_page()
+            page.goto(f"{server.url}/chats/{chat_id}/")
+            expect(page.locator("#connection-state")).to_have_text("live")
+            # Both panes; the open chat marked in the list.
+            expect(page.locator(".list-pane")).to_be_visible()
+            expect(page.locator(f'#chat-list li.active[data-chat-id="{chat_id}"]')).to_be_visible()
+            # One date separator and the "new messages" divider before Bob's first unread
+            # (none read yet, so none shown); Alice's three messages grouped under one name.
+            expect(page.locator("#messages .divider")).to_have_text(["Today"])
+            expect(page.locator("#messages .message.continued")).to_have_count(2)
+            expect(page.locator("#messages .message .avatar").first).to_be_visible()
+            # The composer stays at the bottom of the window.
+            box = page.locator("#composer").bounding_box()
+            assert box["y"] + box["height"] > 800 - 60
+            screenshot(page, "app-desktop")
+            # Offline: a banner says so, and goes when the connection is back.
+            page.evaluate("window.__dropSockets()")
+            expect(page.locator("#connection-banner")).to_contain_text("Reconnecting")
+            page.evaluate("window.__blockSockets = false")
+            expect(page.locator("#connection-banner")).to_be_hidden(timeout=15000)
+            # After reading (Alice sees her messages read), a new message from Alice comes under
+            # a "New messages" divider on the next visit.
+            expect(page.locator("#connection-state")).to_have_text("live")
+            for _ in range(100):
+                if all(m["read"] for m in alice.history(chat_id)):
+                    break
+                page.wait_for_timeout(100)
+            assert all(m["read"] for m in alice.history(chat_id))
+            page.goto(server.url + "/")
+            alice.api("POST", f"/api/chats/{chat_id}/messages", json={"message": "news"})
+            page.goto(f"{server.url}/chats/{chat_id}/")
+            expect(page.locator("#messages .divider.unread-divider")).to_have_text("New messages")
+
+            phone = browser.new_context(viewport={"width": 390, "height": 800})
+            phone.add_cookies([{"name": "sessionid", "value": cookie, "url": server.url}])
+            small = phone.new_page()
+            small.goto(server.url + "/")
+            expect(small.locator("#connection-state")).to_have_text("live")
+            expect(small.locator(".conversation-pane")).to_be_hidden()
+            screenshot(small, "app-phone-list")
+            small.click(f'#chat-list li[data-chat-id="{chat_id}"] a')
+            expect(small.locator(".list-pane")).to_be_hidden()
+            expect(small.locator(".chat-header .back")).to_be_visible()
+            screenshot(small, "app-phone-chat")
+            small.click(".chat-header .back")
+            expect(small).to_have_url(server.url + "/")
+        finally:
+            browser.close()
