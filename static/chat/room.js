@@ -153,7 +153,6 @@
     if (text && !divider) {
       divider = document.createElement("li");
       divider.className = "divider";
-      divider.setAttribute("role", "separator");
       item.before(divider);
     }
     if (divider && !text) divider.remove();

@@ -1,0 +1,73 @@
+"""An automated accessibility check (axe-core, vendored in tests/assets) of the pages people
+use: no serious or critical violations of WCAG 2 A/AA rules."""
+
+import uuid
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.live.browser import launch
+from tests.live.test_browser import daphne_server, screenshot
+from tests.live.users import LiveUser
+from tests.servers import ROOT
+
+pytestmark = [pytest.mark.live, pytest.mark.browser]
+
+AXE = (ROOT / "tests" / "assets" / "axe.min.js").read_text()
+
+
+@pytest.fixture
+def server(tmp_path):
+    with daphne_server(tmp_path) as daphne:
+        yield daphne
+
+
+def violations(page) -> list[str]:
+    page.evaluate(AXE)
+    found = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {
+              runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+            });
+            return result.violations
+              .filter((v) => v.impact === "serious" || v.impact === "critical")
+              .map((v) => {
+                const where = v.nodes.map((n) => n.target.join(" ")).join(", ");
+                return `${v.id} (${v.impact}): ${where}`;
+              });
+        }"""
+    )
+    return found
+
+
+def test_the_main_pages_have_no_serious_accessibility_violations(server):
+    alice, bob = (
+        LiveUser(server.url, f"a{uuid.uuid4().hex[:8]}").sign_up().log_in() for _ in range(2)
+    )
+    chat_id = alice.api(
+        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
+    ).json()["chatId"]
+    for n in range(3):
+        alice.api("POST", f"/api/chats/{chat_id}/messages", json={"message": f"hello {n}"})
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            anonymous = browser.new_context(bypass_csp=True).new_page()
+            found = {}
+            for path in ("/accounts/login/", "/accounts/signup/"):
+                anonymous.goto(server.url + path)
+                found[path] = violations(anonymous)
+            context = browser.new_context(bypass_csp=True)
+            cookie = alice.http.cookies["sessionid"]
+            context.add_cookies([{"name": "sessionid", "value": cookie, "url": server.url}])
+            page = context.new_page()
+            for path in ("/", f"/chats/{chat_id}/"):
+                page.goto(server.url + path)
+                expect(page.locator("#connection-state")).to_have_text("live")
+                if path != "/":
+                    expect(page.locator("#messages .message")).to_have_count(3)
+                found[path] = violations(page)
+                screenshot(page, "accessibility-" + ("list" if path == "/" else "chat"))
+            assert found == {path: [] for path in found}, found
+        finally:
+            browser.close()
