@@ -123,6 +123,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self._later(self._check_session(ended=True))
         elif kind == "userChanged":
             self._later(self._check_session())
+        elif kind == "membershipAdded":
+            frame = {"type": "added", "chatId": chat_id, "chatName": notice.get("chatName", "")}
+            self._later(self._send(frame))
         elif kind == "membershipRemoved":
             self._later(self._lose_chat(chat_id, {"type": "removed", "chatId": chat_id}))
         elif kind == "chatDeleted" and self.user_id in notice.get("members", ()):
@@ -145,7 +148,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if chat_id in self.member_of:
                 self.member_of[chat_id] = writable
             if chat_id in self.joined:
-                frame = {"type": "chatUpdated", "chatId": chat_id, "readOnly": not writable}
+                frame = {
+                    "type": "chatUpdated", "chatId": chat_id, "readOnly": not writable,
+                    "chatName": notice.get("chatName", ""),
+                }  # fmt: skip
                 self._later(self._send(frame))
 
     def _later(self, work) -> None:

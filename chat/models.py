@@ -125,6 +125,7 @@ class StoredMessage(models.Model):
     attachments = models.JSONField(default=list, blank=True)
     timestamp = models.BigIntegerField(help_text="Milliseconds since the epoch.")
     deleted = models.BooleanField(default=False, help_text="A tombstone: no text, no attachments.")
+    kind = models.CharField(max_length=10, default="text", help_text='"text" or "system".')
     edited_at = models.BigIntegerField(
         null=True, blank=True, help_text="When its sender last changed it, ms since the epoch."
     )

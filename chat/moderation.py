@@ -60,7 +60,7 @@ def _chat_saved(sender, instance, created, **kwargs):
     if not created:
         notify(
             "chatChanged", chatId=str(instance.pk), locked=instance.locked,
-            archived=instance.archived,
+            archived=instance.archived, chatName=instance.name,
         )  # fmt: skip
 
 

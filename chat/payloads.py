@@ -29,6 +29,7 @@ def message_payload(message: Message, *, delivered: bool = False, read: bool = F
         "timestamp": message.timestamp,
         "createdAt": iso_from_ms(message.timestamp),
         "attachments": [attachment_payload(message.chat_id, a) for a in message.attachments],
+        "kind": message.kind,
         "deleted": message.deleted,
         "edited": message.edited_at is not None,
         "editedAt": message.edited_at,

@@ -85,6 +85,16 @@ def _not_a_member(chat_id: str) -> errors.ChatError:
     return errors.NotFound("No such chat.")
 
 
+def chat_member(chat: ChatRoom, user_id: str) -> User:
+    """A member of the chat by user id; ``NotFound`` if there is no such member."""
+    membership = None
+    if str(user_id).isascii() and str(user_id).isdigit() and len(str(user_id)) < 19:
+        membership = chat.memberships.select_related("user").filter(user_id=user_id).first()
+    if membership is None:
+        raise errors.NotFound("No such member of this chat.", code="no_such_member")
+    return membership.user
+
+
 def chat_members(chat: ChatRoom) -> list[dict]:
     """The chat's members as ``{"userId", "username"}``, in joining order."""
     rows = chat.memberships.order_by("joined_at", "pk").values_list("user_id", "user__username")

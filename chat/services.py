@@ -112,6 +112,7 @@ def message_send(
     body: str,
     client_message_id: str,
     attachment_ids: list | tuple = (),
+    kind: str = "text",
 ) -> SendResult:
     """Store a message; a retried ``client_message_id`` returns the original, storing nothing.
     ``attachment_ids`` are uploads of the sender's to this chat (``chat.media``): each is
@@ -153,6 +154,7 @@ def message_send(
         client_message_id=client_message_id,
         timestamp=int(time.time() * 1000),
         attachments=tuple(attachments),
+        kind=kind,
     )
     key = (chat_id, user_id, client_message_id)
     try:
@@ -278,3 +280,70 @@ def message_delete(*, chat_id: str, message_id: str, user_id: str) -> Message:
         return message
     with errors.store_unavailable_as_error():
         return moderation.message_remove(chat_id=chat_id, seq=message.seq) or message
+
+
+# -- Groups: renaming, adding and removing members, leaving ------------------------------------
+
+
+def _group_of_member(chat: ChatRoom) -> None:
+    if chat.chat_type != ChatRoom.ChatType.GROUP:
+        raise errors.InvalidInput("Only a group chat has members to manage.", code="not_a_group")
+
+
+def _system_note(chat: ChatRoom, actor: User, text: str) -> SendResult:
+    """A "system" message in the chat saying what ``actor`` did."""
+    return message_send(
+        chat_id=str(chat.pk), user_id=str(actor.pk), username=actor.get_username(), body=text,
+        client_message_id=new_client_message_id(), kind="system",
+    )  # fmt: skip
+
+
+def group_rename(*, chat: ChatRoom, actor: User, name: str) -> SendResult | None:
+    """Rename a group (any member may); the note saying so, or None if the name is the same."""
+    _group_of_member(chat)
+    name = (name or "").strip()
+    if not name:
+        raise errors.InvalidInput("A group chat needs a name.")
+    if len(name) > ChatRoom._meta.get_field("name").max_length or not is_storable(name):
+        raise errors.InvalidInput("The chat name is too long or holds a character it cannot.")
+    if name == chat.name:
+        return None
+    chat.name = name
+    chat.save(update_fields=["name"])
+    return _system_note(chat, actor, f"{actor.get_username()} renamed the group to {name}")
+
+
+def group_add(*, chat: ChatRoom, actor: User, people: list[User]) -> SendResult | None:
+    """Add people to a group (any member may add people they know); the note saying so, or
+    None if they were all members already."""
+    _group_of_member(chat)
+    present = set(chat.memberships.values_list("user_id", flat=True))
+    new = [user for user in people if user.pk not in present]
+    if not new:
+        return None
+    if len(present) + len(new) > settings.CHAT_GROUP_MAX_MEMBERS:
+        raise errors.InvalidInput(
+            f"A group chat has at most {settings.CHAT_GROUP_MAX_MEMBERS} members."
+        )
+    with transaction.atomic():
+        Membership.objects.bulk_create([Membership(chat=chat, user=user) for user in new])
+        for user in new:
+            notify("membershipAdded", chatId=str(chat.pk), userId=str(user.pk), chatName=chat.name)
+    names = ", ".join(user.get_username() for user in new)
+    return _system_note(chat, actor, f"{actor.get_username()} added {names}")
+
+
+def group_remove(*, chat: ChatRoom, actor: User, member: User) -> SendResult | None:
+    """Remove ``member`` from a group: themselves (leaving), or anyone if ``actor`` created the
+    group; the note saying so, or None if they were not a member."""
+    _group_of_member(chat)
+    if member.pk != actor.pk and chat.created_by_id != actor.pk:
+        raise errors.Forbidden(
+            "Only the person who created the group can remove others.", code="not_the_creator"
+        )
+    removed, _ = Membership.objects.filter(chat=chat, user=member).delete()
+    if not removed:
+        return None
+    if member.pk == actor.pk:
+        return _system_note(chat, actor, f"{actor.get_username()} left")
+    return _system_note(chat, actor, f"{actor.get_username()} removed {member.get_username()}")

@@ -209,7 +209,7 @@ async def test_a_locked_chat_is_read_only_live_and_unlocking_reopens_it(trio, ma
     assert locked.status_code == 302
     for socket in (a, b):
         assert json.loads(await socket.receive_from(timeout=2)) == {
-            "type": "chatUpdated", "chatId": chat_id, "readOnly": True,
+            "type": "chatUpdated", "chatId": chat_id, "readOnly": True, "chatName": "Room",
         }  # fmt: skip
     refused = await send(a, send_message(chat_id, "during", "k-2"))
     assert (refused["type"], refused["code"], refused["clientMessageId"]) == (

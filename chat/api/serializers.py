@@ -72,6 +72,16 @@ class MessageCreateInput(serializers.Serializer):
     )
 
 
+class ChatRenameInput(serializers.Serializer):
+    chatName = serializers.CharField(max_length=200)
+
+
+class MembersAddInput(serializers.Serializer):
+    participants = serializers.ListField(
+        child=serializers.RegexField(USER_ID), min_length=1, max_length=100
+    )
+
+
 class MessageEditInput(serializers.Serializer):
     message = serializers.CharField(trim_whitespace=False)
 
@@ -104,6 +114,9 @@ class MessageOutput(serializers.Serializer):
     timestamp = serializers.IntegerField(help_text="Milliseconds since the epoch.")
     createdAt = serializers.DateTimeField()
     attachments = serializers.ListField(child=serializers.DictField())
+    kind = serializers.ChoiceField(
+        choices=["text", "system"], help_text="system: a note of what a member did."
+    )
     edited = serializers.BooleanField()
     editedAt = serializers.IntegerField(
         allow_null=True, help_text="When its sender last edited it (ms since the epoch), or null."

@@ -30,6 +30,13 @@ urlpatterns = [
         views.MessageView.as_view(),
         name="api-message",
     ),
+    path("chats/<str:chat_id>", views.ChatView.as_view(), name="api-chat"),
+    path("chats/<str:chat_id>/members", views.ChatMembersView.as_view(), name="api-members"),
+    path(
+        "chats/<str:chat_id>/members/<str:user_id>",
+        views.ChatMemberView.as_view(),
+        name="api-member",
+    ),
     path("upload-url", views.UploadUrlView.as_view(), name="api-upload-url"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", _docs_page(SpectacularSwaggerView), name="api-docs"),

@@ -191,3 +191,53 @@ class MessageView(APIView):
             chat_id=str(chat.pk), message_id=message_id, user_id=str(request.user.pk)
         )
         return Response(message_payload(deleted))
+
+
+def _announced(note) -> None:
+    # A group change's system message, to the chat's open pages.
+    if note is not None and note.announce:
+        async_to_sync(events.message_broadcast)(note.message)
+
+
+def _chat_answer(chat) -> Response:
+    chat.refresh_from_db()
+    return Response(chat_payload(chat, participants=selectors.chat_members(chat)))
+
+
+class ChatView(APIView):
+    @extend_schema(
+        request=s.ChatRenameInput,
+        responses={200: s.ChatOutput, **ERRORS},
+        summary="Rename a group (any member)",
+    )
+    def patch(self, request, chat_id):
+        data = _valid(s.ChatRenameInput, request.data)
+        chat = selectors.chat_for_sender(chat_id=chat_id, user=request.user)
+        _announced(services.group_rename(chat=chat, actor=request.user, name=data["chatName"]))
+        return _chat_answer(chat)
+
+
+class ChatMembersView(APIView):
+    @extend_schema(
+        request=s.MembersAddInput,
+        responses={200: s.ChatOutput, **ERRORS},
+        summary="Add people to a group (people you found or share a chat with)",
+    )
+    def post(self, request, chat_id):
+        data = _valid(s.MembersAddInput, request.data)
+        chat = selectors.chat_for_sender(chat_id=chat_id, user=request.user)
+        people = selectors.users_by_ids(data["participants"], known_to=request.user)
+        _announced(services.group_add(chat=chat, actor=request.user, people=people))
+        return _chat_answer(chat)
+
+
+class ChatMemberView(APIView):
+    @extend_schema(
+        responses={200: s.ChatOutput, **ERRORS},
+        summary="Leave a group (your own user id) or, as its creator, remove a member",
+    )
+    def delete(self, request, chat_id, user_id):
+        chat = selectors.chat_for_sender(chat_id=chat_id, user=request.user)
+        member = selectors.chat_member(chat, user_id)
+        _announced(services.group_remove(chat=chat, actor=request.user, member=member))
+        return _chat_answer(chat)

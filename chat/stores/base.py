@@ -30,6 +30,8 @@ class NewMessage:
     """When the server accepted it, in milliseconds since the epoch."""
     attachments: tuple = ()
     """Attachment descriptors (JSON-able dicts)."""
+    kind: str = "text"
+    """"text", or "system": a note of what a member did (added people, renamed the chat)."""
 
     def stored_as(self, *, seq: int, message_id: str) -> "Message":
         """The message once the store has given it its place and id."""
@@ -43,6 +45,7 @@ class NewMessage:
             client_message_id=self.client_message_id,
             timestamp=self.timestamp,
             attachments=tuple(self.attachments),
+            kind=self.kind,
         )
 
 
@@ -73,6 +76,8 @@ class Message:
     in the chat (``seq``) stays."""
     edited_at: int | None = None
     """When its sender last changed its text, in milliseconds since the epoch."""
+    kind: str = "text"
+    """"text", or "system": a note of what a member did."""
 
 
 @dataclass(frozen=True)

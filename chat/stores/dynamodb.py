@@ -86,6 +86,7 @@ def build_models(prefix: str, client: dict) -> dict[str, type[Model]]:
         attachments = JSONAttribute(default=list)
         deleted = BooleanAttribute(default=False)
         edited_at = NumberAttribute(null=True, attr_name="editedAt")
+        kind = UnicodeAttribute(default="text")
         by_message_id = MessageIdIndex()
 
     class SequenceItem(Model):
@@ -147,6 +148,7 @@ def _message(item) -> base.Message:
         attachments=tuple(item.attachments or ()),
         deleted=bool(item.deleted),
         edited_at=int(item.edited_at) if item.edited_at is not None else None,
+        kind=item.kind or "text",
     )
 
 
@@ -238,6 +240,7 @@ class MessageStore(base.MessageStore):
                     timestamp=new.timestamp,
                     created_at=iso_from_ms(new.timestamp),
                     attachments=list(new.attachments),
+                    kind=new.kind,
                 )
                 counter_unchanged = (
                     self.Sequence.last_seq == current

@@ -30,6 +30,7 @@ def _message(row: StoredMessage) -> base.Message:
         attachments=tuple(row.attachments or ()),
         deleted=row.deleted,
         edited_at=row.edited_at,
+        kind=row.kind,
     )
 
 
@@ -105,8 +106,8 @@ class MessageStore(base.MessageStore):
                 f"ON CONFLICT (chat_id) DO UPDATE SET last_seq = {counters}.last_seq + 1 "
                 "RETURNING last_seq) "
                 f"INSERT INTO {messages} (chat_id, seq, message_id, user_id, username, body, "
-                "client_message_id, attachments, timestamp, deleted) "
-                "SELECT %s, next.last_seq, %s, %s, %s, %s, %s, %s::jsonb, %s, false FROM next "
+                "client_message_id, attachments, timestamp, deleted, kind) "
+                "SELECT %s, next.last_seq, %s, %s, %s, %s, %s, %s::jsonb, %s, false, %s FROM next "
                 "RETURNING seq",
                 [
                     new.chat_id,
@@ -118,6 +119,7 @@ class MessageStore(base.MessageStore):
                     new.client_message_id,
                     json.dumps(list(new.attachments)),
                     new.timestamp,
+                    new.kind,
                 ],
             )
             return cursor.fetchone()[0]
@@ -141,6 +143,7 @@ class MessageStore(base.MessageStore):
                     client_message_id=new.client_message_id,
                     attachments=list(new.attachments),
                     timestamp=new.timestamp,
+                    kind=new.kind,
                 )
         except IntegrityError:
             original = StoredMessage.objects.filter(

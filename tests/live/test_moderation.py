@@ -201,12 +201,16 @@ async def test_locking_a_message_delete_and_a_room_delete_in_the_admin(cluster, 
 
     action("lock")
     for socket in sockets:
-        await socket.got({"type": "chatUpdated", "chatId": chat_id, "readOnly": True})
+        await socket.got(
+            {"type": "chatUpdated", "chatId": chat_id, "readOnly": True, "chatName": "room"}
+        )
     locked = await sockets[3].request(send_message(chat_id, "while locked", "l1"))
     assert locked["code"] == "chat_locked"
     action("unlock")
     for socket in sockets:
-        await socket.got({"type": "chatUpdated", "chatId": chat_id, "readOnly": False})
+        await socket.got(
+            {"type": "chatUpdated", "chatId": chat_id, "readOnly": False, "chatName": "room"}
+        )
     assert (await sockets[3].request(send_message(chat_id, "unlocked", "u1")))["type"] == "ack"
 
     page = moderator.api("POST", f"/admin/chat/chatroom/{chat_id}/messages/", data={"seq": "1"})

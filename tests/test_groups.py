@@ -1,0 +1,100 @@
+"""Group management over REST: rename, add, remove, leave; notes in the conversation; the
+members' sockets hear of it live."""
+
+import pytest
+from channels.db import database_sync_to_async
+from rest_framework.test import APIClient
+
+from chat.models import Membership
+from tests.test_moderation import joined_socket, logged_in, next_of, socket_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def api_as(user) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+def find(client, user) -> str:
+    return client.get("/api/users", {"username": user.username}).json()["users"][0]["userId"]
+
+
+@pytest.fixture
+def group(make_user, make_chat):
+    alice, bob, carol, dave = (make_user(n) for n in ("alice", "bob", "carol", "dave"))
+    return alice, bob, carol, dave, make_chat(alice, bob, name="Climbers")
+
+
+def notes(user, chat) -> list[str]:
+    messages = api_as(user).get(f"/api/chats/{chat.pk}/messages").json()["messages"]
+    return [m["message"] for m in reversed(messages) if m["kind"] == "system"]
+
+
+def test_members_rename_add_remove_and_leave_with_notes(group):
+    alice, bob, carol, _, chat = group
+    url = f"/api/chats/{chat.pk}"
+    renamed = api_as(bob).patch(url, {"chatName": "Boulderers"}, format="json")
+    assert renamed.status_code == 200 and renamed.json()["chatName"] == "Boulderers"
+    bobs = api_as(bob)
+    carol_id = find(bobs, carol)
+    added = bobs.post(f"{url}/members", {"participants": [carol_id]}, format="json")
+    assert added.status_code == 200
+    assert [m["username"] for m in added.json()["members"]] == ["alice", "bob", "carol"]
+    # Bob did not create the group: he may not remove others, only leave.
+    refused = bobs.delete(f"{url}/members/{carol.pk}")
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_the_creator")
+    assert api_as(alice).delete(f"{url}/members/{carol.pk}").status_code == 200
+    assert bobs.delete(f"{url}/members/{bob.pk}").status_code == 200
+    assert notes(alice, chat) == [
+        "bob renamed the group to Boulderers",
+        "bob added carol",
+        "alice removed carol",
+        "bob left",
+    ]
+    assert list(chat.memberships.values_list("user__username", flat=True)) == ["alice"]
+    # Who is out is out: no more changes from them.
+    assert bobs.patch(url, {"chatName": "x"}, format="json").status_code == 403
+
+
+def test_people_not_known_cannot_be_added_and_directs_have_no_members_to_manage(group, make_chat):
+    alice, bob, _, dave, chat = group
+    unknown = api_as(bob).post(
+        f"/api/chats/{chat.pk}/members", {"participants": [str(dave.pk)]}, format="json"
+    )
+    assert unknown.status_code == 400  # Bob never found Dave: no probing of ids
+    assert not Membership.objects.filter(user=dave).exists()
+    direct = make_chat(alice, bob)
+    response = api_as(alice).patch(f"/api/chats/{direct.pk}", {"chatName": "x"}, format="json")
+    assert (response.status_code, response.json()["code"]) == (400, "not_a_group")
+    missing = api_as(alice).delete(f"/api/chats/{chat.pk}/members/{dave.pk}")
+    assert (missing.status_code, missing.json()["code"]) == (404, "no_such_member")
+
+
+async def test_the_members_sockets_hear_of_it_live(group):
+    alice, _, carol, _, chat = group
+    chat_id = str(chat.pk)
+    a, _ = await joined_socket(alice, chat_id)
+    c = await socket_of(await logged_in(carol))
+
+    def add_carol():
+        client = api_as(alice)
+        return client.post(
+            f"/api/chats/{chat_id}/members", {"participants": [find(client, carol)]},
+            format="json",
+        ).status_code  # fmt: skip
+
+    assert await database_sync_to_async(add_carol)() == 200
+    assert await next_of(c, "added") == {"type": "added", "chatId": chat_id, "chatName": "Climbers"}
+    note = await next_of(a, "message")
+    assert (note["message"]["kind"], note["message"]["message"]) == ("system", "alice added carol")
+
+    def rename():
+        return api_as(carol).patch(f"/api/chats/{chat_id}", {"chatName": "Crag"}, format="json")
+
+    await database_sync_to_async(rename)()
+    updated = await next_of(a, "chatUpdated")
+    assert (updated["chatName"], updated["readOnly"]) == ("Crag", False)
+    for socket in (a, c):
+        await socket.disconnect()
