@@ -109,6 +109,8 @@ def chat_detail(request, chat_id):
         "uploadTypes": settings.CHAT_UPLOAD_TYPES,
         "chatType": chat.chat_type,
         "receipts": selectors.chat_receipts(chat),
+        "members": members,
+        "createdBy": str(chat.created_by_id or ""),
     }
     context = {
         **_chat_list_context(request, active_chat_id=str(chat.pk)),

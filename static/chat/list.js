@@ -84,6 +84,30 @@
       return;
     }
     if (frame.type === "joined") refusals.delete(frame.chatId);
+    if (frame.type === "added" && !itemOf(frame.chatId)) {
+      // Someone added us to a group: it joins the list, live.
+      const item = document.createElement("li");
+      item.dataset.chatId = frame.chatId;
+      item.dataset.lastSeq = "0";
+      const link = document.createElement("a");
+      link.href = `/chats/${frame.chatId}/`;
+      const title = document.createElement("span");
+      title.className = "chat-name";
+      title.textContent = frame.chatName || "New group";
+      const badge = document.createElement("span");
+      badge.className = "unread";
+      badge.hidden = true;
+      const last = document.createElement("span");
+      last.className = "last-message";
+      last.textContent = "You were added";
+      link.append(title, badge, last);
+      item.append(link);
+      const empty = list.querySelector("li.empty");
+      if (empty) empty.remove();
+      list.prepend(item);
+      socket.send({ action: "joinChat", chatId: frame.chatId });
+      return;
+    }
     if (frame.type === "removed" || frame.type === "chatDeleted") {
       const gone = itemOf(frame.chatId);
       if (gone) gone.remove();

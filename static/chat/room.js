@@ -34,6 +34,7 @@
   function buildMessage(message) {
     const item = document.createElement("li");
     item.className = "message" + (message.userId === data.userId ? " mine" : "");
+    if (message.kind === "system") item.classList.add("system");
     item.dataset.seq = String(message.seq);
     item.dataset.messageId = message.messageId;
     item.dataset.userId = message.userId;
@@ -63,7 +64,7 @@
     if (message.edited) markEdited(item);
     if (message.deleted) {
       markDeleted(item);
-    } else if (message.userId === data.userId && message.messageId) {
+    } else if (message.userId === data.userId && message.messageId && message.kind !== "system") {
       item.append(ownActions(item));
     }
     return item;
@@ -74,6 +75,7 @@
   function renderReceipt(item) {
     const seq = Number(item.dataset.seq);
     if (!seq || !item.classList.contains("mine") || item.classList.contains("deleted")) return;
+    if (item.classList.contains("system")) return;
     const others = [...receipts.values()].filter((r) => r.userId !== data.userId);
     if (!others.length) return;
     let mark = item.querySelector(".receipt");
@@ -441,6 +443,7 @@
         break;
       case "chatUpdated":
         setReadOnly(frame.readOnly, "This chat is read-only: a moderator locked it.");
+        if (frame.chatName) document.querySelector(".chat-title h1").textContent = frame.chatName;
         break;
       case "messageEdited": {
         const item = shown.get(frame.messageId);

@@ -562,3 +562,31 @@ def test_the_two_pane_app_on_a_desktop_and_a_phone(server):
             expect(small).to_have_url(server.url + "/")
         finally:
             browser.close()
+
+
+def test_a_group_is_renamed_grown_and_left_from_its_page(server):
+    alice, bob, carol = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(3))
+    chat_id = alice.api(
+        "POST", "/api/chats",
+        json={"chatType": "group", "chatName": "Climbers", "participants": [alice.find(bob)]},
+    ).json()["chatId"]  # fmt: skip
+    with live_pages(server, [alice, bob], f"/chats/{chat_id}/") as (page_a, page_b):
+        page_a.click("#group-panel summary")
+        page_a.fill("#group-username", carol.username)
+        page_a.click("#group-add button[type=submit]")
+        expect(page_a.locator("#group-status")).to_contain_text("was added")
+        for page in (page_a, page_b):
+            expect(page.locator("#messages .message.system .body")).to_have_text(
+                [f"{alice.username} added {carol.username}"]
+            )
+        page_b.click("#group-panel summary")
+        page_b.fill("#group-name", "Boulderers")
+        page_b.click("#group-rename button[type=submit]")
+        expect(page_a.locator(".chat-title h1")).to_have_text("Boulderers")
+        screenshot(page_a, "group-managed")
+        page_b.on("dialog", lambda dialog: dialog.accept())
+        page_b.click("#group-leave")
+        expect(page_b).to_have_url(server.url + "/")
+        expect(page_a.locator("#messages .message.system .body").last).to_have_text(
+            f"{bob.username} left"
+        )
