@@ -106,7 +106,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for chat_id in self.joined:
             await fanout.leave(chat_id, self)
         await self.outbox.close()
-        get_registry().remove(self.connection_id)
+        get_registry().remove(self.connection_id, self.user_id)
 
     def deliver(self, text: str) -> None:
         """Queue a broadcast frame (called by the fan-out; never blocks)."""

@@ -33,11 +33,15 @@ class ChatRoom(models.Model):
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="chats"
     )
+    # Database defaults too: rows written by code that predates a column (the previous release
+    # during a rolling deploy, bulk SQL) stay valid.
     locked = models.BooleanField(
-        default=False, help_text="Read-only: members can read it, nobody can send."
+        default=False,
+        db_default=False,
+        help_text="Read-only: members can read it, nobody can send.",
     )
     archived = models.BooleanField(
-        default=False, help_text="Hidden from members' chat lists, and read-only."
+        default=False, db_default=False, help_text="Hidden from members' chat lists, and read-only."
     )
 
     class Meta:
@@ -124,8 +128,13 @@ class StoredMessage(models.Model):
     client_message_id = models.CharField(max_length=64)
     attachments = models.JSONField(default=list, blank=True)
     timestamp = models.BigIntegerField(help_text="Milliseconds since the epoch.")
-    deleted = models.BooleanField(default=False, help_text="A tombstone: no text, no attachments.")
-    kind = models.CharField(max_length=10, default="text", help_text='"text" or "system".')
+    # Database defaults too (see ChatRoom.locked).
+    deleted = models.BooleanField(
+        default=False, db_default=False, help_text="A tombstone: no text, no attachments."
+    )
+    kind = models.CharField(
+        max_length=10, default="text", db_default="text", help_text='"text" or "system".'
+    )
     edited_at = models.BigIntegerField(
         null=True, blank=True, help_text="When its sender last changed it, ms since the epoch."
     )
@@ -195,3 +204,16 @@ class Upload(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.state})"
+
+
+class Presence(models.Model):
+    """When a user was last connected (their online state is the connection registry's)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+        related_name="presence",
+    )  # fmt: skip
+    last_seen = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.user} last seen {self.last_seen:%Y-%m-%d %H:%M}"

@@ -17,6 +17,7 @@ import logging
 import time
 
 from chat.db import database_sync_to_async
+from chat.services import presence_seen
 from chat.stores import get_store
 from chat.stores.base import Connection
 
@@ -29,9 +30,11 @@ BATCH_DELAY = 0.05
 PURGE_INTERVAL = 60.0
 
 
-def _write(put: list[Connection], remove: list[str], purge: bool) -> None:
+def _write(put: list[Connection], remove: list[str], purge: bool, seen: set[str]) -> None:
     store = get_store()
     store.connections_write(put=put, remove=remove)
+    if seen:
+        presence_seen(user_ids=seen)
     if purge:
         purged = store.connections_purge(now=int(time.time()))
         if purged:
@@ -44,6 +47,7 @@ class ConnectionRegistry:
     def __init__(self, clock=time.monotonic):
         self._clock = clock
         self._waiting: dict[str, Connection | None] = {}  # connection id -> row, or None: remove
+        self._seen: set[str] = set()  # users whose sockets closed since the last write
         self._writer: asyncio.Task | None = None
         self._purged_at = -PURGE_INTERVAL
 
@@ -52,9 +56,11 @@ class ConnectionRegistry:
         self._waiting[connection.connection_id] = connection
         self._start()
 
-    def remove(self, connection_id: str) -> None:
-        """Forget the socket (it closed)."""
+    def remove(self, connection_id: str, user_id: str | None = None) -> None:
+        """Forget the socket (it closed); ``user_id`` was last seen now."""
         self._waiting[connection_id] = None
+        if user_id is not None:
+            self._seen.add(user_id)
         self._start()
 
     async def flush(self) -> None:
@@ -72,13 +78,14 @@ class ConnectionRegistry:
             while self._waiting:
                 await asyncio.sleep(BATCH_DELAY)
                 waiting, self._waiting = self._waiting, {}
+                seen, self._seen = self._seen, set()
                 put = [row for row in waiting.values() if row is not None]
                 remove = [key for key, row in waiting.items() if row is None]
                 purge = self._clock() - self._purged_at >= PURGE_INTERVAL
                 if purge:
                     self._purged_at = self._clock()
                 try:
-                    await database_sync_to_async(_write)(put, remove, purge)
+                    await database_sync_to_async(_write)(put, remove, purge, seen)
                 except Exception:
                     logger.exception(
                         "Connection registry: writing %d sockets and removing %d failed",

@@ -1,5 +1,6 @@
 """Reads: what a user may see of chats and their history."""
 
+import time
 import uuid
 from datetime import datetime
 
@@ -8,8 +9,8 @@ from django.db import connection
 from django.db.models import Q
 
 from chat import errors
-from chat.models import ChatRoom, Contact, Membership
-from chat.payloads import chat_payload, message_payload
+from chat.models import ChatRoom, Contact, Membership, Presence
+from chat.payloads import chat_payload, iso, message_payload
 from chat.stores import get_store
 from chat.stores.base import InvalidCursor, Message, decode_cursor, encode_cursor
 
@@ -288,3 +289,29 @@ def users_by_usernames(usernames: list[str]) -> list[User]:
 def users_named(username: str) -> list[User]:
     """Active users whose username is exactly ``username`` (no prefix search, no enumeration)."""
     return list(User.objects.filter(username=username.strip(), is_active=True))
+
+
+def presence(*, viewer: User, user_ids: list[str]) -> list[dict]:
+    """Online state and last-seen time of those of ``user_ids`` who share a chat with
+    ``viewer`` (others are left out): ``{userId, online, lastSeen}``. Online means a socket in
+    the connection registry that has not expired (heartbeats refresh it)."""
+    wanted = {u for u in map(str, user_ids) if u.isascii() and u.isdigit() and len(u) < 19}
+    shared = set(
+        Membership.objects.filter(user_id__in=wanted, chat__memberships__user=viewer).values_list(
+            "user_id", flat=True
+        )
+    )
+    visible = sorted(str(u) for u in shared)
+    if not visible:
+        return []
+    with errors.store_unavailable_as_error():
+        online = get_store().users_online(visible, now=int(time.time()))
+    seen = dict(Presence.objects.filter(user_id__in=visible).values_list("user_id", "last_seen"))
+    return [
+        {
+            "userId": user_id,
+            "online": user_id in online,
+            "lastSeen": iso(seen[int(user_id)]) if int(user_id) in seen else None,
+        }
+        for user_id in visible
+    ]

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from chat import errors, moderation, selectors
 from chat.media.uploads import attachments_claim
-from chat.models import ChatRoom, Contact, Membership
+from chat.models import ChatRoom, Contact, Membership, Presence
 from chat.notices import notify
 from chat.stores import get_store
 from chat.stores.base import Message, NewMessage, StoreError
@@ -347,3 +347,12 @@ def group_remove(*, chat: ChatRoom, actor: User, member: User) -> SendResult | N
     if member.pk == actor.pk:
         return _system_note(chat, actor, f"{actor.get_username()} left")
     return _system_note(chat, actor, f"{actor.get_username()} removed {member.get_username()}")
+
+
+def presence_seen(*, user_ids) -> None:
+    """Record that these users were connected until now (their sockets just closed)."""
+    now = timezone.now()
+    Presence.objects.bulk_create(
+        [Presence(user_id=int(user_id), last_seen=now) for user_id in user_ids],
+        update_conflicts=True, unique_fields=["user"], update_fields=["last_seen"],
+    )  # fmt: skip

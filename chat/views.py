@@ -80,12 +80,15 @@ def _chat_list_context(request, *, cursor=None, active_chat_id="") -> dict:
             name=chat["chatName"], members=chat["members"], viewer_id=viewer_id
         )
         chat["initials"], chat["hue"] = initials(chat["title"]), hue(chat["chatId"])
+        others = [m["userId"] for m in chat["members"] if m["userId"] != viewer_id]
+        chat["other_id"] = others[0] if chat["chatType"] == "direct" and others else ""
     return {
         "chats": chats,
         "next_cursor": page["nextCursor"],
         "chat_ids": [chat["chatId"] for chat in chats],
         "user_id": viewer_id,
         "active_chat_id": active_chat_id,
+        "presence_poll": settings.CHAT_PRESENCE_POLL_SECONDS,
     }
 
 
@@ -116,6 +119,9 @@ def chat_detail(request, chat_id):
         **_chat_list_context(request, active_chat_id=str(chat.pk)),
         "initials": initials(title),
         "hue": hue(str(chat.pk)),
+        "other_id": next((m["userId"] for m in members if m["userId"] != str(request.user.pk)), "")
+        if chat.chat_type == "direct"
+        else "",
         "chat": chat,
         "title": title,
         "members": members,

@@ -280,6 +280,8 @@ CHAT_SOCKETS_PER_USER = env.int("CHAT_SOCKETS_PER_USER", default=20)
 CHAT_SOCKET_MAX_CHATS = env.int("CHAT_SOCKET_MAX_CHATS", default=500)
 # Seconds a connection stays in the registry without a heartbeat.
 CHAT_CONNECTION_TTL = env.int("CHAT_CONNECTION_TTL", default=300)
+# How often pages refresh who is online, in seconds.
+CHAT_PRESENCE_POLL_SECONDS = env.int("CHAT_PRESENCE_POLL_SECONDS", default=20)
 # How long after sending a member may edit or delete their own message, in seconds.
 CHAT_EDIT_WINDOW_SECONDS = env.int("CHAT_EDIT_WINDOW_SECONDS", default=48 * 3600)
 # Largest group chat, members included.

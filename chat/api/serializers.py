@@ -72,6 +72,22 @@ class MessageCreateInput(serializers.Serializer):
     )
 
 
+class PresenceQuery(serializers.Serializer):
+    userIds = serializers.RegexField(
+        r"^[0-9]{1,18}(,[0-9]{1,18}){0,199}$", help_text="Up to 200 user ids, comma-separated."
+    )
+
+
+class PresenceUser(serializers.Serializer):
+    userId = serializers.CharField()
+    online = serializers.BooleanField()
+    lastSeen = serializers.DateTimeField(allow_null=True)
+
+
+class PresenceOutput(serializers.Serializer):
+    users = PresenceUser(many=True)
+
+
 class ChatRenameInput(serializers.Serializer):
     chatName = serializers.CharField(max_length=200)
 

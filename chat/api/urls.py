@@ -37,6 +37,7 @@ urlpatterns = [
         views.ChatMemberView.as_view(),
         name="api-member",
     ),
+    path("presence", views.PresenceView.as_view(), name="api-presence"),
     path("upload-url", views.UploadUrlView.as_view(), name="api-upload-url"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", _docs_page(SpectacularSwaggerView), name="api-docs"),

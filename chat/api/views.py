@@ -241,3 +241,15 @@ class ChatMemberView(APIView):
         member = selectors.chat_member(chat, user_id)
         _announced(services.group_remove(chat=chat, actor=request.user, member=member))
         return _chat_answer(chat)
+
+
+class PresenceView(APIView):
+    @extend_schema(
+        parameters=[s.PresenceQuery],
+        responses={200: s.PresenceOutput, **ERRORS},
+        summary="Who is online, and when others were last seen (people you share a chat with)",
+    )
+    def get(self, request):
+        query = _valid(s.PresenceQuery, request.query_params)
+        users = selectors.presence(viewer=request.user, user_ids=query["userIds"].split(","))
+        return Response({"users": users})

@@ -252,3 +252,7 @@ class MessageStore:
     def connections_for_user(self, user_id: str, *, now: int) -> list[Connection]:
         """Return the user's sockets that have not expired at ``now`` (epoch seconds)."""
         raise NotImplementedError
+
+    def users_online(self, user_ids: list[str], *, now: int) -> set[str]:
+        """Those of ``user_ids`` with a socket that has not expired at ``now``."""
+        raise NotImplementedError

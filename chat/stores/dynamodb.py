@@ -430,6 +430,23 @@ class MessageStore(base.MessageStore):
         # DynamoDB deletes expired items lazily (up to days later): expiry is checked on read.
         return _connection(item) if _epoch(item.ttl) > now else None
 
+    def users_online(self, user_ids, *, now):
+        # One query of the user index per user, stopping at the first live socket.
+        online = set()
+        try:
+            for user_id in dict.fromkeys(user_ids):
+                items = self.Connection.by_user.query(
+                    user_id,
+                    filter_condition=self.Connection.ttl > _moment(now),
+                    scan_index_forward=False,
+                    page_size=10,
+                )
+                if next(iter(items), None) is not None:
+                    online.add(user_id)
+        except PynamoDBException as error:
+            raise base.StoreError(str(error)) from error
+        return online
+
     def connections_for_user(self, user_id, *, now):
         try:
             items = self.Connection.by_user.query(

@@ -245,3 +245,7 @@ class MessageStore(base.MessageStore):
     def connections_for_user(self, user_id, *, now):
         rows = ConnectionRow.objects.filter(user_id=user_id, ttl__gt=now).order_by("connected_at")
         return [_connection(row) for row in rows]
+
+    def users_online(self, user_ids, *, now):
+        rows = ConnectionRow.objects.filter(user_id__in=list(user_ids), ttl__gt=now)
+        return set(rows.values_list("user_id", flat=True).distinct())

@@ -1,5 +1,6 @@
-"""Receipts in the browser across two server processes sharing Redis: a message goes from sent
-to delivered to read at its sender's page while the others' pages are on the other process."""
+"""Receipts and presence in the browser across two server processes sharing Redis: a message
+goes from sent to delivered to read at its sender's page, and a person shows online and then
+"last seen", while the others' pages are on the other process."""
 
 import uuid
 
@@ -18,8 +19,9 @@ pytestmark = [pytest.mark.live, pytest.mark.browser, pytest.mark.cluster]
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     with Cluster(
-        tmp_path_factory.mktemp("receipts"), servers=(Daphne, Daphne), store="orm"
-    ).running() as running:
+        tmp_path_factory.mktemp("receipts"), servers=(Daphne, Daphne), store="orm",
+        CHAT_PRESENCE_POLL_SECONDS="1",
+    ).running() as running:  # fmt: skip
         yield running
 
 
@@ -88,5 +90,29 @@ def test_a_group_message_says_how_many_have_read_it_and_who(cluster):
             expect(receipt).to_have_text("✓✓ read by 2")
             expect(receipt).to_have_attribute("data-state", "read")
             screenshot(page_a, "receipt-group")
+        finally:
+            browser.close()
+
+
+def test_a_person_shows_online_while_their_page_is_open_then_last_seen(cluster):
+    p1, p2 = cluster.processes
+    alice = LiveUser(p1.url, f"a{uuid.uuid4().hex[:8]}").sign_up().log_in()
+    bob = LiveUser(p2.url, f"b{uuid.uuid4().hex[:8]}").sign_up().log_in()
+    chat_id = alice.api(
+        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
+    ).json()["chatId"]
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page_a = open_page(browser, p1, alice, f"/chats/{chat_id}/")
+            line = page_a.locator(".presence-line")
+            expect(line).to_have_text("offline")
+            page_b = open_page(browser, p2, bob, "/")
+            expect(line).to_have_text("online")
+            listing = page_a.locator(f'#chat-list li[data-chat-id="{chat_id}"] .avatar')
+            expect(listing).to_have_attribute("data-online", "true")
+            screenshot(page_a, "presence-online")
+            page_b.close()
+            expect(line).to_contain_text("last seen today at", timeout=10000)
         finally:
             browser.close()

@@ -333,3 +333,20 @@ def test_a_message_is_found_by_id_and_edited_in_its_place(store):
     assert (tombstone.body, tombstone.edited_at) == ("", None)
     assert store.message_edit(chat, 1, body="back", edited_at=2) is None
     assert store.history(chat, limit=5).messages[1].body == ""
+
+
+def test_users_online_are_those_with_a_live_socket(store):
+    now = int(time.time())
+    live, expired, other = (f"u-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    store.connections_write(
+        put=[
+            Connection(connection_id=f"c-{live}-1", user_id=live, connected_at=1, ttl=now + 60),
+            Connection(connection_id=f"c-{live}-2", user_id=live, connected_at=2, ttl=now - 5),
+            Connection(connection_id=f"c-{expired}", user_id=expired, connected_at=1, ttl=now - 5),
+        ],
+        remove=[],
+    )
+    assert store.users_online([live, expired, other], now=now) == {live}
+    assert store.users_online([], now=now) == set()
+    store.connections_write(put=[], remove=[f"c-{live}-1"])
+    assert store.users_online([live], now=now) == set()
