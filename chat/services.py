@@ -104,6 +104,24 @@ def chat_create(
     return chat, True
 
 
+def _check_text(body, *, may_be_empty: bool = False, key: str = "") -> None:
+    """``InvalidInput`` for a message text that is empty (unless it may be: it has files),
+    holds a character that cannot be stored (in it or its send ``key``), or is too long."""
+    if not isinstance(body, str) or not (body.strip() or may_be_empty):
+        raise errors.InvalidInput("The message is empty.", code="empty_message")
+    if not is_storable(body) or not is_storable(key):
+        raise errors.InvalidInput(
+            "The message contains a character that cannot be stored (NUL or an unpaired "
+            "surrogate).",
+            code="invalid_text",
+        )
+    if len(body) > settings.CHAT_MESSAGE_MAX_LENGTH:
+        raise errors.InvalidInput(
+            f"The message is longer than {settings.CHAT_MESSAGE_MAX_LENGTH} characters.",
+            code="too_long",
+        )
+
+
 def message_send(
     *,
     chat_id: str,
@@ -122,19 +140,7 @@ def message_send(
     Raises ``InvalidInput`` for an empty or over-long message or key, and ``Unavailable``
     when the store cannot take the write in time.
     """
-    if not isinstance(body, str) or not (body.strip() or attachment_ids):
-        raise errors.InvalidInput("The message is empty.", code="empty_message")
-    if not is_storable(body) or not is_storable(client_message_id):
-        raise errors.InvalidInput(
-            "The message contains a character that cannot be stored (NUL or an unpaired "
-            "surrogate).",
-            code="invalid_text",
-        )
-    if len(body) > settings.CHAT_MESSAGE_MAX_LENGTH:
-        raise errors.InvalidInput(
-            f"The message is longer than {settings.CHAT_MESSAGE_MAX_LENGTH} characters.",
-            code="too_long",
-        )
+    _check_text(body, may_be_empty=bool(attachment_ids), key=client_message_id)
     if not client_message_id or len(client_message_id) > CLIENT_MESSAGE_ID_MAX_LENGTH:
         raise errors.InvalidInput(
             f"clientMessageId must be 1 to {CLIENT_MESSAGE_ID_MAX_LENGTH} characters.",
@@ -241,19 +247,7 @@ def _own_message(*, chat_id: str, message_id: str, user_id: str, verb: str) -> M
 def message_edit(*, chat_id: str, message_id: str, user_id: str, body: str) -> Message:
     """Change the text of the sender's own message (within ``CHAT_EDIT_WINDOW_SECONDS``) and
     tell the chat's open pages (``messageEdited``). The same text again changes nothing."""
-    if not isinstance(body, str) or not body.strip():
-        raise errors.InvalidInput("The message is empty.", code="empty_message")
-    if not is_storable(body):
-        raise errors.InvalidInput(
-            "The message contains a character that cannot be stored (NUL or an unpaired "
-            "surrogate).",
-            code="invalid_text",
-        )
-    if len(body) > settings.CHAT_MESSAGE_MAX_LENGTH:
-        raise errors.InvalidInput(
-            f"The message is longer than {settings.CHAT_MESSAGE_MAX_LENGTH} characters.",
-            code="too_long",
-        )
+    _check_text(body)
     message = _own_message(chat_id=chat_id, message_id=message_id, user_id=user_id, verb="edit")
     if message.deleted:
         raise errors.NotFound("The message was deleted.", code="no_such_message")

@@ -95,3 +95,20 @@ def dynamodb_store(moto_server):
     )
     store.create_tables()
     return store
+
+
+_session_stores = {}
+
+
+def session_dynamodb_store():
+    """``CHAT_STORE_BACKEND`` for tests on DynamoDB: the session's store on moto_server."""
+    return _session_stores["dynamodb"]
+
+
+@pytest.fixture(params=["orm", "dynamodb"])
+def either_store(request, settings):
+    """The test runs once on each message store backend (the configured one is the ORM's)."""
+    if request.param == "dynamodb":
+        _session_stores["dynamodb"] = request.getfixturevalue("dynamodb_store")
+        settings.CHAT_STORE_BACKEND = "tests.conftest.session_dynamodb_store"
+    return request.param

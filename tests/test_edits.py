@@ -6,31 +6,12 @@ import time
 
 import pytest
 from channels.db import database_sync_to_async
-from rest_framework.test import APIClient
 
+from tests.clients import api_as
 from tests.frames import send_message
 from tests.test_moderation import joined_socket, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
-_dynamodb = {}
-
-
-def dynamodb_store():
-    return _dynamodb["store"]
-
-
-@pytest.fixture(params=["orm", "dynamodb"])
-def store(request, settings):
-    if request.param == "dynamodb":
-        _dynamodb["store"] = request.getfixturevalue("dynamodb_store")
-        settings.CHAT_STORE_BACKEND = "tests.test_edits.dynamodb_store"
-    return request.param
-
-
-def api_as(user) -> APIClient:
-    client = APIClient()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -39,7 +20,7 @@ def pair(make_user, make_chat):
     return alice, bob, make_chat(alice, bob, name="room")
 
 
-async def test_an_edit_and_a_delete_reach_every_member_and_history(pair, store):
+async def test_an_edit_and_a_delete_reach_every_member_and_history(pair, either_store):
     alice, bob, chat = pair
     chat_id = str(chat.pk)
     a, _ = await joined_socket(alice, chat_id)
@@ -88,7 +69,7 @@ async def test_an_edit_and_a_delete_reach_every_member_and_history(pair, store):
         await socket.disconnect()
 
 
-def test_edits_and_deletes_over_rest(pair, store, settings):
+def test_edits_and_deletes_over_rest(pair, either_store, settings):
     alice, bob, chat = pair
     url = f"/api/chats/{chat.pk}/messages"
     sent = api_as(alice).post(url, {"message": "first"}, format="json").json()

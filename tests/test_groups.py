@@ -3,18 +3,12 @@ members' sockets hear of it live."""
 
 import pytest
 from channels.db import database_sync_to_async
-from rest_framework.test import APIClient
 
 from chat.models import Membership
+from tests.clients import api_as
 from tests.test_moderation import joined_socket, logged_in, next_of, socket_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def api_as(user) -> APIClient:
-    client = APIClient()
-    client.force_login(user)
-    return client
 
 
 def find(client, user) -> str:

@@ -14,21 +14,15 @@ from channels.db import database_sync_to_async
 from django.test import Client
 from django.utils import timezone
 from PIL import Image
-from rest_framework.test import APIClient
 
 from chat.models import Upload
+from tests.clients import api_as
 from tests.frames import send_message
 from tests.test_moderation import joined_socket, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MAX = 64 * 1024  # CHAT_UPLOAD_MAX_BYTES in these tests
-_dynamodb = {}
-
-
-def dynamodb_store():
-    """``CHAT_STORE_BACKEND`` for tests on DynamoDB: the session's store on moto_server."""
-    return _dynamodb["store"]
 
 
 def png(width=64, height=48) -> bytes:
@@ -48,20 +42,6 @@ def local_media(settings, tmp_path):
         },
     }
     return tmp_path / "media"
-
-
-@pytest.fixture(params=["orm", "dynamodb"])
-def store(request, settings):
-    if request.param == "dynamodb":
-        _dynamodb["store"] = request.getfixturevalue("dynamodb_store")
-        settings.CHAT_STORE_BACKEND = "tests.test_media.dynamodb_store"
-    return request.param
-
-
-def api_as(user) -> APIClient:
-    client = APIClient()
-    client.force_login(user)
-    return client
 
 
 def upload_url(user, chat_id, filename="photo.png", content_type="image/png", size=None, data=b""):
@@ -174,7 +154,7 @@ def test_the_local_upload_checks_token_type_and_size(pair, local_media):
 # -- Attaching: checks, then the message everywhere ---------------------------------------------
 
 
-async def test_an_image_is_attached_sent_live_and_kept_in_history(pair, store):
+async def test_an_image_is_attached_sent_live_and_kept_in_history(pair, either_store):
     alice, bob, carol, chat = pair
     chat_id = str(chat.pk)
     a, _ = await joined_socket(alice, chat_id)

@@ -11,6 +11,7 @@ from django.test import Client
 
 from chat.models import Membership
 from chatsite.asgi import application
+from tests.clients import api_as
 from tests.frames import send_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -159,14 +160,6 @@ async def test_saving_a_user_without_revoking_anything_leaves_their_sockets_open
 
 
 # -- Rooms: lock, archive, delete; messages; bans (through the admin) ----------------------------
-
-
-def api_as(user):
-    from rest_framework.test import APIClient
-
-    client = APIClient()
-    client.force_login(user)
-    return client
 
 
 def api_call(user, method, *args, **kwargs):
