@@ -6,7 +6,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.live.browser import launch
+from tests.live.browser import launch, logged_in_context
 from tests.live.test_browser import daphne_server, screenshot
 from tests.live.users import LiveUser
 from tests.servers import ROOT
@@ -44,9 +44,7 @@ def test_the_main_pages_have_no_serious_accessibility_violations(server):
     alice, bob = (
         LiveUser(server.url, f"a{uuid.uuid4().hex[:8]}").sign_up().log_in() for _ in range(2)
     )
-    chat_id = alice.api(
-        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
-    ).json()["chatId"]
+    chat_id = alice.direct_chat(bob)
     for n in range(3):
         alice.api("POST", f"/api/chats/{chat_id}/messages", json={"message": f"hello {n}"})
     with sync_playwright() as playwright:
@@ -57,9 +55,7 @@ def test_the_main_pages_have_no_serious_accessibility_violations(server):
             for path in ("/accounts/login/", "/accounts/signup/"):
                 anonymous.goto(server.url + path)
                 found[path] = violations(anonymous)
-            context = browser.new_context(bypass_csp=True)
-            cookie = alice.http.cookies["sessionid"]
-            context.add_cookies([{"name": "sessionid", "value": cookie, "url": server.url}])
+            context = logged_in_context(browser, server.url, alice, bypass_csp=True)
             page = context.new_page()
             for path in ("/", f"/chats/{chat_id}/"):
                 page.goto(server.url + path)

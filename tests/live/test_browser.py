@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from tests.live import users
-from tests.live.browser import launch
+from tests.live.browser import launch, logged_in_context
 from tests.live.users import LiveUser
 from tests.servers import ROOT, Daphne, migrate, server_database, server_env
 
@@ -49,9 +49,7 @@ def live_pages(server, users, path):
         try:
             pages = []
             for user in users:
-                context = browser.new_context()
-                cookie = user.http.cookies["sessionid"]
-                context.add_cookies([{"name": "sessionid", "value": cookie, "url": server.url}])
+                context = logged_in_context(browser, server.url, user)
                 page = context.new_page()
                 page.goto(f"{server.url}{path}")
                 expect(page.locator("#connection-state")).to_have_text("live")
@@ -152,9 +150,7 @@ def test_text_the_server_cannot_store_fails_on_its_message_and_the_page_stays_li
     was not sent and why; the page stays connected and sends on (it used to reconnect forever,
     resending the message each time)."""
     alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
-    chat_id = alice.api(
-        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
-    ).json()["chatId"]
+    chat_id = alice.direct_chat(bob)
     with live_page(server, alice, f"/chats/{chat_id}/") as page:
         for script in ("'a\\u0000b'", "'x\\ud800y'"):
             page.eval_on_selector("#message-input", f"(el) => {{ el.value = {script}; }}")
@@ -248,9 +244,7 @@ def test_an_image_dropped_in_the_chat_uploads_with_progress_and_shows_for_both(s
     import base64
 
     alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
-    chat_id = alice.api(
-        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
-    ).json()["chatId"]
+    chat_id = alice.direct_chat(bob)
     image = base64.b64encode(png_bytes()).decode()
     with live_pages(server, [alice, bob], f"/chats/{chat_id}/") as (page_a, page_b):
         # Uploads go slowly enough to watch their progress.
@@ -321,9 +315,7 @@ window.__dropSockets = () => {
 
 def test_load_older_shows_only_while_there_is_more_and_keeps_keyboard_focus(server):
     alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
-    empty = alice.api(
-        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
-    ).json()["chatId"]
+    empty = alice.direct_chat(bob)
     with live_page(server, alice, f"/chats/{empty}/") as page:
         expect(page.locator("#load-older")).to_be_hidden()
         busy = alice.api(
@@ -346,9 +338,7 @@ def test_load_older_shows_only_while_there_is_more_and_keeps_keyboard_focus(serv
 
 def test_typing_stops_showing_when_that_persons_message_arrives(server):
     alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
-    chat_id = alice.api(
-        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
-    ).json()["chatId"]
+    chat_id = alice.direct_chat(bob)
     with live_pages(server, [alice, bob], f"/chats/{chat_id}/") as (page_a, page_b):
         page_b.type("#message-input", "on my way")
         expect(page_a.locator("#typing")).to_contain_text("is typing")
@@ -360,16 +350,11 @@ def test_typing_stops_showing_when_that_persons_message_arrives(server):
 
 def test_the_chat_list_catches_up_after_a_reconnect_and_follows_reads_in_other_tabs(server):
     alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
-    chat_id = alice.api(
-        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
-    ).json()["chatId"]
+    chat_id = alice.direct_chat(bob)
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            context = browser.new_context()
-            cookie = alice.http.cookies["sessionid"]
-            context.add_cookies([{"name": "sessionid", "value": cookie, "url": server.url}])
-            context.add_init_script(SOCKET_SWITCH)
+            context = logged_in_context(browser, server.url, alice, init_script=SOCKET_SWITCH)
             listing = context.new_page()
             listing.goto(server.url + "/")
             expect(listing.locator("#connection-state")).to_have_text("live")
@@ -405,9 +390,7 @@ def screenshot(page, name: str) -> None:
 
 def test_a_member_edits_and_deletes_her_message_and_the_other_sees_it_live(server):
     alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
-    chat_id = alice.api(
-        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
-    ).json()["chatId"]
+    chat_id = alice.direct_chat(bob)
     with live_pages(server, [alice, bob], f"/chats/{chat_id}/") as (page_a, page_b):
         send(page_a, "see you at 5")
         send(page_a, "bring snacks")
@@ -469,10 +452,9 @@ def test_unread_messages_show_in_the_title_and_as_notifications_once_switched_on
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            context = browser.new_context()
-            cookie = bob.http.cookies["sessionid"]
-            context.add_cookies([{"name": "sessionid", "value": cookie, "url": server.url}])
-            context.add_init_script(HIDDEN_AND_NOTIFICATIONS)
+            context = logged_in_context(
+                browser, server.url, bob, init_script=HIDDEN_AND_NOTIFICATIONS
+            )
             listing = context.new_page()
             listing.goto(server.url + "/")
             expect(listing.locator("#connection-state")).to_have_text("live")
@@ -502,9 +484,7 @@ def test_unread_messages_show_in_the_title_and_as_notifications_once_switched_on
 
 def test_the_two_pane_app_on_a_desktop_and_a_phone(server):
     alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
-    chat_id = alice.api(
-        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
-    ).json()["chatId"]
+    chat_id = alice.direct_chat(bob)
     for n in range(3):
         alice.api("POST", f"/api/chats/{chat_id}/messages", json={"message": f"hi {n}"})
     with sync_playwright() as playwright:

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.live.browser import launch
+from tests.live.browser import launch, logged_in_context
 from tests.live.cluster import Cluster
 from tests.live.test_browser import screenshot, send
 from tests.live.users import LiveUser
@@ -26,9 +26,7 @@ def cluster(tmp_path_factory):
 
 
 def open_page(browser, process, user, path):
-    context = browser.new_context()
-    cookie = user.http.cookies["sessionid"]
-    context.add_cookies([{"name": "sessionid", "value": cookie, "url": process.url}])
+    context = logged_in_context(browser, process.url, user)
     page = context.new_page()
     page.goto(process.url + path)
     expect(page.locator("#connection-state")).to_have_text("live")
@@ -39,9 +37,7 @@ def test_a_direct_message_is_sent_then_delivered_then_read(cluster):
     p1, p2 = cluster.processes
     alice = LiveUser(p1.url, f"a{uuid.uuid4().hex[:8]}").sign_up().log_in()
     bob = LiveUser(p2.url, f"b{uuid.uuid4().hex[:8]}").sign_up().log_in()
-    chat_id = alice.api(
-        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
-    ).json()["chatId"]
+    chat_id = alice.direct_chat(bob)
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
@@ -98,9 +94,7 @@ def test_a_person_shows_online_while_their_page_is_open_then_last_seen(cluster):
     p1, p2 = cluster.processes
     alice = LiveUser(p1.url, f"a{uuid.uuid4().hex[:8]}").sign_up().log_in()
     bob = LiveUser(p2.url, f"b{uuid.uuid4().hex[:8]}").sign_up().log_in()
-    chat_id = alice.api(
-        "POST", "/api/chats", json={"chatType": "direct", "participants": [alice.find(bob)]}
-    ).json()["chatId"]
+    chat_id = alice.direct_chat(bob)
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:

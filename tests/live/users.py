@@ -53,6 +53,14 @@ class LiveUser:
         assert found.status_code == 200, found.text
         return found.json()["users"][0]["userId"]
 
+    def direct_chat(self, other: "LiveUser") -> str:
+        """The id of the direct chat with ``other`` (made if new)."""
+        response = self.api(
+            "POST", "/api/chats", json={"chatType": "direct", "participants": [self.find(other)]}
+        )
+        assert response.status_code in (200, 201), response.text
+        return response.json()["chatId"]
+
     def socket_headers(self) -> dict:
         return {"Cookie": f"sessionid={self.http.cookies['sessionid']}"}
 
