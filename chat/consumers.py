@@ -128,21 +128,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self._later(self._send(frame))
         elif kind == "membershipRemoved":
             self._later(self._lose_chat(chat_id, {"type": "removed", "chatId": chat_id}))
-        elif kind == "chatDeleted" and self.user_id in notice.get("members", ()):
+        elif kind == "chatDeleted":  # (handed to the members' sockets only)
             self._later(self._lose_chat(chat_id, {"type": "chatDeleted", "chatId": chat_id}))
-        elif kind == "messageEdited" and chat_id in self.joined:
-            frame = {
-                "type": "messageEdited", "chatId": chat_id, "seq": notice.get("seq"),
-                "messageId": notice.get("messageId"), "message": notice.get("message"),
-                "editedAt": notice.get("editedAt"),
-            }  # fmt: skip
-            self._later(self._send(frame))
-        elif kind == "messageDeleted" and chat_id in self.joined:
-            frame = {
-                "type": "messageDeleted", "chatId": chat_id, "seq": notice.get("seq"),
-                "messageId": notice.get("messageId"),
-            }  # fmt: skip
-            self._later(self._send(frame))
         elif kind == "chatChanged" and (chat_id in self.joined or chat_id in self.member_of):
             writable = not (notice.get("locked") or notice.get("archived"))
             if chat_id in self.member_of:

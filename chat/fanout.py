@@ -71,6 +71,11 @@ class LocalFanout:
         """Deliver ``text`` to every receiver joined to the chat; raises if it cannot."""
         self._received(chat_id, text)
 
+    def deliver_here(self, chat_id: str, text: str) -> None:
+        """Hand a serialized frame to this process's sockets joined to the chat (for a frame
+        that already reached every process some other way, ``chat.notices``)."""
+        self._received(chat_id, text)
+
     def _received(self, chat_id: str, text: str) -> None:
         if chat_id not in self._receivers:
             return

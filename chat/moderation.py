@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from chat.media.storage import media_storage
 from chat.models import ChatRoom, Membership, Upload
-from chat.notices import notify, session_tag
+from chat.notices import notify, notify_chat, session_tag
 from chat.stores import get_store
 
 logger = logging.getLogger(__name__)
@@ -132,7 +132,9 @@ def message_remove(*, chat_id: str, seq: int):
             [key for a in attachments for key in (a.get("key"), a.get("thumbnailKey")) if key]
         )
         Upload.objects.filter(pk__in=[a.get("id") for a in attachments if a.get("id")]).delete()
-        notify("messageDeleted", chatId=chat_id, seq=seq, messageId=message.message_id)
+        notify_chat(
+            chat_id, {"type": "messageDeleted", "seq": seq, "messageId": message.message_id}
+        )
     return message
 
 

@@ -23,6 +23,7 @@ import redis
 from django.conf import settings
 from django.db import transaction
 
+from chat.events import frame
 from chat.fanout import JOIN_TIMEOUT, RedisFanout, get_fanout
 
 logger = logging.getLogger(__name__)
@@ -88,10 +89,14 @@ class Notices:
         except ValueError:
             logger.warning("Ignoring a notice that is not JSON: %.200r", text)
             return
-        user_id = notice.get("userId")
-        if user_id is not None:
-            listeners = list(self._by_user.get(str(user_id), ()))
-        else:  # about a chat: any socket may have it
+        if notice.get("type") == "chatFrame":
+            # A frame for the chat's open pages: serialized once, to the sockets joined here.
+            get_fanout().deliver_here(str(notice.get("chatId")), frame(notice.get("frame", {})))
+            return
+        users = [notice["userId"]] if "userId" in notice else notice.get("members")
+        if users is not None:
+            listeners = [each for user in users for each in self._by_user.get(str(user), ())]
+        else:  # about a chat: any socket may have it cached
             listeners = [each for group in self._by_user.values() for each in group]
         for listener in listeners:
             try:
@@ -143,3 +148,9 @@ def notify(kind: str, **fields) -> None:
     """Send a notice to every process once the current transaction (if any) commits."""
     notice = {"type": kind, **fields}
     transaction.on_commit(functools.partial(_send, notice))
+
+
+def notify_chat(chat_id: str, payload: dict) -> None:
+    """Send a frame to every socket joined to the chat, on every process, once the current
+    transaction commits; for changes made outside a socket's event loop (REST, admin)."""
+    notify("chatFrame", chatId=chat_id, frame={"chatId": chat_id, **payload})

@@ -19,7 +19,7 @@ from django.utils import timezone
 from chat import errors, moderation, selectors
 from chat.media.uploads import attachments_claim
 from chat.models import ChatRoom, Contact, Membership, Presence
-from chat.notices import notify
+from chat.notices import notify, notify_chat
 from chat.stores import get_store
 from chat.stores.base import Message, NewMessage, StoreError
 from chat.text import is_storable
@@ -259,9 +259,10 @@ def message_edit(*, chat_id: str, message_id: str, user_id: str, body: str) -> M
         )
     if edited is None:
         raise errors.NotFound("The message was deleted.", code="no_such_message")
-    notify(
-        "messageEdited", chatId=chat_id, seq=edited.seq, messageId=edited.message_id,
-        message=edited.body, editedAt=edited.edited_at,
+    notify_chat(
+        chat_id,
+        {"type": "messageEdited", "seq": edited.seq, "messageId": edited.message_id,
+         "message": edited.body, "editedAt": edited.edited_at},
     )  # fmt: skip
     return edited
 
