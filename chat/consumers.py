@@ -227,6 +227,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.member_of[chat_id] = writable
         return chat_id
 
+    async def _require_writable(self, frame: dict) -> str:
+        # A member, of a chat that is not locked or archived (a sender's edits included).
+        chat_id = await self._require_member(frame)
+        if not self.member_of.get(chat_id, True):
+            raise errors.Locked()
+        return chat_id
+
     async def action_join_chat(self, frame):
         most = settings.CHAT_SOCKET_MAX_CHATS
         if frame["chatId"] not in self.joined and len(self.joined) >= most:
@@ -266,9 +273,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "left", "chatId": chat_id})
 
     async def action_send_message(self, frame):
-        chat_id = await self._require_member(frame)
-        if not self.member_of.get(chat_id, True):
-            raise errors.Locked()
+        chat_id = await self._require_writable(frame)
         result = await database_sync_to_async(services.message_send)(
             chat_id=chat_id,
             user_id=self.user_id,
@@ -282,9 +287,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await events.message_broadcast(result.message)
 
     async def action_edit_message(self, frame):
-        chat_id = await self._require_member(frame)
-        if not self.member_of.get(chat_id, True):
-            raise errors.Locked()
+        chat_id = await self._require_writable(frame)
         edited = await database_sync_to_async(services.message_edit)(
             chat_id=chat_id, message_id=frame["messageId"], user_id=self.user_id,
             body=frame["message"],
@@ -293,9 +296,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._send({**reply, "seq": edited.seq, "editedAt": edited.edited_at})
 
     async def action_delete_message(self, frame):
-        chat_id = await self._require_member(frame)
-        if not self.member_of.get(chat_id, True):
-            raise errors.Locked()
+        chat_id = await self._require_writable(frame)
         deleted = await database_sync_to_async(services.message_delete)(
             chat_id=chat_id, message_id=frame["messageId"], user_id=self.user_id
         )

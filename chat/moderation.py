@@ -119,15 +119,17 @@ def connect_signals() -> None:
 # -- Moderators' actions (Django admin calls these; each change sends its own notices) -------
 
 
-def message_remove(*, chat_id: str, seq: int):
+def message_remove(*, chat_id: str, seq: int, original=None):
     """Make a message a tombstone (text and attachments erased, its place kept), delete its
     files, and tell the chat's open pages (``messageDeleted``); the tombstone, or None if there
-    is no such message."""
+    is no such message. ``original``: the message, if the caller has read it already."""
     store = get_store()
-    found = store.after(chat_id, after_seq=seq - 1, limit=1).messages if seq > 0 else []
+    if original is None:
+        found = store.after(chat_id, after_seq=seq - 1, limit=1).messages if seq > 0 else []
+        original = found[0] if found and found[0].seq == seq else None
     message = store.message_delete(chat_id, seq)
     if message is not None:
-        attachments = found[0].attachments if found and found[0].seq == seq else ()
+        attachments = original.attachments if original is not None else ()
         files_delete(
             [key for a in attachments for key in (a.get("key"), a.get("thumbnailKey")) if key]
         )

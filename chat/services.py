@@ -274,7 +274,9 @@ def message_delete(*, chat_id: str, message_id: str, user_id: str) -> Message:
     if message.deleted:
         return message
     with errors.store_unavailable_as_error():
-        return moderation.message_remove(chat_id=chat_id, seq=message.seq) or message
+        return (
+            moderation.message_remove(chat_id=chat_id, seq=message.seq, original=message) or message
+        )
 
 
 # -- Groups: renaming, adding and removing members, leaving ------------------------------------

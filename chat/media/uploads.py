@@ -12,6 +12,7 @@ import filetype
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
@@ -95,8 +96,6 @@ def upload_start(*, chat: ChatRoom, user, filename: str, content_type: str, size
             expires_in=settings.CHAT_UPLOAD_EXPIRES,
         )  # fmt: skip
     else:
-        from django.urls import reverse
-
         url = reverse("chat:upload", args=[attachment_id])
         token = signing.dumps({"id": attachment_id, "user": str(user.pk)}, salt=TOKEN_SALT)
         fields = {"token": token, "Content-Type": content_type}
