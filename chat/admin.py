@@ -19,6 +19,7 @@ from chat.models import ChatRoom, Membership, StoredMessage
 from chat.payloads import iso_from_ms
 from chat.stores import get_store
 from chat.stores.base import HistoryPage, InvalidCursor, StoreError
+from chat.text import decimal_id
 
 MESSAGES_PAGE = 50
 
@@ -130,8 +131,7 @@ class ChatRoomAdmin(admin.ModelAdmin):
             return redirect("admin:index")
         can_delete = self.has_change_permission(request, chat)
         if request.method == "POST" and can_delete:
-            raw = request.POST.get("seq", "")
-            seq = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else 0
+            seq = int(decimal_id(request.POST.get("seq", "")) or 0)
             try:
                 message = moderation.message_remove(chat_id=str(chat.pk), seq=seq)
             except StoreError:

@@ -13,6 +13,7 @@ from chat.models import ChatRoom, Contact, Membership, Presence
 from chat.payloads import chat_payload, iso, message_payload
 from chat.stores import get_store
 from chat.stores.base import InvalidCursor, Message, decode_cursor, encode_cursor
+from chat.text import decimal_id
 
 User = get_user_model()
 
@@ -89,7 +90,7 @@ def _not_a_member(chat_id: str) -> errors.ChatError:
 def chat_member(chat: ChatRoom, user_id: str) -> User:
     """A member of the chat by user id; ``NotFound`` if there is no such member."""
     membership = None
-    if str(user_id).isascii() and str(user_id).isdigit() and len(str(user_id)) < 19:
+    if decimal_id(user_id) is not None:
         membership = chat.memberships.select_related("user").filter(user_id=user_id).first()
     if membership is None:
         raise errors.NotFound("No such member of this chat.", code="no_such_member")
@@ -259,7 +260,7 @@ def users_by_ids(user_ids: list[str], *, known_to: User) -> list[User]:
     ``known_to`` found them by their exact username (a ``Contact``). ``InvalidInput`` names the
     other ids, whether or not they exist, so that ids cannot be probed for accounts."""
     wanted = {str(user_id).strip() for user_id in user_ids}
-    numeric = {user_id for user_id in wanted if user_id.isascii() and user_id.isdigit()}
+    numeric = {user_id for user_id in wanted if decimal_id(user_id) is not None}
     shares_a_chat = Q(memberships__chat__memberships__user=known_to)
     found = Q(pk__in=Contact.objects.filter(owner=known_to).values("contact"))
     known = shares_a_chat | found | Q(pk=known_to.pk)
@@ -295,7 +296,7 @@ def presence(*, viewer: User, user_ids: list[str]) -> list[dict]:
     """Online state and last-seen time of those of ``user_ids`` who share a chat with
     ``viewer`` (others are left out): ``{userId, online, lastSeen}``. Online means a socket in
     the connection registry that has not expired (heartbeats refresh it)."""
-    wanted = {u for u in map(str, user_ids) if u.isascii() and u.isdigit() and len(u) < 19}
+    wanted = {u for u in map(decimal_id, user_ids) if u is not None}
     shared = set(
         Membership.objects.filter(user_id__in=wanted, chat__memberships__user=viewer).values_list(
             "user_id", flat=True

@@ -3,6 +3,13 @@
 import unicodedata
 
 
+def decimal_id(value) -> str | None:
+    """``value`` as a numeric id (a user id, a seq): ASCII digits that fit a 64-bit integer,
+    else None (``"²"`` passes ``str.isdigit`` and fails ``int``; 30 digits overflow)."""
+    text = str(value).strip()
+    return text if text.isascii() and text.isdigit() and len(text) < 19 else None
+
+
 def is_storable(text: str) -> bool:
     """True for text every store and socket can carry: no NUL (PostgreSQL refuses it) and no
     unpaired surrogate (it cannot be encoded as UTF-8)."""
