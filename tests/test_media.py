@@ -422,3 +422,34 @@ def test_deleting_a_message_or_a_room_deletes_its_files(pair, make_user, local_m
     assert client.get(first["attachments"][0]["url"]).status_code == 404
     chat.delete()
     assert files() == []
+
+
+def test_one_upload_sent_by_two_messages_at_once_is_attached_to_one(pair):
+    import threading
+
+    from django.db import connections
+
+    alice, _, _, chat = pair
+    chat_id = str(chat.pk)
+    attachment = uploaded(alice, chat_id, png())
+    barrier, answers = threading.Barrier(4), []
+
+    def send(n):
+        try:
+            barrier.wait(10)
+            response = api_as(alice).post(
+                f"/api/chats/{chat_id}/messages",
+                {"message": f"race {n}", "attachments": [attachment]}, format="json",
+            )  # fmt: skip
+            answers.append((response.status_code, response.json().get("code")))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(answers) == [(201, None)] + [(400, "attachment_used")] * 3, answers
+    history = api_as(alice).get(f"/api/chats/{chat_id}/messages").json()["messages"]
+    assert [len(m["attachments"]) for m in history] == [1]
