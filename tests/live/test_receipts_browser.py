@@ -33,11 +33,16 @@ def open_page(browser, process, user, path):
     return page
 
 
-def test_a_direct_message_is_sent_then_delivered_then_read(cluster):
-    p1, p2 = cluster.processes
+def direct_pair(p1, p2):
+    """Alice (signed up on process 1), Bob (on process 2) and their direct chat."""
     alice = LiveUser(p1.url, f"a{uuid.uuid4().hex[:8]}").sign_up().log_in()
     bob = LiveUser(p2.url, f"b{uuid.uuid4().hex[:8]}").sign_up().log_in()
-    chat_id = alice.direct_chat(bob)
+    return alice, bob, alice.direct_chat(bob)
+
+
+def test_a_direct_message_is_sent_then_delivered_then_read(cluster):
+    p1, p2 = cluster.processes
+    alice, bob, chat_id = direct_pair(p1, p2)
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
@@ -92,9 +97,7 @@ def test_a_group_message_says_how_many_have_read_it_and_who(cluster):
 
 def test_a_person_shows_online_while_their_page_is_open_then_last_seen(cluster):
     p1, p2 = cluster.processes
-    alice = LiveUser(p1.url, f"a{uuid.uuid4().hex[:8]}").sign_up().log_in()
-    bob = LiveUser(p2.url, f"b{uuid.uuid4().hex[:8]}").sign_up().log_in()
-    chat_id = alice.direct_chat(bob)
+    alice, bob, chat_id = direct_pair(p1, p2)
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
