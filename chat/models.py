@@ -138,6 +138,9 @@ class StoredMessage(models.Model):
     edited_at = models.BigIntegerField(
         null=True, blank=True, help_text="When its sender last changed it, ms since the epoch."
     )
+    reply_to = models.BigIntegerField(
+        default=0, db_default=0, help_text="The seq of the message it answers (0 for none)."
+    )
 
     class Meta:
         constraints = [
@@ -217,3 +220,46 @@ class Presence(models.Model):
 
     def __str__(self):
         return f"{self.user} last seen {self.last_seen:%Y-%m-%d %H:%M}"
+
+
+class Reaction(models.Model):
+    """A member's emoji on a message (the same on either store: messages are found by their
+    chat and ``seq``)."""
+
+    chat = models.ForeignKey(ChatRoom, on_delete=models.CASCADE, related_name="reactions")
+    seq = models.BigIntegerField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reactions"
+    )
+    emoji = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chat", "seq", "user", "emoji"], name="one_reaction_per_emoji"
+            ),
+        ]
+        indexes = [models.Index(fields=["chat", "seq"], name="reactions_of_message")]
+
+    def __str__(self):
+        return f"{self.emoji} by {self.user} on {self.chat_id}#{self.seq}"
+
+
+class SearchEntry(models.Model):
+    """The text of a message stored in DynamoDB, for search (the DynamoDB store writes it with
+    the message, changes it with an edit and deletes it with the message; see
+    ``chat.stores.dynamodb``). The ORM store searches its own messages instead."""
+
+    chat_id = models.CharField(max_length=64)
+    seq = models.BigIntegerField()
+    body = models.TextField()
+    timestamp = models.BigIntegerField(help_text="Milliseconds since the epoch.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["chat_id", "seq"], name="one_search_entry_per_seq")
+        ]
+
+    def __str__(self):
+        return f"{self.chat_id}#{self.seq}"

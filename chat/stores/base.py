@@ -32,6 +32,8 @@ class NewMessage:
     """Attachment descriptors (JSON-able dicts)."""
     kind: str = "text"
     """"text", or "system": a note of what a member did (added people, renamed the chat)."""
+    reply_to: int = 0
+    """The ``seq`` of the message it answers in the same chat (0: none)."""
 
     def stored_as(self, *, seq: int, message_id: str) -> "Message":
         """The message once the store has given it its place and id."""
@@ -46,6 +48,7 @@ class NewMessage:
             timestamp=self.timestamp,
             attachments=tuple(self.attachments),
             kind=self.kind,
+            reply_to=self.reply_to,
         )
 
 
@@ -78,6 +81,8 @@ class Message:
     """When its sender last changed its text, in milliseconds since the epoch."""
     kind: str = "text"
     """"text", or "system": a note of what a member did."""
+    reply_to: int = 0
+    """The ``seq`` of the message it answers (0: none)."""
 
 
 @dataclass(frozen=True)
@@ -215,6 +220,17 @@ class MessageStore:
 
     def message_find(self, chat_id: str, message_id: str) -> Message | None:
         """The chat's message with this id, or None."""
+        raise NotImplementedError
+
+    def messages_at(self, chat_id: str, seqs: list[int]) -> dict[int, Message]:
+        """The chat's messages at these ``seq`` values that exist, keyed by ``seq`` (one round
+        trip per hundred)."""
+        raise NotImplementedError
+
+    def search(self, chat_ids: list[str], words: list[str], *, limit: int) -> list[Message]:
+        """Up to ``limit`` messages of these chats, newest first, whose text has a word
+        starting with each of ``words`` (case-insensitive); tombstones and system notes are
+        never found, an edited message by its new text only."""
         raise NotImplementedError
 
     def message_edit(self, chat_id: str, seq: int, *, body: str, edited_at: int) -> Message | None:

@@ -15,6 +15,7 @@ from django.db.models import OuterRef, Subquery
 from chat.models import ChatSequence, StoredMessage
 from chat.models import Connection as ConnectionRow
 from chat.stores import base
+from chat.stores.textsearch import search_rows
 
 
 def _message(row: StoredMessage) -> base.Message:
@@ -31,6 +32,7 @@ def _message(row: StoredMessage) -> base.Message:
         deleted=row.deleted,
         edited_at=row.edited_at,
         kind=row.kind,
+        reply_to=row.reply_to,
     )
 
 
@@ -106,8 +108,9 @@ class MessageStore(base.MessageStore):
                 f"ON CONFLICT (chat_id) DO UPDATE SET last_seq = {counters}.last_seq + 1 "
                 "RETURNING last_seq) "
                 f"INSERT INTO {messages} (chat_id, seq, message_id, user_id, username, body, "
-                "client_message_id, attachments, timestamp, deleted, kind) "
-                "SELECT %s, next.last_seq, %s, %s, %s, %s, %s, %s::jsonb, %s, false, %s FROM next "
+                "client_message_id, attachments, timestamp, deleted, kind, reply_to) "
+                "SELECT %s, next.last_seq, %s, %s, %s, %s, %s, %s::jsonb, %s, false, %s, %s "
+                "FROM next "
                 "RETURNING seq",
                 [
                     new.chat_id,
@@ -120,6 +123,7 @@ class MessageStore(base.MessageStore):
                     json.dumps(list(new.attachments)),
                     new.timestamp,
                     new.kind,
+                    new.reply_to,
                 ],
             )
             return cursor.fetchone()[0]
@@ -144,6 +148,7 @@ class MessageStore(base.MessageStore):
                     attachments=list(new.attachments),
                     timestamp=new.timestamp,
                     kind=new.kind,
+                    reply_to=new.reply_to,
                 )
         except IntegrityError:
             original = StoredMessage.objects.filter(
@@ -180,6 +185,14 @@ class MessageStore(base.MessageStore):
     def message_find(self, chat_id, message_id):
         row = StoredMessage.objects.filter(chat_id=chat_id, message_id=message_id).first()
         return _message(row) if row is not None else None
+
+    def messages_at(self, chat_id, seqs):
+        rows = StoredMessage.objects.filter(chat_id=chat_id, seq__in=list(seqs))
+        return {row.seq: _message(row) for row in rows}
+
+    def search(self, chat_ids, words, *, limit):
+        rows = StoredMessage.objects.filter(chat_id__in=list(chat_ids), deleted=False, kind="text")
+        return [_message(row) for row in search_rows(rows, words, limit=limit)]
 
     def message_edit(self, chat_id, seq, *, body, edited_at):
         rows = StoredMessage.objects.filter(chat_id=chat_id, seq=seq, deleted=False)

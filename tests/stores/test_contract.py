@@ -3,6 +3,7 @@
 import threading
 import time
 import uuid
+from dataclasses import replace
 
 import pytest
 from django.db import connections
@@ -350,3 +351,54 @@ def test_users_online_are_those_with_a_live_socket(store):
     assert store.users_online([], now=now) == set()
     store.connections_write(put=[], remove=[f"c-{live}-1"])
     assert store.users_online([live], now=now) == set()
+
+
+def test_a_reply_keeps_the_seq_it_answers_and_messages_are_read_by_seq(store):
+    chat = new_chat_id()
+    first = store.append(new(chat, 1)).message
+    reply = store.append(replace(new(chat, 2), reply_to=1)).message
+    assert (first.reply_to, reply.reply_to) == (0, 1)
+    assert [m.reply_to for m in store.history(chat, limit=5).messages] == [1, 0]
+    assert store.after(chat, after_seq=1, limit=5).messages[0].reply_to == 1
+    for n in range(3, 131):
+        store.append(new(chat, n))
+    found = store.messages_at(chat, [1, 2, 130, 131, 2])  # 131 does not exist; 2 asked twice
+    assert sorted(found) == [1, 2, 130]
+    assert found[2] == reply and found[130].body == "message 130"
+    assert store.messages_at(chat, list(range(1, 131))).keys() == set(range(1, 131))
+    assert store.messages_at(new_chat_id(), [1]) == {}
+
+
+def test_search_finds_word_prefixes_in_the_given_chats_newest_first(store):
+    chat, other, foreign = new_chat_id(), new_chat_id(), new_chat_id()
+    texts = {
+        chat: ["Lunch at noon?", "The MEETING moved", "meetings all day", "unmeet", "x"],
+        other: ["meet me at the Café", "lunch meeting tomorrow"],
+        foreign: ["meeting elsewhere"],
+    }
+    sent = 0
+    for chat_id, bodies in texts.items():
+        for n, body in enumerate(bodies, start=1):
+            sent += 1  # newest last: "lunch meeting tomorrow" of ``other``, then ``foreign``
+            store.append(replace(new(chat_id, n), body=body, timestamp=1_700_000_000_000 + sent))
+    found = store.search([chat, other], ["meet"], limit=10)
+    assert [m.body for m in found] == [
+        "lunch meeting tomorrow", "meet me at the Café", "meetings all day", "The MEETING moved",
+    ]  # fmt: skip
+    assert [m.body for m in store.search([chat, other], ["meet"], limit=2)] == [
+        "lunch meeting tomorrow", "meet me at the Café",
+    ]  # fmt: skip
+    assert [m.body for m in store.search([chat, other], ["LUNCH", "meet"], limit=10)] == [
+        "lunch meeting tomorrow"
+    ]
+    assert [m.body for m in store.search([other], ["café"], limit=10)] == ["meet me at the Café"]
+    assert store.search([chat], ["zebra"], limit=10) == []
+    assert store.search([], ["meet"], limit=10) == []
+    # An edit is found by its new text only; a tombstone and a system note never.
+    store.message_edit(chat, 2, body="The call moved", edited_at=1)
+    store.message_delete(chat, 3)
+    store.append(replace(new(chat, 6), body="alice added meetbot", kind="system"))
+    assert store.search([chat], ["meet"], limit=10) == []
+    assert [m.seq for m in store.search([chat], ["call"], limit=10)] == [2]
+    store.chat_delete(other)
+    assert store.search([other], ["meet"], limit=10) == []
