@@ -40,9 +40,9 @@ superuser: migrate
 browser:
 	@if ! command -v chromium >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji; \
 	  else \
-	    echo "chromium is missing: install it (sudo apt-get install chromium); browser tests fail without it."; \
+	    echo "chromium is missing: install it (sudo apt-get install chromium fonts-noto-color-emoji); browser tests fail without it."; \
 	  fi; \
 	fi
 

@@ -281,10 +281,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             body=frame["message"],
             client_message_id=frame["clientMessageId"],
             attachment_ids=frame.get("attachments") or (),
+            reply_to=frame.get("replyTo") or "",
         )
         await self._send(ack_payload(result.message, duplicate=not result.created))
         if result.announce:
-            await events.message_broadcast(result.message)
+            await events.message_broadcast(result.message, result.quoted)
 
     async def action_edit_message(self, frame):
         chat_id = await self._require_writable(frame)
@@ -304,6 +305,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             {"type": "deleted", "chatId": chat_id, "messageId": deleted.message_id,
              "seq": deleted.seq}
         )  # fmt: skip
+
+    async def action_react(self, frame):
+        chat_id = await self._require_writable(frame)
+        reactions = await database_sync_to_async(services.reaction_set)(
+            chat_id=chat_id, user_id=self.user_id, message_id=frame["messageId"],
+            emoji=frame["emoji"], on=frame["on"],
+        )  # fmt: skip
+        await self._send({"type": "reacted", **reactions})
 
     async def action_sync(self, frame):
         chat_id = await self._require_member(frame)

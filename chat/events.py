@@ -23,7 +23,7 @@ def frame(payload: dict) -> str:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
-def message_frame(message: Message) -> str:
+def message_frame(message: Message, quoted: Message | None = None) -> str:
     """The ``message`` frame every member socket receives for a new message.
 
     ``seq`` comes first: the fan-out orders a chat's frames by it (``chat.sequencer.seq_of``).
@@ -33,7 +33,7 @@ def message_frame(message: Message) -> str:
             "seq": message.seq,
             "type": "message",
             "chatId": message.chat_id,
-            "message": message_payload(message),
+            "message": message_payload(message, quoted=quoted),
         }
     )
 
@@ -49,9 +49,10 @@ async def _publish(chat_id: str, text: str) -> bool:
     return True
 
 
-async def message_broadcast(message: Message) -> bool:
-    """Send a stored message to every socket joined to its chat; False if the layer failed."""
-    return await _publish(message.chat_id, message_frame(message))
+async def message_broadcast(message: Message, quoted: Message | None = None) -> bool:
+    """Send a stored message (and the one it answers, if a reply) to every socket joined to its
+    chat; False if the layer failed."""
+    return await _publish(message.chat_id, message_frame(message, quoted))
 
 
 async def typing_broadcast(*, chat_id: str, user_id: str, username: str) -> bool:

@@ -85,6 +85,7 @@ class ChatCreateForm(forms.Form):
         max_length=2000,
         label="With",
         help_text="One username for a direct chat; several, separated by commas, for a group.",
+        widget=forms.TextInput(attrs={"data-picker": "many", "autocomplete": "off"}),
     )
     name = forms.CharField(max_length=200, required=False, label="Group name")
 

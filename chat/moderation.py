@@ -26,7 +26,7 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 from django.utils import timezone
 
 from chat.media.storage import media_storage
-from chat.models import ChatRoom, Membership, Upload
+from chat.models import ChatRoom, Membership, Reaction, Upload
 from chat.notices import notify, notify_chat, session_tag
 from chat.stores import get_store
 
@@ -125,10 +125,10 @@ def message_remove(*, chat_id: str, seq: int, original=None):
     is no such message. ``original``: the message, if the caller has read it already."""
     store = get_store()
     if original is None:
-        found = store.after(chat_id, after_seq=seq - 1, limit=1).messages if seq > 0 else []
-        original = found[0] if found and found[0].seq == seq else None
+        original = store.messages_at(chat_id, [seq]).get(seq)
     message = store.message_delete(chat_id, seq)
     if message is not None:
+        Reaction.objects.filter(chat_id=chat_id, seq=seq).delete()
         attachments = original.attachments if original is not None else ()
         files_delete(
             [key for a in attachments for key in (a.get("key"), a.get("thumbnailKey")) if key]

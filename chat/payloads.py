@@ -16,8 +16,36 @@ def iso_from_ms(timestamp: int) -> str:
     return iso(datetime.fromtimestamp(timestamp / 1000, tz=UTC))
 
 
-def message_payload(message: Message, *, delivered: bool = False, read: bool = False) -> dict:
-    """The full message object (SPEC section 3)."""
+# The length of a quoted message's text shown above a reply.
+QUOTE_LENGTH = 200
+
+
+def quote_payload(message: Message | None, seq: int) -> dict:
+    """What a reply shows of the message it answers (at ``seq``): who wrote it and the start of
+    its text, or only ``deleted`` once it is gone."""
+    if message is None or message.deleted:
+        return {"seq": seq, "messageId": message.message_id if message else None, "deleted": True}
+    return {
+        "seq": seq,
+        "messageId": message.message_id,
+        "userId": message.user_id,
+        "username": message.username,
+        "message": message.body[:QUOTE_LENGTH],
+        "attachments": len(message.attachments),
+        "deleted": False,
+    }
+
+
+def message_payload(
+    message: Message,
+    *,
+    delivered: bool = False,
+    read: bool = False,
+    quoted: Message | None = None,
+    reactions: list | None = None,
+) -> dict:
+    """The full message object (SPEC section 3). ``quoted``: the message it answers, if it
+    is a reply (``replyTo``); ``reactions``: its emoji reactions."""
     return {
         "chatId": message.chat_id,
         "seq": message.seq,
@@ -35,6 +63,8 @@ def message_payload(message: Message, *, delivered: bool = False, read: bool = F
         "editedAt": message.edited_at,
         "delivered": delivered,
         "read": read,
+        "replyTo": quote_payload(quoted, message.reply_to) if message.reply_to else None,
+        "reactions": reactions or [],
     }
 
 

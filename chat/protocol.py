@@ -23,6 +23,7 @@ ACTIONS: dict[str, dict[str, type]] = {
     "markDelivered": {"chatId": str, "seq": int},
     "editMessage": {"chatId": str, "messageId": str, "message": str},
     "deleteMessage": {"chatId": str, "messageId": str},
+    "react": {"chatId": str, "messageId": str, "emoji": str, "on": bool},
     "ping": {},
 }
 
@@ -62,7 +63,7 @@ def canonical_chat_id(value: str) -> str | None:
 
 
 def _type_name(kind: type) -> str:
-    return {str: "a string", int: "a non-negative integer"}[kind]
+    return {str: "a string", int: "a non-negative integer", bool: "true or false"}[kind]
 
 
 def parse_frame(text: str | None) -> dict:
@@ -92,7 +93,7 @@ def parse_frame(text: str | None) -> dict:
         if name not in frame:
             raise ProtocolError("missing_field", f"{action} needs '{name}'.", frame=frame)
         value = frame[name]
-        valid = isinstance(value, kind) and not isinstance(value, bool)
+        valid = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
         if kind is int and valid:
             valid = value >= 0
         if not valid:
@@ -106,6 +107,8 @@ def parse_frame(text: str | None) -> dict:
         if chat_id is None:
             raise ProtocolError("invalid_field", "'chatId' must be a chat id.", frame=frame)
         frame["chatId"] = chat_id
+    if action == "sendMessage" and not isinstance(frame.get("replyTo", ""), str):
+        raise ProtocolError("invalid_field", "'replyTo' must be a message id.", frame=frame)
     attachments = frame.get("attachments", [])
     if action == "sendMessage" and not (
         isinstance(attachments, list) and all(isinstance(a, str) for a in attachments)

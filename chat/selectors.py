@@ -1,5 +1,6 @@
 """Reads: what a user may see of chats and their history."""
 
+import re
 import time
 import uuid
 from datetime import datetime
@@ -9,11 +10,11 @@ from django.db import connection
 from django.db.models import Q
 
 from chat import errors
-from chat.models import ChatRoom, Contact, Membership, Presence
-from chat.payloads import chat_payload, iso, message_payload
+from chat.models import ChatRoom, Contact, Membership, Presence, Reaction
+from chat.payloads import chat_payload, chat_title, iso, message_payload
 from chat.stores import get_store
 from chat.stores.base import InvalidCursor, Message, decode_cursor, encode_cursor
-from chat.text import decimal_id
+from chat.text import decimal_id, is_storable
 
 User = get_user_model()
 
@@ -183,8 +184,46 @@ def _watermarks(chat_id: str) -> list[tuple[str, int, int]]:
     return [(str(user_id), delivered, read) for user_id, delivered, read in rows]
 
 
+def message_reactions(*, chat_id: str, seqs: list[int]) -> dict[int, list[dict]]:
+    """The reactions on these messages of the chat: per ``seq``, ``{emoji, count, userIds}``
+    in the order each emoji was first put (one query)."""
+    rows = (
+        Reaction.objects.filter(chat_id=chat_id, seq__in=list(seqs))
+        .order_by("created_at", "pk")
+        .values_list("seq", "emoji", "user_id")
+    )
+    found: dict[int, dict[str, list[str]]] = {}
+    for seq, emoji, user_id in rows:
+        found.setdefault(seq, {}).setdefault(emoji, []).append(str(user_id))
+    return {
+        seq: [{"emoji": e, "count": len(users), "userIds": users} for e, users in by_emoji.items()]
+        for seq, by_emoji in found.items()
+    }
+
+
+def _quotes(messages: list[Message]) -> dict[int, Message]:
+    """The messages these replies answer, keyed by ``seq``: from the page where they are in
+    it, the rest in one store read."""
+    if not messages:
+        return {}
+    wanted = {m.reply_to for m in messages if m.reply_to}
+    here = {m.seq: m for m in messages if m.seq in wanted}
+    missing = sorted(wanted - here.keys())
+    if missing:
+        with errors.store_unavailable_as_error():
+            here.update(get_store().messages_at(messages[0].chat_id, missing))
+    return here
+
+
 def _flagged(messages: list[Message], marks: list[tuple[str, int, int]]) -> list[dict]:
-    """Payloads with ``delivered``/``read`` derived from the other members' watermarks."""
+    """Payloads with ``delivered``/``read`` derived from the other members' watermarks, the
+    messages replies answer and the reactions."""
+    quotes = _quotes(messages)
+    reactions = (
+        message_reactions(chat_id=messages[0].chat_id, seqs=[m.seq for m in messages])
+        if messages
+        else {}
+    )
     by_sender: dict[str, tuple[int, int]] = {}
     payloads = []
     for message in messages:
@@ -197,7 +236,13 @@ def _flagged(messages: list[Message], marks: list[tuple[str, int, int]]) -> list
         delivered_upto, read_upto = by_sender[message.user_id]
         read = message.seq <= read_upto
         payloads.append(
-            message_payload(message, delivered=read or message.seq <= delivered_upto, read=read)
+            message_payload(
+                message,
+                delivered=read or message.seq <= delivered_upto,
+                read=read,
+                quoted=quotes.get(message.reply_to),
+                reactions=reactions.get(message.seq),
+            )
         )
     return payloads
 
@@ -255,15 +300,20 @@ def member_history(
     return _history_page(chat_id, limit, cursor, marks)
 
 
+def _known_to(user: User) -> Q:
+    """The people ``user`` knows: they share a chat, or ``user`` found them by their exact
+    username (a ``Contact``)."""
+    shares_a_chat = Q(memberships__chat__memberships__user=user)
+    return shares_a_chat | Q(pk__in=Contact.objects.filter(owner=user).values("contact"))
+
+
 def users_by_ids(user_ids: list[str], *, known_to: User) -> list[User]:
     """The active users with these ids whom ``known_to`` knows: they share a chat, or
     ``known_to`` found them by their exact username (a ``Contact``). ``InvalidInput`` names the
     other ids, whether or not they exist, so that ids cannot be probed for accounts."""
     wanted = {str(user_id).strip() for user_id in user_ids}
     numeric = {user_id for user_id in wanted if decimal_id(user_id) is not None}
-    shares_a_chat = Q(memberships__chat__memberships__user=known_to)
-    found = Q(pk__in=Contact.objects.filter(owner=known_to).values("contact"))
-    known = shares_a_chat | found | Q(pk=known_to.pk)
+    known = _known_to(known_to) | Q(pk=known_to.pk)
     users = list(User.objects.filter(known, pk__in=numeric, is_active=True).distinct())
     missing = wanted - {str(user.pk) for user in users}
     if missing:
@@ -316,3 +366,69 @@ def presence(*, viewer: User, user_ids: list[str]) -> list[dict]:
         }
         for user_id in visible
     ]
+
+
+USER_SUGGESTIONS = 10
+# Strangers (no chat shared, never looked up) are suggested from this many typed characters on:
+# enough to pick a person, too many to list every account by trying each letter.
+STRANGER_PREFIX_LENGTH = 3
+
+
+def users_by_prefix(*, viewer: User, prefix: str) -> list[dict]:
+    """Active users whose username starts with ``prefix`` (any case), the viewer left out:
+    people ``viewer`` knows first (they share a chat, or were looked up), then others once the
+    prefix has ``STRANGER_PREFIX_LENGTH`` characters. ``{userId, username, known}``; a stranger
+    becomes known when looked up by exact name (``services.user_find``)."""
+    prefix = prefix.strip()
+    if not prefix or not is_storable(prefix):
+        return []
+    matching = User.objects.filter(username__istartswith=prefix, is_active=True).exclude(
+        pk=viewer.pk
+    )
+    known = matching.filter(_known_to(viewer)).distinct()
+    found = [(user, True) for user in known.order_by("username")[:USER_SUGGESTIONS]]
+    if len(found) < USER_SUGGESTIONS and len(prefix) >= STRANGER_PREFIX_LENGTH:
+        others = matching.exclude(pk__in=[user.pk for user, _ in found]).exclude(
+            pk__in=known.values("pk")
+        )
+        room = USER_SUGGESTIONS - len(found)
+        found += [(user, False) for user in others.order_by("username")[:room]]
+    return [
+        {"userId": str(user.pk), "username": user.get_username(), "known": is_known}
+        for user, is_known in found
+    ]
+
+
+SEARCH_MAX_WORDS = 8
+SEARCH_WORD_LENGTH = 64
+
+
+def message_search(*, user: User, query: str, chat_id: str | None = None, limit: int = 20) -> list:
+    """Messages of the user's chats (or of ``chat_id``, if a member) with a word starting with
+    each word of ``query``, newest first: ``{chatName, message}``. ``InvalidInput`` for a query
+    without a word."""
+    words = [w[:SEARCH_WORD_LENGTH] for w in re.findall(r"\w+", query.casefold())]
+    if not words:
+        raise errors.InvalidInput("Search for at least one word.", code="invalid_field")
+    if chat_id is not None:
+        chat_ids = [str(chat_for_member(chat_id=str(chat_id), user=user).pk)]
+    else:
+        memberships = Membership.objects.filter(user=user, chat__archived=False)
+        chat_ids = [str(pk) for pk in memberships.values_list("chat_id", flat=True)]
+    with errors.store_unavailable_as_error():
+        found = get_store().search(chat_ids, words[:SEARCH_MAX_WORDS], limit=limit)
+    titles = _chat_titles({m.chat_id for m in found}, viewer_id=str(user.pk))
+    return [{"chatName": titles.get(m.chat_id, ""), "message": message_payload(m)} for m in found]
+
+
+def _chat_titles(chat_ids: set[str], *, viewer_id: str) -> dict[str, str]:
+    """What the viewer sees as each chat's name (``chat_title``), in two queries."""
+    members: dict[str, list[dict]] = {}
+    rows = Membership.objects.filter(chat_id__in=chat_ids).order_by("joined_at", "pk")
+    for chat, user_id, username in rows.values_list("chat_id", "user_id", "user__username"):
+        members.setdefault(str(chat), []).append({"userId": str(user_id), "username": username})
+    names = dict(ChatRoom.objects.filter(pk__in=chat_ids).values_list("pk", "name"))
+    return {
+        str(pk): chat_title(name=name, members=members.get(str(pk), []), viewer_id=viewer_id)
+        for pk, name in names.items()
+    }

@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from chat import errors, moderation, selectors
 from chat.media.uploads import attachments_claim
-from chat.models import ChatRoom, Contact, Membership, Presence
+from chat.models import ChatRoom, Contact, Membership, Presence, Reaction
 from chat.notices import notify, notify_chat
 from chat.stores import get_store
 from chat.stores.base import Message, NewMessage, StoreError
-from chat.text import is_storable
+from chat.text import is_emoji, is_storable
 
 User = get_user_model()
 
@@ -36,6 +36,8 @@ _activity_refreshed_at: dict[str, float] = {}
 # finds the message stored, no member has been sent it yet, so that retry announces it.
 UNCONFIRMED_LIMIT = 10_000
 _unconfirmed: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+# Different emoji on one message (each may be put by every member).
+REACTIONS_PER_MESSAGE = 20
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class SendResult:
     """False when the key had been used before and nothing new was stored."""
     announce: bool
     """True when the chat's members have not been sent this message yet."""
+    quoted: Message | None = None
+    """The message it answers, as it was read to check the reply (None: not a reply)."""
 
 
 def _direct_key(first_id: int, second_id: int) -> str:
@@ -131,10 +135,13 @@ def message_send(
     client_message_id: str,
     attachment_ids: list | tuple = (),
     kind: str = "text",
+    reply_to: str = "",
 ) -> SendResult:
     """Store a message; a retried ``client_message_id`` returns the original, storing nothing.
     ``attachment_ids`` are uploads of the sender's to this chat (``chat.media``): each is
     checked and taken out of quarantine first, and the message may then have no text.
+    ``reply_to`` is the id of a message of the chat it answers (``NotFound`` if there is none
+    or it was deleted).
 
     Precondition: the caller has checked that ``user_id`` is a member of ``chat_id``.
     Raises ``InvalidInput`` for an empty or over-long message or key, and ``Unavailable``
@@ -146,6 +153,7 @@ def message_send(
             f"clientMessageId must be 1 to {CLIENT_MESSAGE_ID_MAX_LENGTH} characters.",
             code="invalid_field",
         )
+    quoted = _quoted(chat_id, reply_to) if reply_to else None
     attachments = ()
     if attachment_ids:
         attachments = attachments_claim(
@@ -161,6 +169,7 @@ def message_send(
         timestamp=int(time.time() * 1000),
         attachments=tuple(attachments),
         kind=kind,
+        reply_to=quoted.seq if quoted is not None else 0,
     )
     key = (chat_id, user_id, client_message_id)
     try:
@@ -174,11 +183,39 @@ def message_send(
     _unconfirmed.pop(key, None)
     if result.created:
         _chat_touch(chat_id)
+    if not result.created and result.message.reply_to != new.reply_to:
+        # A retried key answers with the original, which quotes what it quoted.
+        quoted = _message_at(chat_id, result.message.reply_to)
     return SendResult(
         message=result.message,
         created=result.created,
         announce=result.created or was_unconfirmed,
+        quoted=quoted,
     )
+
+
+def _message_at(chat_id: str, seq: int) -> Message | None:
+    if not seq:
+        return None
+    with errors.store_unavailable_as_error():
+        return get_store().messages_at(chat_id, [seq]).get(seq)
+
+
+def _found(chat_id: str, message_id) -> Message:
+    """The chat's message with this id; ``NotFound`` if there is none."""
+    with errors.store_unavailable_as_error():
+        well_formed = isinstance(message_id, str) and 0 < len(message_id) <= 64
+        message = get_store().message_find(chat_id, message_id) if well_formed else None
+    if message is None:
+        raise errors.NotFound("No such message.", code="no_such_message")
+    return message
+
+
+def _quoted(chat_id: str, message_id) -> Message:
+    message = _found(chat_id, message_id)
+    if message.deleted:
+        raise errors.NotFound("The message was deleted.", code="no_such_message")
+    return message
 
 
 def _chat_touch(chat_id: str) -> None:
@@ -228,11 +265,7 @@ def user_find(*, finder: User, username: str) -> list[dict]:
 
 def _own_message(*, chat_id: str, message_id: str, user_id: str, verb: str) -> Message:
     """The sender's own message, still within the edit window; ``NotFound`` / ``Forbidden``."""
-    with errors.store_unavailable_as_error():
-        well_formed = isinstance(message_id, str) and 0 < len(message_id) <= 64
-        message = get_store().message_find(chat_id, message_id) if well_formed else None
-    if message is None:
-        raise errors.NotFound("No such message.", code="no_such_message")
+    message = _found(chat_id, message_id)
     if message.user_id != user_id:
         raise errors.Forbidden(f"You can {verb} only your own messages.", code="not_yours")
     window = settings.CHAT_EDIT_WINDOW_SECONDS
@@ -277,6 +310,45 @@ def message_delete(*, chat_id: str, message_id: str, user_id: str) -> Message:
         return (
             moderation.message_remove(chat_id=chat_id, seq=message.seq, original=message) or message
         )
+
+
+def reaction_set(*, chat_id: str, user_id: str, message_id: str, emoji: str, on: bool) -> dict:
+    """Put (``on``) or take back the member's ``emoji`` on a message of the chat, and tell the
+    chat's open pages (``reactions``); the message's reactions as ``reactions_payload``. Setting
+    what is already so changes nothing (a retried request is harmless)."""
+    if not is_emoji(emoji):
+        raise errors.InvalidInput("A reaction is one emoji.", code="invalid_field")
+    message = _found(chat_id, message_id)
+    if message.deleted or message.kind != "text":
+        raise errors.NotFound("This message takes no reactions.", code="no_such_message")
+    if on:
+        with transaction.atomic():
+            present = Reaction.objects.filter(chat_id=chat_id, seq=message.seq)
+            kinds = set(present.values_list("emoji", flat=True))
+            if emoji not in kinds and len(kinds) >= REACTIONS_PER_MESSAGE:
+                raise errors.InvalidInput(
+                    f"A message has at most {REACTIONS_PER_MESSAGE} different reactions.",
+                    code="too_many_reactions",
+                )
+            _, changed = Reaction.objects.get_or_create(
+                chat_id=chat_id, seq=message.seq, user_id=int(user_id), emoji=emoji
+            )
+    else:
+        mine = Reaction.objects.filter(
+            chat_id=chat_id, seq=message.seq, user_id=int(user_id), emoji=emoji
+        )
+        changed = mine.delete()[0] > 0
+    reactions = selectors.message_reactions(chat_id=chat_id, seqs=[message.seq]).get(
+        message.seq, []
+    )
+    if changed:
+        notify_chat(
+            chat_id,
+            {"type": "reactions", "seq": message.seq, "messageId": message.message_id,
+             "reactions": reactions},
+        )  # fmt: skip
+    return {"chatId": chat_id, "seq": message.seq, "messageId": message.message_id,
+            "reactions": reactions}  # fmt: skip
 
 
 # -- Groups: renaming, adding and removing members, leaving ------------------------------------

@@ -54,3 +54,27 @@ def mixes_scripts(name: str) -> bool:
         unicodedata.name(c, "").split(" ", 1)[0] for c in name if c.isalpha()
     } & _CONFUSABLE_SCRIPTS
     return len(scripts) > 1
+
+
+# What an emoji is made of: symbols (So), skin-tone modifiers (Sk), the keycap's enclosing mark
+# (Me), the joiner and variation selectors; a keycap may start with a digit, "#" or "*".
+_EMOJI_CATEGORIES = {"So", "Sk", "Me"}
+_EMOJI_GLUE = {"\u200d", "\ufe0e", "\ufe0f"}
+EMOJI_MAX_LENGTH = 16
+
+
+def is_emoji(text) -> bool:
+    """True for one emoji as keyboards type them (a flag, a family, a skin-toned hand, a
+    keycap): symbol characters and their modifiers only, at most ``EMOJI_MAX_LENGTH`` code
+    points. Letters, spaces, markup and control characters are refused."""
+    if not isinstance(text, str) or not 0 < len(text) <= EMOJI_MAX_LENGTH:
+        return False
+    if text[0] in "0123456789#*":
+        return (
+            len(text) > 1
+            and "\u20e3" in text
+            and all(c in _EMOJI_GLUE or c == "\u20e3" for c in text[1:])
+        )
+    return unicodedata.category(text[0]) == "So" and all(
+        unicodedata.category(c) in _EMOJI_CATEGORIES or c in _EMOJI_GLUE for c in text
+    )

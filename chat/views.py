@@ -1,5 +1,7 @@
 """Server-rendered pages. The live parts are in static/chat/*.js."""
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -54,6 +56,34 @@ def chat_list(request):
     except errors.InvalidInput:
         return redirect("chat:list")
     return render(request, "chat/list.html", {**listed, "form": form})
+
+
+SEARCH_PAGE_RESULTS = 50
+
+
+@login_required
+@require_GET
+def search(request):
+    """Messages of the user's chats with the words searched for, each linking to its place."""
+    query = request.GET.get("q", "").strip()[:200]
+    results, error = [], ""
+    if query:
+        try:
+            results = selectors.message_search(
+                user=request.user, query=query, limit=SEARCH_PAGE_RESULTS
+            )
+        except errors.ChatError as exc:
+            error = exc.detail
+    for hit in results:
+        hit["when"] = datetime.fromtimestamp(hit["message"]["timestamp"] / 1000, tz=UTC)
+    context = {
+        **_chat_list_context(request),
+        "query": query,
+        "results": results,
+        "error": error,
+        "limit": SEARCH_PAGE_RESULTS,
+    }
+    return render(request, "chat/search.html", context)
 
 
 def initials(title: str) -> str:

@@ -30,6 +30,30 @@ class UserQuery(serializers.Serializer):
     username = serializers.CharField(max_length=150)
 
 
+class UserPrefixQuery(serializers.Serializer):
+    prefix = serializers.CharField(
+        max_length=150,
+        help_text="Usernames starting with this, any case: people you know first, others from "
+        "3 characters on.",
+    )
+
+
+class SuggestionOutput(serializers.Serializer):
+    userId = serializers.CharField()
+    username = serializers.CharField()
+    known = serializers.BooleanField(help_text="You share a chat, or looked them up.")
+
+
+class SuggestionListOutput(serializers.Serializer):
+    users = SuggestionOutput(many=True)
+
+
+class SearchQuery(serializers.Serializer):
+    q = serializers.CharField(max_length=200, help_text="Words; each matches a word's start.")
+    chatId = serializers.UUIDField(required=False, help_text="Search this chat only.")
+    limit = serializers.IntegerField(min_value=1, max_value=50, default=20)
+
+
 class ChatCreateInput(serializers.Serializer):
     chatType = serializers.ChoiceField(choices=ChatRoom.ChatType.choices)
     participants = serializers.ListField(
@@ -69,6 +93,9 @@ class MessageCreateInput(serializers.Serializer):
         required=False,
         max_length=50,
         help_text="attachmentIds from POST /api/upload-url, uploaded by the sender to this chat.",
+    )
+    replyTo = serializers.CharField(
+        required=False, max_length=64, help_text="The messageId of the message it answers."
     )
 
 
@@ -119,6 +146,31 @@ class UploadUrlOutput(serializers.Serializer):
     maxBytes = serializers.IntegerField()
 
 
+class QuoteOutput(serializers.Serializer):
+    seq = serializers.IntegerField()
+    messageId = serializers.CharField(allow_null=True)
+    userId = serializers.CharField(required=False)
+    username = serializers.CharField(required=False)
+    message = serializers.CharField(
+        required=False, allow_blank=True, help_text="The start of its text."
+    )
+    attachments = serializers.IntegerField(required=False, help_text="How many files it has.")
+    deleted = serializers.BooleanField(help_text="Deleted since: nothing of it is shown.")
+
+
+class ReactionOutput(serializers.Serializer):
+    emoji = serializers.CharField()
+    count = serializers.IntegerField()
+    userIds = serializers.ListField(child=serializers.CharField())
+
+
+class MessageReactionsOutput(serializers.Serializer):
+    chatId = serializers.CharField()
+    seq = serializers.IntegerField()
+    messageId = serializers.CharField()
+    reactions = ReactionOutput(many=True)
+
+
 class MessageOutput(serializers.Serializer):
     chatId = serializers.CharField()
     seq = serializers.IntegerField()
@@ -142,6 +194,8 @@ class MessageOutput(serializers.Serializer):
     )
     delivered = serializers.BooleanField()
     read = serializers.BooleanField()
+    replyTo = QuoteOutput(allow_null=True, help_text="The message it answers, or null.")
+    reactions = ReactionOutput(many=True)
 
 
 class MemberOutput(serializers.Serializer):
@@ -176,6 +230,15 @@ class HistoryOutput(serializers.Serializer):
     messages = MessageOutput(many=True)
     nextCursor = serializers.CharField(allow_null=True, required=False)
     hasMore = serializers.BooleanField()
+
+
+class SearchHit(serializers.Serializer):
+    chatName = serializers.CharField(help_text="The chat's name as the searcher sees it.")
+    message = MessageOutput()
+
+
+class SearchOutput(serializers.Serializer):
+    results = SearchHit(many=True)
 
 
 class ErrorOutput(serializers.Serializer):

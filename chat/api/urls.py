@@ -23,12 +23,18 @@ def _docs_page(view_class):
 urlpatterns = [
     path("me", views.MeView.as_view(), name="api-me"),
     path("users", views.UsersView.as_view(), name="api-users"),
+    path("users/suggestions", views.UserSuggestionsView.as_view(), name="api-user-suggestions"),
     path("chats", views.ChatsView.as_view(), name="api-chats"),
     path("chats/<str:chat_id>/messages", views.ChatMessagesView.as_view(), name="api-messages"),
     path(
         "chats/<str:chat_id>/messages/<str:message_id>",
         views.MessageView.as_view(),
         name="api-message",
+    ),
+    path(
+        "chats/<str:chat_id>/messages/<str:message_id>/reactions/<str:emoji>",
+        views.ReactionView.as_view(),
+        name="api-reaction",
     ),
     path("chats/<str:chat_id>", views.ChatView.as_view(), name="api-chat"),
     path("chats/<str:chat_id>/members", views.ChatMembersView.as_view(), name="api-members"),
@@ -38,6 +44,7 @@ urlpatterns = [
         name="api-member",
     ),
     path("presence", views.PresenceView.as_view(), name="api-presence"),
+    path("search", views.SearchView.as_view(), name="api-search"),
     path("upload-url", views.UploadUrlView.as_view(), name="api-upload-url"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", _docs_page(SpectacularSwaggerView), name="api-docs"),

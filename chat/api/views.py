@@ -58,6 +58,39 @@ class UsersView(APIView):
         return Response({"users": found})
 
 
+class UserSuggestionsView(APIView):
+    throttle_classes = [UserWindowThrottle, LookupThrottle]
+
+    @extend_schema(
+        parameters=[s.UserPrefixQuery],
+        responses={200: s.SuggestionListOutput, **ERRORS},
+        summary="Suggest usernames by their start (the user picker)",
+    )
+    def get(self, request):
+        query = _valid(s.UserPrefixQuery, request.query_params)
+        users = selectors.users_by_prefix(viewer=request.user, prefix=query["prefix"])
+        return Response({"users": users})
+
+
+class SearchView(APIView):
+    throttle_classes = [UserWindowThrottle, LookupThrottle]
+
+    @extend_schema(
+        parameters=[s.SearchQuery],
+        responses={200: s.SearchOutput, **ERRORS},
+        summary="Search the messages of your chats",
+    )
+    def get(self, request):
+        """Messages with a word starting with each word of ``q``, newest first."""
+        query = _valid(s.SearchQuery, request.query_params)
+        chat_id = query.get("chatId")
+        results = selectors.message_search(
+            user=request.user, query=query["q"], limit=query["limit"],
+            chat_id=str(chat_id) if chat_id else None,
+        )  # fmt: skip
+        return Response({"results": results})
+
+
 class ChatsView(_PostBudget, APIView):
     post_throttle = CreateChatThrottle
 
@@ -130,15 +163,16 @@ class ChatMessagesView(_PostBudget, APIView):
             body=data["message"],
             client_message_id=data.get("clientMessageId") or services.new_client_message_id(),
             attachment_ids=data.get("attachments") or (),
+            reply_to=data.get("replyTo") or "",
         )
         if result.announce:
-            async_to_sync(events.message_broadcast)(result.message)
+            async_to_sync(events.message_broadcast)(result.message, result.quoted)
         # Whoever writes has read the chat up to their own message.
         services.message_mark_read(
             chat_id=str(chat.pk), user_id=str(request.user.pk), seq=result.message.seq
         )
         return Response(
-            message_payload(result.message),
+            message_payload(result.message, quoted=result.quoted),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
@@ -191,6 +225,32 @@ class MessageView(APIView):
             chat_id=str(chat.pk), message_id=message_id, user_id=str(request.user.pk)
         )
         return Response(message_payload(deleted))
+
+
+class ReactionView(APIView):
+    def _set(self, request, chat_id, message_id, emoji, *, on: bool):
+        chat = selectors.chat_for_sender(chat_id=chat_id, user=request.user)
+        reactions = services.reaction_set(
+            chat_id=str(chat.pk), user_id=str(request.user.pk), message_id=message_id,
+            emoji=emoji, on=on,
+        )  # fmt: skip
+        return Response(reactions)
+
+    @extend_schema(
+        request=None,
+        responses={200: s.MessageReactionsOutput, **ERRORS},
+        summary="React to a message with an emoji (again: no change)",
+    )
+    def put(self, request, chat_id, message_id, emoji):
+        return self._set(request, chat_id, message_id, emoji, on=True)
+
+    @extend_schema(
+        request=None,
+        responses={200: s.MessageReactionsOutput, **ERRORS},
+        summary="Take back your emoji reaction",
+    )
+    def delete(self, request, chat_id, message_id, emoji):
+        return self._set(request, chat_id, message_id, emoji, on=False)
 
 
 def _announced(note) -> None:

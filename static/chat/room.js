@@ -57,17 +57,90 @@
     const body = document.createElement("div");
     body.className = "body";
     body.textContent = message.message;
-    item.append(meta, body);
+    item.append(meta);
+    if (message.replyTo) item.append(buildQuote(message.replyTo));
+    item.append(body);
     if (message.attachments && message.attachments.length) {
       item.append(ChatFiles.render(message.attachments));
     }
     if (message.edited) markEdited(item);
     if (message.deleted) {
       markDeleted(item);
-    } else if (message.userId === data.userId && message.messageId && message.kind !== "system") {
-      item.append(ownActions(item));
+    } else if (message.messageId && message.kind !== "system") {
+      item.append(buildReactions(message.reactions || []), messageActions(item, message.userId === data.userId));
     }
     return item;
+  }
+
+  // A reply's quote of the message it answers; a click scrolls to that message.
+  function buildQuote(quote) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "quote";
+    button.dataset.quoteSeq = String(quote.seq);
+    fillQuote(button, quote);
+    button.addEventListener("click", () => jumpTo(quote.seq));
+    return button;
+  }
+
+  function fillQuote(button, quote) {
+    button.replaceChildren();
+    if (quote.deleted) {
+      button.classList.add("gone");
+      button.textContent = "message deleted";
+      button.setAttribute("aria-label", "Reply to a deleted message");
+      return;
+    }
+    const who = document.createElement("b");
+    who.textContent = quote.username;
+    const text = quote.message || (quote.attachments ? "(file)" : "");
+    button.append(who, " ", text);
+    button.setAttribute("aria-label", `Reply to ${quote.username}: ${text}. Show that message`);
+  }
+
+  function updateQuotes(seq, change) {
+    for (const button of list.querySelectorAll(`.quote[data-quote-seq="${seq}"]`)) change(button);
+  }
+
+  // Reactions: one chip per emoji with its count; yours is pressed, and a click takes it back.
+  const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
+
+  function buildReactions(reactions) {
+    const row = document.createElement("div");
+    row.className = "reactions";
+    renderReactions(row, reactions);
+    return row;
+  }
+
+  function renderReactions(row, reactions) {
+    row.replaceChildren();
+    const item = row.closest(".message");
+    for (const reaction of reactions) {
+      const mine = reaction.userIds.includes(data.userId);
+      const chip = document.createElement("button");
+      chip.type = "button";
+      chip.className = "reaction";
+      chip.setAttribute("aria-pressed", String(mine));
+      chip.textContent = `${reaction.emoji} ${reaction.count}`;
+      const names = reaction.userIds.map((id) => (receipts.get(id) || { username: "someone" }).username);
+      chip.title = names.join(", ");
+      // The accessible name starts with the visible text ("👍 2").
+      chip.setAttribute("aria-label", `${chip.textContent}: ${names.join(", ")}${mine ? "; click to take yours back" : "; click to add yours"}`);
+      chip.addEventListener("click", () => react(row.closest(".message") || item, reaction.emoji, !mine));
+      row.append(chip);
+    }
+    row.hidden = !reactions.length;
+  }
+
+  function react(item, emoji, on) {
+    if (!socket || !item) return;
+    socket.send({ action: "react", chatId, messageId: item.dataset.messageId, emoji, on });
+  }
+
+  function setReactions(messageId, reactions) {
+    const item = shown.get(messageId);
+    const row = item && item.querySelector(".reactions");
+    if (row) renderReactions(row, reactions);
   }
 
   // Your message's state from the others' watermarks: sent ✓, delivered ✓✓, read (blue ✓✓);
@@ -176,10 +249,91 @@
     meta.append(label);
   }
 
-  // Edit and delete, on your own messages.
-  function ownActions(item) {
+  // Reply and react on every message; edit and delete on your own.
+  function messageActions(item, own) {
     const actions = document.createElement("div");
     actions.className = "actions";
+    const reply = document.createElement("button");
+    reply.type = "button";
+    reply.className = "reply";
+    reply.textContent = "Reply";
+    reply.setAttribute("aria-label", "Reply to this message");
+    reply.addEventListener("click", () => startReply(item));
+    const reactButton = document.createElement("button");
+    reactButton.type = "button";
+    reactButton.className = "react";
+    reactButton.textContent = "React";
+    reactButton.setAttribute("aria-label", "React with an emoji");
+    reactButton.setAttribute("aria-expanded", "false");
+    reactButton.addEventListener("click", () => togglePalette(item, reactButton));
+    actions.append(reply, reactButton);
+    if (own) actions.append(...ownButtons(item));
+    return actions;
+  }
+
+  function togglePalette(item, opener) {
+    const open = item.querySelector(".palette");
+    if (open) {
+      open.remove();
+      opener.setAttribute("aria-expanded", "false");
+      return;
+    }
+    const palette = document.createElement("div");
+    palette.className = "palette";
+    palette.setAttribute("role", "group");
+    palette.setAttribute("aria-label", "Reactions");
+    for (const emoji of QUICK_REACTIONS) {
+      const choice = document.createElement("button");
+      choice.type = "button";
+      choice.textContent = emoji;
+      choice.setAttribute("aria-label", `React with ${emoji}`);
+      choice.addEventListener("click", () => {
+        const row = item.querySelector(".reactions");
+        const chip = [...row.querySelectorAll(".reaction")].find((c) => c.textContent.startsWith(`${emoji} `));
+        react(item, emoji, !(chip && chip.getAttribute("aria-pressed") === "true"));
+        palette.remove();
+        opener.setAttribute("aria-expanded", "false");
+        opener.focus();
+      });
+      palette.append(choice);
+    }
+    palette.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        palette.remove();
+        opener.setAttribute("aria-expanded", "false");
+        opener.focus();
+      }
+    });
+    opener.parentElement.after(palette);
+    opener.setAttribute("aria-expanded", "true");
+    palette.querySelector("button").focus();
+  }
+
+  // The message the next send answers, shown above the composer until sent or cancelled.
+  let replyingTo = null;
+  const replyBar = document.getElementById("reply-bar");
+  function startReply(item) {
+    const body = item.querySelector(".body");
+    replyingTo = {
+      messageId: item.dataset.messageId,
+      seq: Number(item.dataset.seq),
+      username: item.querySelector(".author").textContent,
+      message: body.textContent.slice(0, 200),
+    };
+    replyBar.querySelector(".reply-text").replaceChildren(
+      "Replying to ", Object.assign(document.createElement("b"), { textContent: replyingTo.username }),
+      `: ${replyingTo.message}`,
+    );
+    replyBar.hidden = false;
+    input.focus();
+  }
+
+  function stopReply() {
+    replyingTo = null;
+    replyBar.hidden = true;
+  }
+
+  function ownButtons(item) {
     const edit = document.createElement("button");
     edit.type = "button";
     edit.className = "edit";
@@ -195,8 +349,7 @@
       if (!window.confirm("Delete this message for everyone?")) return;
       socket.send({ action: "deleteMessage", chatId, messageId: item.dataset.messageId });
     });
-    actions.append(edit, remove);
-    return actions;
+    return [edit, remove];
   }
 
   function startEdit(item) {
@@ -231,7 +384,9 @@
   function markDeleted(item) {
     item.classList.add("deleted");
     item.querySelector(".body").textContent = "message deleted";
-    for (const gone of item.querySelectorAll(".attachments, .actions, .editor, .edited")) gone.remove();
+    for (const gone of item.querySelectorAll(".attachments, .actions, .editor, .edited, .reactions, .palette")) {
+      gone.remove();
+    }
   }
 
   // A moderator's change: read-only (locked, archived), or no longer ours (removed, deleted).
@@ -302,6 +457,7 @@
     entry.sentAt = Date.now();
     const frame = { action: "sendMessage", chatId, message: entry.text, clientMessageId };
     if (entry.attachments.length) frame.attachments = entry.attachments;
+    if (entry.replyTo) frame.replyTo = entry.replyTo.messageId;
     socket.send(frame);
   }
 
@@ -366,6 +522,7 @@
       timestamp: Date.now(),
       seq: "",
       messageId: "",
+      replyTo: replyingTo,
     });
     element.classList.add("pending");
     element.dataset.clientMessageId = clientMessageId;
@@ -377,7 +534,8 @@
     }
     list.append(element);
     scroller.scrollTop = scroller.scrollHeight;
-    pending.set(clientMessageId, { text, element, sentAt: 0, uploading, attachments: [] });
+    pending.set(clientMessageId, { text, element, sentAt: 0, uploading, attachments: [], replyTo: replyingTo });
+    stopReply();
     sendPending(clientMessageId);
     return clientMessageId;
   }
@@ -426,6 +584,7 @@
             username: data.username,
             message: entry.text,
             timestamp: frame.timestamp,
+            replyTo: entry.replyTo,
           });
         }
         if (frame.seq > contiguous) requestSync();
@@ -450,14 +609,22 @@
         if (item) {
           item.querySelector(".body").textContent = frame.message;
           markEdited(item);
+          const quote = { seq: frame.seq, username: item.querySelector(".author").textContent, message: frame.message.slice(0, 200) };
+          updateQuotes(frame.seq, (button) => fillQuote(button, quote));
         }
         break;
       }
       case "messageDeleted": {
         const item = shown.get(frame.messageId);
         if (item) markDeleted(item);
+        updateQuotes(frame.seq, (button) => fillQuote(button, { seq: frame.seq, deleted: true }));
+        if (replyingTo && replyingTo.seq === frame.seq) stopReply();
         break;
       }
+      case "reactions":
+      case "reacted":
+        setReactions(frame.messageId, frame.reactions);
+        break;
       case "removed":
         setReadOnly(true, "You were removed from this chat.");
         break;
@@ -547,6 +714,28 @@
     }
   }
 
+  // Bring a message into view (a quote's original, a search result), loading older pages as
+  // needed (at most JUMP_PAGES of them), and highlight it.
+  const JUMP_PAGES = 40;
+  async function jumpTo(seq) {
+    for (let pages = 0; !seqs.has(seq) && !olderButton.hidden && pages < JUMP_PAGES; pages += 1) {
+      await loadOlder();
+    }
+    const item = list.querySelector(`.message[data-seq="${seq}"]`);
+    if (!item) return false;
+    item.scrollIntoView({ block: "center" });
+    item.classList.add("highlight");
+    setTimeout(() => item.classList.remove("highlight"), 2500);
+    item.tabIndex = -1;
+    item.focus({ preventScroll: true });
+    return true;
+  }
+
+  replyBar.querySelector(".cancel-reply").addEventListener("click", () => {
+    stopReply();
+    input.focus();
+  });
+
   const fileInput = document.getElementById("file-input");
   document.getElementById("attach").addEventListener("click", () => fileInput.click());
   fileInput.addEventListener("change", () => {
@@ -585,6 +774,8 @@
     if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
       composer.requestSubmit();
+    } else if (event.key === "Escape" && replyingTo) {
+      stopReply();
     }
   });
   input.addEventListener("input", () => {
@@ -632,6 +823,9 @@
         nextCursor = page.nextCursor;
         olderButton.hidden = !page.hasMore;
         scroller.scrollTop = scroller.scrollHeight;
+        // Opened at a message (a search result): show it in its context.
+        const wanted = Number(new URLSearchParams(window.location.search).get("seq"));
+        if (wanted > 0) jumpTo(wanted);
         break;
       } catch (err) {
         showConnectionState("reconnecting");

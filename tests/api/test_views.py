@@ -155,10 +155,11 @@ def test_read_flags_follow_the_other_members_watermark(make_user, make_chat):
     assert flags == {1: (True, True), 2: (True, True), 3: (False, False)}
 
 
-def test_a_history_page_costs_four_queries(make_user, make_chat, django_assert_num_queries):
+def test_a_history_page_costs_five_queries(make_user, make_chat, django_assert_num_queries):
     _, chat, client, url = three_messages_from_alice(make_user, make_chat)
-    # The session, the user, the membership with every member's watermarks, the page.
-    with django_assert_num_queries(4):
+    # The session, the user, the membership with every member's watermarks, the page, the
+    # page's reactions (quotes of messages in the page are read from it).
+    with django_assert_num_queries(5):
         page = client.get(url).json()
     assert [m["seq"] for m in page["messages"]] == [3, 2, 1]
     upper = client.get(f"/api/chats/{str(chat.pk).upper()}/messages").json()

@@ -45,8 +45,13 @@ def test_the_main_pages_have_no_serious_accessibility_violations(server):
         LiveUser(server.url, f"a{uuid.uuid4().hex[:8]}").sign_up().log_in() for _ in range(2)
     )
     chat_id = alice.direct_chat(bob)
-    for n in range(3):
+    for n in range(2):
         alice.api("POST", f"/api/chats/{chat_id}/messages", json={"message": f"hello {n}"})
+    # A reply (its quote) and a reaction are on the conversation page too.
+    messages = f"/api/chats/{chat_id}/messages"
+    first = bob.api("GET", messages, params={"limit": 1}).json()["messages"][0]["messageId"]
+    reply = bob.api("POST", messages, json={"message": "hello back", "replyTo": first}).json()
+    bob.api("PUT", f"{messages}/{reply['messageId']}/reactions/%F0%9F%91%8D")
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
@@ -57,13 +62,19 @@ def test_the_main_pages_have_no_serious_accessibility_violations(server):
                 found[path] = violations(anonymous)
             context = logged_in_context(browser, server.url, alice, bypass_csp=True)
             page = context.new_page()
-            for path in ("/", f"/chats/{chat_id}/"):
+            for path in ("/", f"/chats/{chat_id}/", "/search/?q=hello"):
                 page.goto(server.url + path)
                 expect(page.locator("#connection-state")).to_have_text("live")
-                if path != "/":
+                if path.startswith("/chats/"):
                     expect(page.locator("#messages .message")).to_have_count(3)
+                    expect(page.locator("#messages .reaction")).to_have_count(1)
+                    expect(page.locator("#messages .quote")).to_have_count(1)
                 found[path] = violations(page)
-                screenshot(page, "accessibility-" + ("list" if path == "/" else "chat"))
+                screenshot(
+                    page,
+                    "accessibility-"
+                    + {"/": "list", "/search/?q=hello": "search"}.get(path, "chat"),
+                )
             assert found == {path: [] for path in found}, found
         finally:
             browser.close()
