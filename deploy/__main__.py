@@ -1,0 +1,312 @@
+"""Deploy a stage with one command, and remove it with another.
+
+    python -m deploy up dev|staging|prod [--dry-run] [--set Name=value ...]
+    python -m deploy down STAGE [--dry-run] [--yes]
+
+``up`` validates the template, builds the Elastic Beanstalk bundle, uploads it to the stage's
+deploy bucket, creates or updates the stack (the bundle's key makes a new application version,
+which the environment then runs), waits, and prints the site's URL. ``down`` asks for the
+stage's name, empties the stage's buckets (S3 refuses to delete a bucket with objects in it),
+deletes the stack and then the deploy bucket. ``--dry-run`` prints every AWS call it would make
+and makes none. ``--endpoint-url`` points every call at another AWS-API server (a local one);
+``--without-types`` leaves out resource types that server does not implement.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+from deploy import bundle, template
+
+STAGES = ("dev", "staging", "prod")
+STAGES_FILE = Path(__file__).resolve().parent / "stages.toml"
+CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
+DRY_ACCOUNT = "123456789012"
+
+
+class Aws:
+    """AWS calls, printed (``dry_run``: printed only) and made with boto3."""
+
+    def __init__(self, *, region: str, endpoint_url: str | None, dry_run: bool, out=sys.stdout):
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self.dry_run = dry_run
+        self.out = out
+        self._clients = {}
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def call(self, service: str, operation: str, *, dry_answer=None, **params):
+        shown = {k: _shown(v) for k, v in params.items()}
+        self.say(f"{'would call' if self.dry_run else 'call'} {service}.{operation} "
+                 f"{json.dumps(shown, default=str, sort_keys=True)}")  # fmt: skip
+        if self.dry_run:
+            return dry_answer if dry_answer is not None else {}
+        return getattr(self.client(service), operation)(**params)
+
+    def client(self, service: str):
+        if service not in self._clients:
+            import boto3
+
+            self._clients[service] = boto3.client(
+                service, region_name=self.region, endpoint_url=self.endpoint_url
+            )
+        return self._clients[service]
+
+    def missing(self, error) -> bool:
+        code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+        return code in {"404", "NoSuchBucket", "NotFound", "ValidationError"}
+
+
+def _shown(value):
+    """A parameter as printed: bodies and templates by their size, not their bytes."""
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, str) and len(value) > 200:
+        return f"<{len(value)} characters>"
+    return value
+
+
+def stage_parameters(stage: str, overrides: list[str], path: Path = STAGES_FILE) -> dict:
+    """The stack's parameters for ``stage`` from stages.toml, with ``Name=value`` overrides."""
+    settings = tomllib.loads(path.read_text()).get(stage, {})
+    for override in overrides:
+        name, _, value = override.partition("=")
+        settings[name] = value.split(",") if name.endswith("Subnets") else value
+    return {
+        name: ",".join(value) if isinstance(value, list) else str(value)
+        for name, value in settings.items()
+    }
+
+
+def stack_name(stage: str) -> str:
+    return f"chat-{stage}"
+
+
+def deploy_bucket(stage: str, account: str, region: str) -> str:
+    return f"chat-{stage}-deploy-{account}-{region}"
+
+
+def _account(aws: Aws) -> str:
+    answer = aws.call("sts", "get_caller_identity", dry_answer={"Account": DRY_ACCOUNT})
+    return answer["Account"]
+
+
+def _ensure_bucket(aws: Aws, bucket: str) -> None:
+    """The deploy bucket: private, encrypted, made once."""
+    if not aws.dry_run:
+        try:
+            aws.client("s3").head_bucket(Bucket=bucket)
+            aws.say(f"deploy bucket {bucket} exists")
+            return
+        except Exception as error:
+            if not aws.missing(error):
+                raise
+    create = {"Bucket": bucket}
+    if aws.region != "us-east-1":
+        create["CreateBucketConfiguration"] = {"LocationConstraint": aws.region}
+    aws.call("s3", "create_bucket", **create)
+    aws.call(
+        "s3", "put_public_access_block", Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )  # fmt: skip
+    aws.call(
+        "s3", "put_bucket_encryption", Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )  # fmt: skip
+
+
+def _stack_exists(aws: Aws, name: str) -> bool:
+    if aws.dry_run:
+        return False
+    try:
+        stacks = aws.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
+    except Exception as error:
+        if aws.missing(error):
+            return False
+        raise
+    return bool(stacks) and stacks[0]["StackStatus"] != "DELETE_COMPLETE"
+
+
+def _wait(aws: Aws, waiter: str, name: str) -> None:
+    aws.say(f"waiting for {name}: {waiter.replace('_', ' ')}")
+    if aws.dry_run:
+        return
+    try:
+        aws.client("cloudformation").get_waiter(waiter).wait(
+            StackName=name, WaiterConfig={"Delay": 15, "MaxAttempts": 240}
+        )
+    except Exception:
+        _explain_failure(aws, name)
+        raise
+
+
+def _explain_failure(aws: Aws, name: str) -> None:
+    """What failed, from the stack's events (the first failures are the causes)."""
+    try:
+        events = aws.client("cloudformation").describe_stack_events(StackName=name)
+    except Exception:
+        return
+    for event in reversed(events.get("StackEvents", [])):
+        if event.get("ResourceStatus", "").endswith("FAILED"):
+            aws.say(f"  {event['LogicalResourceId']}: {event.get('ResourceStatusReason', '')}")
+
+
+def _template_argument(aws: Aws, body: str, bucket: str, label: str) -> dict:
+    if len(body) <= template.BODY_LIMIT:
+        return {"TemplateBody": body}
+    key = f"templates/{label}.json"
+    aws.call("s3", "put_object", Bucket=bucket, Key=key, Body=body.encode())
+    host = aws.endpoint_url or f"https://{bucket}.s3.{aws.region}.amazonaws.com"
+    url = f"{host}/{bucket}/{key}" if aws.endpoint_url else f"{host}/{key}"
+    return {"TemplateURL": url}
+
+
+def up(aws: Aws, stage: str, parameters: dict, *, without_types: set[str]) -> dict:
+    """Deploy ``stage``; the stack's outputs."""
+    tpl = template.load()
+    if without_types:
+        tpl = template.without(tpl, without_types)
+        aws.say(f"leaving out {', '.join(sorted(without_types))}")
+    body = template.body(tpl)
+    aws.call("cloudformation", "validate_template", TemplateBody=body)
+    account = _account(aws)
+    bucket = deploy_bucket(stage, account, aws.region)
+    _ensure_bucket(aws, bucket)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bundle.zip"
+        digest = bundle.build(path)
+        label = f"{stage}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{digest}"
+        key = f"bundles/{label}.zip"
+        aws.say(f"bundle {key}: {path.stat().st_size} bytes")
+        aws.call("s3", "put_object", Bucket=bucket, Key=key, Body=path.read_bytes())
+    name = stack_name(stage)
+    params = {**parameters, "Stage": stage, "BundleBucket": bucket, "BundleKey": key}
+    declared = set(tpl.get("Parameters", {}))
+    unknown = set(params) - declared
+    if unknown and not without_types:
+        raise SystemExit(f"Unknown stack parameters: {', '.join(sorted(unknown))}")
+    # Parameters only the left-out resources used are left out with them.
+    params = {name: value for name, value in params.items() if name in declared}
+    arguments = {
+        "StackName": name,
+        **_template_argument(aws, body, bucket, label),
+        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())],
+        "Capabilities": CAPABILITIES,
+        "Tags": [{"Key": "chat:stage", "Value": stage}],
+    }
+    if _stack_exists(aws, name):
+        try:
+            aws.call("cloudformation", "update_stack", **arguments)
+        except Exception as error:
+            if "No updates are to be performed" not in str(error):
+                raise
+            aws.say("the stack is up to date")
+        else:
+            _wait(aws, "stack_update_complete", name)
+    else:
+        aws.call("cloudformation", "create_stack", OnFailure="ROLLBACK", **arguments)
+        _wait(aws, "stack_create_complete", name)
+    outputs = _outputs(aws, name)
+    if aws.dry_run:
+        aws.say("dry run: nothing was changed")
+    else:
+        aws.say(f"{name} is up: {outputs.get('Url', '(no URL output)')}")
+    return outputs
+
+
+def _outputs(aws: Aws, name: str) -> dict:
+    if aws.dry_run:
+        return {}
+    stack = aws.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def _empty_bucket(aws: Aws, bucket: str) -> None:
+    """Delete every object (and every version of it) in ``bucket``."""
+    if aws.dry_run:
+        aws.call("s3", "delete_objects", Bucket=bucket, Delete={"Objects": "<every object>"})
+        return
+    s3 = aws.client("s3")
+    try:
+        pages = list(s3.get_paginator("list_object_versions").paginate(Bucket=bucket))
+    except Exception as error:
+        if aws.missing(error):
+            return
+        raise
+    keys = [
+        {"Key": item["Key"], "VersionId": item["VersionId"]}
+        for page in pages
+        for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
+    ]
+    for start in range(0, len(keys), 1000):
+        batch = keys[start : start + 1000]
+        aws.call("s3", "delete_objects", Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+    aws.say(f"emptied {bucket}: {len(keys)} objects")
+
+
+def down(aws: Aws, stage: str, *, confirmed: bool, ask=input) -> None:
+    name = stack_name(stage)
+    if not aws.dry_run and not confirmed:
+        answer = ask(f"This deletes {name}: its history, files and database (a final snapshot "
+                     f"of PostgreSQL is kept). Type {stage!r} to go on: ")  # fmt: skip
+        if answer.strip() != stage:
+            raise SystemExit("Nothing deleted.")
+    outputs = _outputs(aws, name) if _stack_exists(aws, name) or aws.dry_run else None
+    if outputs is None:
+        aws.say(f"{name} does not exist")
+    else:
+        for bucket in (outputs.get("MediaBucket"), outputs.get("StaticBucket")):
+            if bucket or aws.dry_run:
+                _empty_bucket(aws, bucket or f"<{name} media and static buckets>")
+        aws.call("cloudformation", "delete_stack", StackName=name)
+        _wait(aws, "stack_delete_complete", name)
+    bucket = deploy_bucket(stage, _account(aws), aws.region)
+    _empty_bucket(aws, bucket)
+    try:
+        aws.call("s3", "delete_bucket", Bucket=bucket)
+    except Exception as error:
+        if not aws.missing(error):
+            raise
+    aws.say("dry run: nothing was changed" if aws.dry_run else f"{name} is gone")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("stage", choices=STAGES)
+    parser.add_argument("--dry-run", action="store_true", help="print the calls, make none")
+    parser.add_argument("--region", default=None, help="default: AWS_REGION, else us-east-1")
+    parser.add_argument("--endpoint-url", default=None, help="another AWS-API server")
+    parser.add_argument(
+        "--without-types", default="", help="resource types to leave out, comma-separated"
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="a stack parameter"
+    )
+    parser.add_argument("--yes", action="store_true", help="down: do not ask")
+    args = parser.parse_args(argv)
+
+    region = args.region or os.environ.get("AWS_REGION") or "us-east-1"
+    aws = Aws(region=region, endpoint_url=args.endpoint_url, dry_run=args.dry_run)
+    if args.command == "up":
+        without = {t for t in args.without_types.split(",") if t}
+        up(aws, args.stage, stage_parameters(args.stage, args.set), without_types=without)
+    else:
+        down(aws, args.stage, confirmed=args.yes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
