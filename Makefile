@@ -63,6 +63,7 @@ services:
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/cfn-lint deploy/chat.yaml
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .

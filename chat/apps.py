@@ -6,6 +6,14 @@ class ChatConfig(AppConfig):
     verbose_name = "Chat"
 
     def ready(self):
+        from django.conf import settings
+
         from chat.moderation import connect_signals
 
         connect_signals()
+        if settings.CHAT_METRICS_NAMESPACE:
+            from chat.ops.metrics import CloudWatchReporter
+
+            CloudWatchReporter(
+                settings.CHAT_METRICS_NAMESPACE, settings.CHAT_METRICS_INTERVAL
+            ).start()

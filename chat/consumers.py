@@ -17,6 +17,7 @@ from chat import errors, events, selectors, services
 from chat.db import database_sync_to_async
 from chat.fanout import get_fanout
 from chat.notices import get_notices, session_tag
+from chat.ops import logs, metrics
 from chat.outbox import Outbox
 from chat.payloads import ack_payload
 from chat.protocol import ProtocolError, parse_frame
@@ -95,11 +96,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         get_registry().put(self.registration)
         await get_notices().add(self)  # a change to the user, session or chats reaches it
         await self.accept()
+        # This socket's log lines carry its id and its user's (the socket's task's context).
+        logs.socket_id.set(self.connection_id)
+        logs.user_id.set(self.user_id)
+        metrics.socket_opened()
 
     async def disconnect(self, code):
         if getattr(self, "budget", None) is None:
             return  # never accepted, or refused
         self.budget.close()
+        metrics.socket_closed()
         self.gone = True
         get_notices().discard(self)
         fanout = get_fanout()
@@ -185,8 +191,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not hasattr(self, "joined"):
             return  # a refused socket, closing
         frame = None
+        chat = logs.chat_id.set("")
         try:
             frame = parse_frame(text_data)
+            logs.chat_id.set(frame.get("chatId") if isinstance(frame.get("chatId"), str) else "")
             if not self.budget.take():
                 raise ProtocolError(
                     "rate_limited", "Too many frames; slow down.", frame=frame, retryable=True
@@ -205,6 +213,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 retryable=True,
             )  # fmt: skip
             await self._send(failure.as_frame())
+        finally:
+            logs.chat_id.reset(chat)
 
     async def _send(self, payload: dict):
         await self.send(text_data=events.frame(payload))
@@ -256,6 +266,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 retryable=True,
             ) from None
         self.joined.add(chat_id)
+        metrics.JOINS.inc()
         # Read after the subscription is confirmed: a message stored later arrives live.
         last_seq = await database_sync_to_async(selectors.chat_last_seq)(chat_id=chat_id)
         get_fanout().order_from(chat_id, last_seq)

@@ -9,6 +9,7 @@ import json
 import logging
 
 from chat.fanout import get_fanout
+from chat.ops.metrics import BROADCAST_FAILURES
 from chat.payloads import message_payload
 from chat.stores.base import Message
 
@@ -44,6 +45,7 @@ async def _publish(chat_id: str, text: str) -> bool:
         await get_fanout().publish(chat_id, text)
     except Exception:
         broadcast_failures += 1
+        BROADCAST_FAILURES.inc()
         logger.exception("Broadcast to chat %s failed; members will catch up by sync.", chat_id)
         return False
     return True

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
+from chat.ops.metrics import FRAMES_DELIVERED, REDIS_SECONDS, timed
 from chat.sequencer import Sequencer, seq_of
 from chat.subscriber import RedisSubscriber
 
@@ -86,8 +87,10 @@ class LocalFanout:
             self._sequencer.frame(chat_id, seq, text)
 
     def _deliver(self, chat_id: str, text: str) -> None:
-        for receiver in tuple(self._receivers.get(chat_id, ())):
+        receivers = tuple(self._receivers.get(chat_id, ()))
+        for receiver in receivers:
             receiver.deliver(text)
+        FRAMES_DELIVERED.inc(len(receivers))  # once a frame, not once a socket
 
 
 class RedisFanout(LocalFanout):
@@ -154,7 +157,8 @@ class RedisFanout(LocalFanout):
 
     async def publish(self, chat_id, text):
         self._connect()
-        await self._redis.publish(self._channel(chat_id), text)
+        with timed(REDIS_SECONDS, operation="publish"):
+            await self._redis.publish(self._channel(chat_id), text)
 
     def _on_message(self, channel: str, text: str) -> None:
         self._received(channel.removeprefix(self.prefix), text)

@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from chat import errors
 from chat.models import ChatRoom, Contact, Membership, Presence, Reaction
+from chat.ops.metrics import HISTORY_SECONDS, observed
 from chat.payloads import chat_payload, chat_title, iso, message_payload
 from chat.stores import get_store
 from chat.stores.base import InvalidCursor, Message, decode_cursor, encode_cursor
@@ -247,6 +248,7 @@ def _flagged(messages: list[Message], marks: list[tuple[str, int, int]]) -> list
     return payloads
 
 
+@observed(HISTORY_SECONDS)
 def _history_page(chat_id: str, limit: int, cursor: str | None, marks) -> dict:
     limit = max(1, min(limit, HISTORY_MAX_LIMIT))
     try:
@@ -261,6 +263,7 @@ def _history_page(chat_id: str, limit: int, cursor: str | None, marks) -> dict:
     }
 
 
+@observed(HISTORY_SECONDS)
 def _catch_up_page(chat_id: str, after_seq: int, limit: int, marks=None) -> dict:
     limit = max(1, min(limit, HISTORY_MAX_LIMIT))
     with errors.store_unavailable_as_error():

@@ -20,6 +20,7 @@ from chat import errors, moderation, selectors
 from chat.media.uploads import attachments_claim
 from chat.models import ChatRoom, Contact, Membership, Presence, Reaction
 from chat.notices import notify, notify_chat
+from chat.ops import metrics
 from chat.stores import get_store
 from chat.stores.base import Message, NewMessage, StoreError
 from chat.text import is_emoji, is_storable
@@ -182,6 +183,7 @@ def message_send(
     was_unconfirmed = key in _unconfirmed
     _unconfirmed.pop(key, None)
     if result.created:
+        metrics.MESSAGES_STORED.inc()
         _chat_touch(chat_id)
     if not result.created and result.message.reply_to != new.reply_to:
         # A retried key answers with the original, which quotes what it quoted.

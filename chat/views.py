@@ -6,21 +6,13 @@ from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import connection
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chat import errors, selectors, services
 from chat.forms import ChatCreateForm, SignUpForm
 from chat.payloads import chat_title
-
-
-@require_GET
-def health(request):
-    """Load balancer health check: the process answers and its database is reachable."""
-    connection.ensure_connection()
-    return HttpResponse("ok", content_type="text/plain")
 
 
 @require_http_methods(["GET", "POST"])

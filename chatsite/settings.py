@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "chat.ops.logs.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -98,6 +99,9 @@ TEMPLATES = [
 
 # --- Relational database: users, rooms, memberships (and the ORM store's tables). ---
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+# The password apart from the URL (a secret the platform hands over, e.g. from Secrets Manager).
+if env.str("DATABASE_PASSWORD", default=""):
+    DATABASES["default"]["PASSWORD"] = env.str("DATABASE_PASSWORD")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers proceed during a write; IMMEDIATE takes the write lock at BEGIN so
     # concurrent writers queue on the busy timeout instead of failing with "database is locked".
@@ -382,10 +386,27 @@ if not DEBUG:
         SILENCED_SYSTEM_CHECKS = ["security.W021"]
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# --- Logs: one handler; JSON lines (with request, user, chat and socket ids) in production,
+# plain text while developing, unless CHAT_LOG_FORMAT says otherwise. ---
+CHAT_LOG_FORMAT = env.str("CHAT_LOG_FORMAT", default="text" if DEBUG else "json")
+if CHAT_LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"CHAT_LOG_FORMAT must be json or text; got {CHAT_LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "chat.ops.logs.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "chat.ops.logs.Formatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": CHAT_LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
         # Django's default configuration gives "django" a console handler of its own, on top
@@ -393,5 +414,17 @@ LOGGING = {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         # daphne's runserver prints requests through its own handler.
         "django.channels.server": {"propagate": False},
+        # uvicorn's lines (start, stop) go through the one handler too, as JSON in production.
+        "uvicorn": {"handlers": [], "propagate": True},
+        "uvicorn.error": {"handlers": [], "propagate": True},
+        # Requests are logged by the proxy in front (nginx), not once more per request here.
+        "uvicorn.access": {"handlers": [], "propagate": False},
     },
 }
+
+# --- Metrics (chat.ops.metrics): /metrics answers staff, and scrapers in these networks that do
+# not come through the load balancer; with a namespace, counters also go to CloudWatch as
+# embedded-metric-format log lines every CHAT_METRICS_INTERVAL seconds. ---
+CHAT_METRICS_NETWORKS = env.list("CHAT_METRICS_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+CHAT_METRICS_NAMESPACE = env.str("CHAT_METRICS_NAMESPACE", default="")
+CHAT_METRICS_INTERVAL = env.float("CHAT_METRICS_INTERVAL", default=60.0)

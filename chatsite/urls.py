@@ -1,4 +1,4 @@
-"""Top-level URLs: pages, accounts, admin, API and health check."""
+"""Top-level URLs: pages, accounts, admin, API, health, readiness and metrics."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -10,6 +10,7 @@ from django.views import defaults
 from chat import views as chat_views
 from chat.api.errors import API_ERRORS, json_error
 from chat.forms import LogInForm
+from chat.ops import views as ops_views
 
 
 def _favicon(request):
@@ -36,7 +37,9 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("api/", include("chat.api.urls")),
-    path("health/", chat_views.health, name="health"),
+    path("health/", ops_views.health, name="health"),
+    path("ready/", ops_views.ready, name="ready"),
+    path("metrics", ops_views.metrics, name="metrics"),
     path("favicon.ico", _favicon),
 ]
 # Media is never served as plain files: chat.media.views serves a chat's files to its members.

@@ -1,0 +1,1 @@
+"""Operations: JSON logs with request, user, chat and socket ids; metrics; health checks."""

@@ -1,0 +1,540 @@
+"""The deployment: the stack's template, `python -m deploy` against moto_server and dry, the
+instance role against the calls the app makes, and the Elastic Beanstalk bundle."""
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+import uuid
+import zipfile
+
+import boto3
+import httpx
+import moto.cloudformation.parsing
+import pytest
+from botocore.client import BaseClient
+from pynamodb.attributes import TTLAttribute
+
+from deploy import bundle, template
+from tests.servers import AWS_TEST_ENV, ROOT, free_port, server_env
+
+TEMPLATE = template.load()
+RESOURCES = TEMPLATE["Resources"]
+# What moto's CloudFormation cannot create; the deploy command leaves them out there, and the
+# tests below check what they declare.
+MOTO_LACKS = sorted({r["Type"] for r in RESOURCES.values()} - set(
+    moto.cloudformation.parsing.get_model_map()
+))  # fmt: skip
+
+
+def of_type(resource_type):
+    return {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == resource_type}
+
+
+def run_deploy(*args, env=None, stdin=None, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "deploy", *args], cwd=ROOT, capture_output=True, text=True,
+        timeout=timeout, input=stdin, env={**os.environ, **AWS_TEST_ENV, **(env or {})},
+    )  # fmt: skip
+
+
+# -- `python -m deploy` ------------------------------------------------------------------------
+
+
+def test_a_dry_run_prints_every_call_and_makes_none():
+    # No server answers on this port: a call made would fail.
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    done = run_deploy("up", "dev", "--dry-run", "--endpoint-url", nowhere)
+    assert done.returncode == 0, done.stderr
+    calls = re.findall(r"^would call (\S+)", done.stdout, re.MULTILINE)
+    assert calls == [
+        "cloudformation.validate_template", "sts.get_caller_identity", "s3.create_bucket",
+        "s3.put_public_access_block", "s3.put_bucket_encryption", "s3.put_object",
+        "cloudformation.create_stack",
+    ]  # fmt: skip
+    create = next(line for line in done.stdout.splitlines() if "create_stack" in line)
+    assert '"CAPABILITY_NAMED_IAM"' in create and '"ParameterValue": "dev"' in create
+    assert "nothing was changed" in done.stdout
+    gone = run_deploy("down", "prod", "--dry-run", "--endpoint-url", nowhere)
+    assert gone.returncode == 0, gone.stderr
+    calls = re.findall(r"^would call (\S+)", gone.stdout, re.MULTILINE)
+    assert "cloudformation.delete_stack" in calls and calls[-1] == "s3.delete_bucket"
+
+
+def test_down_deletes_nothing_unless_the_stage_is_typed():
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    done = run_deploy("down", "dev", "--endpoint-url", nowhere, stdin="yes\n")
+    assert done.returncode != 0 and "Nothing deleted" in done.stderr
+    assert "call " not in done.stdout
+
+
+def test_up_creates_the_stage_on_moto_server_and_down_removes_it(moto_server):
+    url = moto_server.url
+    ec2 = boto3.client("ec2", endpoint_url=url, region_name="us-east-1")
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    subnets = ",".join(s["SubnetId"] for s in ec2.describe_subnets()["Subnets"][:2])
+    settings = [f"VpcId={vpc}", f"PublicSubnets={subnets}", f"PrivateSubnets={subnets}"]
+    args = ["--endpoint-url", url, "--without-types", ",".join(MOTO_LACKS)]
+    up = run_deploy("up", "staging", *args, *[a for s in settings for a in ("--set", s)])
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "chat-staging is up: https://chat-staging.example.com/" in up.stdout
+
+    cloudformation = boto3.client("cloudformation", endpoint_url=url, region_name="us-east-1")
+    stack = cloudformation.describe_stacks(StackName="chat-staging")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    dynamodb = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1")
+    tables = [t for t in dynamodb.list_tables()["TableNames"] if t.startswith("chat-staging-")]
+    names = ("connections", "messages", "send-keys", "sequences")
+    assert sorted(tables) == [f"chat-staging-{n}" for n in names]
+    # (moto's CloudFormation does not apply TimeToLiveSpecification; the declared TTL is checked
+    # against the store's in test_the_template_s_tables_are_the_store_s.)
+    messages = dynamodb.describe_table(TableName="chat-staging-messages")["Table"]
+    assert [i["IndexName"] for i in messages["GlobalSecondaryIndexes"]] == ["messageId-index"]
+    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+    account = "123456789012"
+    media = f"chat-staging-media-{account}"
+    rules = s3.get_bucket_encryption(Bucket=media)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    tags = s3.get_bucket_tagging(Bucket=media)["TagSet"]
+    assert {"Key": "chat:stage", "Value": "staging"} in tags
+    # (moto's CloudFormation applies a bucket's encryption and tags only: its public access
+    # block, CORS and lifecycle rules are checked as declared, below.)
+    iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1")
+    assert iam.get_role_policy(RoleName="chat-staging-app", PolicyName="chat-app")
+    deploy_bucket = f"chat-staging-deploy-{account}-us-east-1"
+    (stored,) = s3.list_objects_v2(Bucket=deploy_bucket)["Contents"]
+    assert re.fullmatch(r"bundles/staging-\d{8}-\d{6}-[0-9a-f]{12}\.zip", stored["Key"])
+    s3.put_object(Bucket=media, Key="media/c/a/photo.png", Body=b"x")  # a file sent in a chat
+
+    # Again: the stack is updated (a new bundle), not created twice.
+    again = run_deploy("up", "staging", *args, *[a for s in settings for a in ("--set", s)])
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "update_stack" in again.stdout and "deploy bucket" in again.stdout
+
+    down = run_deploy("down", "staging", "--endpoint-url", url, "--yes")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert "emptied chat-staging-media" in down.stdout
+    remaining = [t for t in dynamodb.list_tables()["TableNames"] if t.startswith("chat-staging-")]
+    assert remaining == []
+    buckets = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert not [b for b in buckets if b.startswith("chat-staging-")]
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_role(RoleName="chat-staging-app")
+
+
+# -- What moto cannot create: the declared properties ------------------------------------------
+
+
+def test_the_cdn_reads_private_buckets_through_origin_access_control():
+    (oac,) = of_type("AWS::CloudFront::OriginAccessControl").values()
+    config = oac["OriginAccessControlConfig"]
+    assert (config["SigningBehavior"], config["SigningProtocol"]) == ("always", "sigv4")
+    (distribution,) = of_type("AWS::CloudFront::Distribution").values()
+    origins = distribution["DistributionConfig"]["Origins"]
+    assert {o["Id"] for o in origins} == {"static", "media"}
+    for origin in origins:
+        assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["OriginAccessControl", "Id"]}
+    behaviors = distribution["DistributionConfig"]["CacheBehaviors"]
+    # Checked files only: the quarantine prefix (uploads/) has no path to the CDN.
+    assert [(b["PathPattern"], b["TargetOriginId"]) for b in behaviors] == [("/media/*", "media")]
+    for config in [distribution["DistributionConfig"]["DefaultCacheBehavior"], *behaviors]:
+        assert config["ViewerProtocolPolicy"] == "redirect-to-https"
+    policies = of_type("AWS::S3::BucketPolicy")
+    for name, prefix in (("MediaBucketPolicy", "media/*"), ("StaticBucketPolicy", "static/*")):
+        read, tls = policies[name]["PolicyDocument"]["Statement"]
+        assert read["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+        assert read["Resource"]["Fn::Sub"].endswith(prefix)
+        assert "distribution/${Distribution}" in json.dumps(read["Condition"])
+        assert tls["Effect"] == "Deny" and tls["Condition"] == {
+            "Bool": {"aws:SecureTransport": False}
+        }
+    for name in ("MediaBucket", "StaticBucket"):
+        bucket = RESOURCES[name]["Properties"]
+        assert all(bucket["PublicAccessBlockConfiguration"].values())
+        assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+        assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    media = RESOURCES["MediaBucket"]["Properties"]
+    (cors,) = media["CorsConfiguration"]["CorsRules"]
+    assert cors["AllowedMethods"] == ["POST"]  # the browser's presigned POST, nothing else
+    assert cors["AllowedOrigins"] == [{"Fn::Sub": "https://${DomainName}"}]
+    rules = {r["Id"]: r for r in media["LifecycleConfiguration"]["Rules"]}
+    assert rules["unattached-uploads"]["Prefix"] == "uploads/"
+    assert rules["unattached-uploads"]["ExpirationInDays"] == 1
+
+
+def test_the_data_stores_are_encrypted_private_and_kept_on_prod():
+    (cache,) = of_type("AWS::ElastiCache::ReplicationGroup").values()
+    assert cache["AtRestEncryptionEnabled"] is True and cache["TransitEncryptionEnabled"] is True
+    assert cache["AutomaticFailoverEnabled"] == {"Fn::If": ["IsProd", True, False]}
+    database = RESOURCES["Database"]
+    assert database["DeletionPolicy"] == "Snapshot"
+    props = database["Properties"]
+    assert props["StorageEncrypted"] is True and props["PubliclyAccessible"] is False
+    assert props["MultiAZ"] == props["DeletionProtection"] == {"Fn::If": ["IsProd", True, False]}
+    assert (
+        "{{resolve:secretsmanager:${DatabasePassword}}}" in props["MasterUserPassword"]["Fn::Sub"]
+    )
+    for secret in of_type("AWS::SecretsManager::Secret").values():
+        assert secret["GenerateSecretString"]["PasswordLength"] >= 40
+    for table in of_type("AWS::DynamoDB::Table").values():
+        assert table["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["SSESpecification"] == {"SSEEnabled": True}
+    pitr = RESOURCES["MessagesTable"]["Properties"]["PointInTimeRecoverySpecification"]
+    assert pitr == {"PointInTimeRecoveryEnabled": {"Fn::If": ["IsProd", True, False]}}
+    for group in of_type("AWS::Logs::LogGroup").values():
+        assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def _options(environment) -> dict:
+    return {(o["Namespace"], o["OptionName"]): o["Value"] for o in environment["OptionSettings"]}
+
+
+def test_the_environment_is_websocket_friendly_healthy_and_configured():
+    options = _options(RESOURCES["Environment"]["Properties"])
+    assert options[("aws:elbv2:loadbalancer", "IdleTimeout")] == "180"
+    assert options[("aws:elasticbeanstalk:environment", "LoadBalancerType")] == "application"
+    assert options[("aws:elbv2:listener:443", "Protocol")] == "HTTPS"
+    process = "aws:elasticbeanstalk:environment:process:default"
+    assert options[(process, "HealthCheckPath")] == "/health/"
+    assert options[("aws:elasticbeanstalk:cloudwatch:logs", "StreamLogs")] == "true"
+    app = {name: v for (ns, name), v in options.items() if ns.endswith("application:environment")}
+    assert app["CHAT_STORE"] == "dynamodb" and app["CHAT_MEDIA"] == "s3"
+    assert app["DJANGO_DEBUG"] == "0"
+    secrets = {n for (ns, n) in options if ns.endswith("application:environmentsecrets")}
+    assert secrets == {"DJANGO_SECRET_KEY", "DATABASE_PASSWORD"}
+    assert "DJANGO_SECRET_KEY" not in app and "DATABASE_PASSWORD" not in app
+    # Every variable the environment sets is one the app reads (the README's table).
+    readme = (ROOT / "README.md").read_text()
+    for name in [*app, *secrets]:
+        assert f"`{name}`" in readme, name
+
+
+def test_alarms_cover_errors_latency_hosts_dynamodb_and_redis():
+    alarms = of_type("AWS::CloudWatch::Alarm")
+    metrics = {}
+    for name, alarm in alarms.items():
+        found = [alarm.get("MetricName")] + [
+            m.get("MetricStat", {}).get("Metric", {}).get("MetricName")
+            for m in alarm.get("Metrics", [])
+        ]
+        metrics[name] = {m for m in found if m}
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert metrics == {
+        "ServerErrorsAlarm": {"ApplicationRequests5xx", "ApplicationRequestsTotal"},
+        "LatencyAlarm": {"ApplicationLatencyP99"},
+        "UnhealthyHostsAlarm": {"InstancesSevere"},
+        "DynamoThrottlesAlarm": {"WriteThrottleEvents", "ReadThrottleEvents"},
+        "DynamoSystemErrorsAlarm": {"SystemErrors"},
+        "RedisMemoryAlarm": {"DatabaseMemoryUsagePercentage"},
+    }
+    (dashboard,) = of_type("AWS::CloudWatch::Dashboard").values()
+    body = dashboard["DashboardBody"]["Fn::Sub"]
+    json.loads(re.sub(r"\$\{[^}]+\}", "x", body))  # valid JSON once substituted
+
+
+# -- The tables: the template, create_dynamodb_tables and the store agree -----------------------
+
+
+def _shape(description: dict) -> dict:
+    """A table's keys and indexes, as DescribeTable or the template state them."""
+    attributes = {
+        a["AttributeName"]: a["AttributeType"] for a in description["AttributeDefinitions"]
+    }
+
+    def keys(schema):
+        return [(k["AttributeName"], k["KeyType"], attributes[k["AttributeName"]]) for k in schema]
+
+    return {
+        "keys": keys(description["KeySchema"]),
+        "indexes": sorted(
+            (i["IndexName"], tuple(keys(i["KeySchema"])), i["Projection"]["ProjectionType"])
+            for i in description.get("GlobalSecondaryIndexes", [])
+        ),
+    }
+
+
+def test_the_template_s_tables_are_the_store_s(moto_server):
+    from chat.stores.dynamodb import MessageStore
+
+    prefix = f"chat-agree{uuid.uuid4().hex[:6]}"
+    store = MessageStore(
+        prefix=prefix,
+        client={"host": moto_server.url, "region": "us-east-1", "connect_timeout_seconds": 2,
+                "read_timeout_seconds": 10, "max_retry_attempts": 1, "max_pool_connections": 4},
+    )  # fmt: skip
+    store.create_tables()
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto_server.url, region_name="us-east-1")
+    declared = {
+        props["TableName"]["Fn::Sub"].replace("chat-${Stage}-", ""): props
+        for props in of_type("AWS::DynamoDB::Table").values()
+    }
+    models = {model.Meta.table_name.removeprefix(f"{prefix}-"): model for model in store.models}
+    assert declared.keys() == models.keys() == {"messages", "sequences", "send-keys", "connections"}
+    for suffix, props in declared.items():
+        created = dynamodb.describe_table(TableName=f"{prefix}-{suffix}")["Table"]
+        assert _shape(props) == _shape(created), suffix
+        ttl = dynamodb.describe_time_to_live(TableName=f"{prefix}-{suffix}")
+        created_ttl = ttl["TimeToLiveDescription"].get("AttributeName")
+        declared_ttl = props.get("TimeToLiveSpecification", {}).get("AttributeName")
+        assert created_ttl == declared_ttl, suffix
+        model = models[suffix]
+        ttl_attribute = [
+            a.attr_name for a in model.get_attributes().values() if isinstance(a, TTLAttribute)
+        ]
+        assert ttl_attribute == ([declared_ttl] if declared_ttl else [])
+        assert created["BillingModeSummary"]["BillingMode"] == props["BillingMode"]
+
+
+# -- The instance role: the calls the app makes, on these resources, and nothing more ----------
+
+
+def _recorder(monkeypatch):
+    calls = []
+    original = BaseClient._make_api_call
+
+    def record(self, operation, params):
+        calls.append((self.meta.service_model.service_name, operation, dict(params)))
+        return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", record)
+    return calls
+
+
+def _dynamodb_actions(operation, params, tables):
+    """``(action, resource)`` pairs IAM checks for a DynamoDB call (``tables``: name -> id)."""
+    if operation == "TransactWriteItems":
+        pairs = []
+        for item in params["TransactItems"]:
+            ((kind, body),) = item.items()
+            action = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                      "ConditionCheck": "ConditionCheckItem"}[kind]  # fmt: skip
+            pairs.append((f"dynamodb:{action}", ("table", tables[body["TableName"]])))
+        return pairs
+    if operation.startswith("Batch"):
+        return [(f"dynamodb:{operation}", ("table", tables[n])) for n in params["RequestItems"]]
+    table = ("table", tables[params["TableName"]])
+    if params.get("IndexName"):
+        table = ("index", tables[params["TableName"]], params["IndexName"])
+    return [(f"dynamodb:{operation}", table)]
+
+
+S3_ACTIONS = {
+    "PutObject": ["s3:PutObject"], "GetObject": ["s3:GetObject"], "HeadObject": ["s3:GetObject"],
+    "DeleteObject": ["s3:DeleteObject"], "DeleteObjects": ["s3:DeleteObject"],
+    "CopyObject": ["s3:GetObject", "s3:PutObject"], "ListObjectsV2": ["s3:ListBucket"],
+    "ListObjects": ["s3:ListBucket"], "HeadBucket": ["s3:ListBucket"],
+}  # fmt: skip
+
+
+def _allowed(statements, action, resource) -> bool:
+    """Whether an Allow statement of the template's policy grants ``action`` on ``resource``
+    (a symbolic resource: ``("table", logical id)``, ``("objects", bucket logical id)``...)."""
+    for statement in statements:
+        if statement["Effect"] != "Allow":
+            continue
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        if action not in actions:
+            continue
+        for granted in statement["Resource"]:
+            if granted.get("Fn::GetAtt") == [resource[1], "Arn"] and resource[0] in (
+                "table",
+                "bucket",
+            ):
+                return True
+            sub = granted.get("Fn::Sub", "")
+            if resource[0] == "index" and sub == f"${{{resource[1]}.Arn}}/index/{resource[2]}":
+                return True
+            if resource[0] == "objects" and sub == f"${{{resource[1]}.Arn}}/*":
+                return True
+    return False
+
+
+def test_the_instance_role_allows_the_app_s_calls_and_nothing_else(
+    monkeypatch, moto_server, dynamodb_store, settings, make_user, make_chat, tmp_path
+):
+    from django.core.files.base import ContentFile
+    from django.core.management import call_command
+    from storages.backends.s3 import S3ManifestStaticStorage
+
+    from chat import moderation
+    from chat.stores.base import Connection, NewMessage
+    from tests.clients import api_as
+    from tests.test_media import png, upload_url
+
+    s3 = boto3.client("s3", endpoint_url=moto_server.url, region_name="us-east-1")
+    media, static = f"media-{uuid.uuid4().hex[:8]}", f"static-{uuid.uuid4().hex[:8]}"
+    for bucket in (media, static):
+        s3.create_bucket(Bucket=bucket)  # the stack makes them
+    calls = _recorder(monkeypatch)
+    # The store: every method once.
+    store, chat_id = dynamodb_store, str(uuid.uuid4())
+    new = NewMessage(chat_id=chat_id, user_id="1", username="a", body="hello there",
+                     client_message_id="k", timestamp=int(time.time() * 1000))  # fmt: skip
+    sent = store.append(new).message
+    store.append(new)  # a retry: the send key's original
+    store.history(chat_id, limit=5)
+    store.after(chat_id, after_seq=0, limit=5)
+    store.last_seq(chat_id)
+    store.last_messages([chat_id])
+    store.messages_at(chat_id, [1])
+    store.message_find(chat_id, sent.message_id)
+    store.message_edit(chat_id, 1, body="hello again", edited_at=1)
+    store.search([chat_id], ["hello"], limit=5)
+    store.message_delete(chat_id, 1)
+    now = int(time.time())
+    socket = Connection(
+        connection_id=f"c{uuid.uuid4().hex}", user_id="1", connected_at=1, ttl=now + 60
+    )
+    store.connections_write(put=[socket], remove=[])
+    store.connection_get(socket.connection_id, now=now)
+    store.connections_for_user("1", now=now)
+    store.users_online(["1"], now=now)
+    store.connections_purge(now=now)
+    store.connections_write(put=[], remove=[socket.connection_id])
+    store.chat_delete(chat_id)
+
+    # Files: an upload attached (checked, moved, thumbnailed), the message deleted, a purge.
+    s3_options = {"endpoint_url": moto_server.url, "region_name": "us-east-1",
+                  "default_acl": None, "querystring_auth": False}  # fmt: skip
+    settings.CHAT_MEDIA, settings.CHAT_MEDIA_BUCKET = "s3", media
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "media": {"BACKEND": "storages.backends.s3.S3Storage",
+                  "OPTIONS": {**s3_options, "bucket_name": media}},
+    }  # fmt: skip
+    alice, bob = make_user(), make_user()
+    chat = make_chat(alice, bob, name="files")
+    ticket = upload_url(alice, str(chat.pk), data=png()).json()
+    posted = httpx.post(ticket["url"], data=ticket["fields"], files={"file": ("p.png", png())})
+    assert posted.status_code == 204
+    message = (
+        api_as(alice)
+        .post(
+            f"/api/chats/{chat.pk}/messages",
+            {"message": "pic", "attachments": [ticket["attachmentId"]]},
+            format="json",
+        )
+        .json()
+    )
+    moderation.message_remove(chat_id=str(chat.pk), seq=message["seq"])
+    stale = upload_url(alice, str(chat.pk), data=png()).json()
+    httpx.post(stale["url"], data=stale["fields"], files={"file": ("p.png", png())})
+    from chat.models import Upload
+
+    Upload.objects.filter(pk=stale["attachmentId"]).update(expires_at="2000-01-01T00:00:00Z")
+    call_command("purge_uploads")
+    # Static files: what collectstatic does with the static bucket.
+    storage = S3ManifestStaticStorage(**s3_options, bucket_name=static, location="static")
+    storage.save("chat/probe.css", ContentFile(b"body{}"))
+    storage.exists("chat/probe.css")
+    storage.open("chat/probe.css").read()
+    storage.listdir("chat")
+    storage.delete("chat/probe.css")
+
+    tables = {f"{dynamodb_store.prefix}-{n}": logical for n, logical in [
+        ("messages", "MessagesTable"), ("sequences", "SequencesTable"),
+        ("send-keys", "SendKeysTable"), ("connections", "ConnectionsTable"),
+    ]}  # fmt: skip
+    buckets = {media: "MediaBucket", static: "StaticBucket"}
+    needed = set()
+    for service, operation, params in calls:
+        if service == "dynamodb":
+            needed |= set(_dynamodb_actions(operation, params, tables))
+        elif service == "s3" and params.get("Bucket") in buckets:
+            kind = "objects" if "Key" in params or operation == "DeleteObjects" else "bucket"
+            for action in S3_ACTIONS[operation]:
+                needed.add((action, (kind, buckets[params["Bucket"]])))
+    # The browser's POST is signed by the app: it needs s3:PutObject on the media bucket.
+    needed.add(("s3:PutObject", ("objects", "MediaBucket")))
+    expected = {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchWriteItem", "s3:PutObject",
+                "s3:DeleteObject"}  # fmt: skip
+    assert {a for a, _ in needed} >= expected
+
+    (policy,) = RESOURCES["InstanceRole"]["Properties"]["Policies"]
+    statements = policy["PolicyDocument"]["Statement"]
+    refused = sorted(str(n) for n in needed if not _allowed(statements, *n))
+    assert refused == []
+    for statement in statements:
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        resources = (
+            statement["Resource"]
+            if isinstance(statement["Resource"], list)
+            else [statement["Resource"]]
+        )
+        assert not [a for a in actions if "*" in a], statement["Sid"]
+        assert "*" not in resources, statement["Sid"]
+    # Nothing granted that the app does not use (DescribeTable: the store's start-up check).
+    granted = {a for s in statements if s["Sid"] in ("MessageStore", "Files") for a in s["Action"]}
+    unused = (
+        granted - {a for a, _ in needed} - {"dynamodb:DescribeTable", "dynamodb:ConditionCheckItem"}
+    )
+    assert unused == set()
+
+
+# -- The bundle ---------------------------------------------------------------------------------
+
+
+def test_the_bundle_holds_what_elastic_beanstalk_reads(tmp_path):
+    digest = bundle.build(tmp_path / "bundle.zip")
+    assert re.fullmatch(r"[0-9a-f]{12}", digest)
+    assert bundle.build(tmp_path / "again.zip") == digest  # the same sources, the same digest
+    with zipfile.ZipFile(tmp_path / "bundle.zip") as archive:
+        names = set(archive.namelist())
+        hook = archive.getinfo(".platform/hooks/predeploy/01_metrics_dir.sh")
+        procfile = archive.read("Procfile").decode()
+    for required in ["Procfile", "requirements.txt", "manage.py", ".platform/nginx/nginx.conf",
+                     ".ebextensions/01_chat.config", "chatsite/asgi.py", "chat/consumers.py",
+                     "templates/base.html", "static/chat/room.js"]:  # fmt: skip
+        assert required in names, required
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if n.startswith(("tests/", "bench/", ".venv/", "var/"))]
+    assert (hook.external_attr >> 16) & 0o111, "hooks must be executable"
+    assert procfile.startswith("web: uvicorn chatsite.asgi:application")
+    config = (ROOT / ".ebextensions" / "01_chat.config").read_text()
+    assert config.count("leader_only: true") == 2
+    nginx = (ROOT / ".platform" / "nginx" / "nginx.conf").read_text()
+    for line in ["proxy_set_header    Upgrade             $http_upgrade;",
+                 "proxy_read_timeout  180s;", "client_header_timeout  10s;"]:  # fmt: skip
+        assert line in nginx
+
+
+def test_the_procfile_command_serves_the_health_check(tmp_path):
+    (web,) = [
+        line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")
+    ]
+    port = free_port()
+    command = shlex.split(web.removeprefix("web:").strip())
+    command[command.index("--host") + 1] = "127.0.0.1"
+    command[command.index("--port") + 1] = str(port)
+    env = server_env(
+        f"sqlite:///{tmp_path / 'db.sqlite3'}", DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY="a-production-like-secret-key-" + uuid.uuid4().hex,
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+    )  # fmt: skip
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    bin_dir = os.path.dirname(sys.executable)
+    env["PATH"] = f"{bin_dir}:{env.get('PATH', '')}"
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/health/", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stdout.read().decode()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        assert (answer.status_code, answer.text) == (200, "ok")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
