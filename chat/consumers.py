@@ -100,12 +100,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         logs.socket_id.set(self.connection_id)
         logs.user_id.set(self.user_id)
         metrics.socket_opened()
+        self.counted = True
 
     async def disconnect(self, code):
         if getattr(self, "budget", None) is None:
             return  # never accepted, or refused
         self.budget.close()
-        metrics.socket_closed()
+        if getattr(self, "counted", False):
+            metrics.socket_closed()
         self.gone = True
         get_notices().discard(self)
         fanout = get_fanout()

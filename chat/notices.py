@@ -25,6 +25,7 @@ from django.db import transaction
 
 from chat.events import frame
 from chat.fanout import JOIN_TIMEOUT, RedisFanout, get_fanout
+from chat.ops.logs import detached
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +72,11 @@ class Notices:
         if self._loop is not loop:
             self._loop, self._listening = loop, None
         if self._listening is None:
-            self._listening = loop.create_task(get_fanout().join(CHANNEL, self))
+            self._listening = detached(get_fanout().join(CHANNEL, self))
         if self._listening.done():
             if self._listening.exception() is None:
                 return
-            self._listening = loop.create_task(get_fanout().join(CHANNEL, self))
+            self._listening = detached(get_fanout().join(CHANNEL, self))
         try:
             await asyncio.wait_for(asyncio.shield(self._listening), JOIN_TIMEOUT)
         except Exception as exc:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from django.conf import settings
 
 from chat.fanout import get_fanout
+from chat.ops.logs import detached
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ class SharedLimits:
     def _start(self) -> None:
         loop = asyncio.get_running_loop()
         if self._writer is None or self._writer.get_loop() is not loop:
-            self._writer = loop.create_task(self._report_waiting())
+            self._writer = detached(self._report_waiting())
 
     async def _report_waiting(self) -> None:
         try:

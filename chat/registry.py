@@ -17,6 +17,7 @@ import logging
 import time
 
 from chat.db import database_sync_to_async
+from chat.ops.logs import detached
 from chat.services import presence_seen
 from chat.stores import get_store
 from chat.stores.base import Connection
@@ -71,7 +72,7 @@ class ConnectionRegistry:
     def _start(self) -> None:
         loop = asyncio.get_running_loop()
         if self._writer is None or self._writer.get_loop() is not loop:
-            self._writer = loop.create_task(self._write_waiting())
+            self._writer = detached(self._write_waiting())
 
     async def _write_waiting(self) -> None:
         try:

@@ -20,6 +20,8 @@ import math
 from collections import Counter
 from collections.abc import Callable
 
+from chat.ops.logs import detached
+
 logger = logging.getLogger(__name__)
 
 # Channels per SUBSCRIBE / UNSUBSCRIBE command (a storm of joins is sent in a few commands).
@@ -49,7 +51,7 @@ class RedisSubscriber:
         self._waiters: dict[str, asyncio.Future] = {}
         self._changed = asyncio.Event()
         self._last_reply = 0.0  # loop time of the last reply read
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._task = detached(self._run())
 
     @property
     def channels(self) -> frozenset[str]:

@@ -127,16 +127,22 @@ def _ensure_bucket(aws: Aws, bucket: str) -> None:
     )  # fmt: skip
 
 
-def _stack_exists(aws: Aws, name: str) -> bool:
+def _stack_status(aws: Aws, name: str) -> str | None:
+    """The stack's status, or None if there is none."""
     if aws.dry_run:
-        return False
+        return None
     try:
         stacks = aws.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
     except Exception as error:
         if aws.missing(error):
-            return False
+            return None
         raise
-    return bool(stacks) and stacks[0]["StackStatus"] != "DELETE_COMPLETE"
+    status = stacks[0]["StackStatus"] if stacks else "DELETE_COMPLETE"
+    return None if status == "DELETE_COMPLETE" else status
+
+
+def _stack_exists(aws: Aws, name: str) -> bool:
+    return _stack_status(aws, name) is not None
 
 
 def _wait(aws: Aws, waiter: str, name: str) -> None:
@@ -206,6 +212,11 @@ def up(aws: Aws, stage: str, parameters: dict, *, without_types: set[str]) -> di
         "Capabilities": CAPABILITIES,
         "Tags": [{"Key": "chat:stage", "Value": stage}],
     }
+    if _stack_status(aws, name) == "ROLLBACK_COMPLETE":
+        # A first create that failed and was rolled back cannot be updated, only replaced.
+        aws.say(f"{name} failed to create before; deleting it to create it again")
+        aws.call("cloudformation", "delete_stack", StackName=name)
+        _wait(aws, "stack_delete_complete", name)
     if _stack_exists(aws, name):
         try:
             aws.call("cloudformation", "update_stack", **arguments)
@@ -256,22 +267,60 @@ def _empty_bucket(aws: Aws, bucket: str) -> None:
     aws.say(f"emptied {bucket}: {len(keys)} objects")
 
 
+def _stack_buckets(aws: Aws, name: str) -> list[str]:
+    """The S3 buckets the stack made (from its resources: also after a failed create)."""
+    if aws.dry_run:
+        return [f"<{name} media and static buckets>"]
+    resources = aws.client("cloudformation").describe_stack_resources(StackName=name)
+    return [
+        r["PhysicalResourceId"]
+        for r in resources["StackResources"]
+        if r["ResourceType"] == "AWS::S3::Bucket"
+        and r.get("PhysicalResourceId", "").startswith(f"{name}-")
+    ]
+
+
+def _database_protected(aws: Aws, name: str) -> bool:
+    if aws.dry_run:
+        return False
+    try:
+        found = aws.client("rds").describe_db_instances(DBInstanceIdentifier=name)
+    except Exception:
+        return False  # no database (or none this server knows): nothing protects it
+    return any(db.get("DeletionProtection") for db in found.get("DBInstances", []))
+
+
 def down(aws: Aws, stage: str, *, confirmed: bool, ask=input) -> None:
     name = stack_name(stage)
     if not aws.dry_run and not confirmed:
-        answer = ask(f"This deletes {name}: its history, files and database (a final snapshot "
-                     f"of PostgreSQL is kept). Type {stage!r} to go on: ")  # fmt: skip
+        answer = ask(
+            f"This deletes {name} in {aws.region}: its history, files and database (a final "
+            f"snapshot of PostgreSQL is kept). Type {stage!r} to go on: "
+        )
         if answer.strip() != stage:
             raise SystemExit("Nothing deleted.")
-    outputs = _outputs(aws, name) if _stack_exists(aws, name) or aws.dry_run else None
-    if outputs is None:
-        aws.say(f"{name} does not exist")
+    if _database_protected(aws, name):
+        # Checked first: emptying the buckets and then failing on the database would lose the
+        # files and keep the stack.
+        raise SystemExit(
+            f"{name}'s database has deletion protection on (prod's has): turn it off in RDS "
+            "first if you mean to delete this stage. Nothing deleted."
+        )
+    if not aws.dry_run and not _stack_exists(aws, name):
+        aws.say(f"{name} does not exist in {aws.region}")
     else:
-        for bucket in (outputs.get("MediaBucket"), outputs.get("StaticBucket")):
-            if bucket or aws.dry_run:
-                _empty_bucket(aws, bucket or f"<{name} media and static buckets>")
+        buckets = _stack_buckets(aws, name)
+        for bucket in buckets:
+            _empty_bucket(aws, bucket)
         aws.call("cloudformation", "delete_stack", StackName=name)
-        _wait(aws, "stack_delete_complete", name)
+        try:
+            _wait(aws, "stack_delete_complete", name)
+        except Exception:
+            # Files uploaded while the stack was being deleted: empty again, delete again.
+            for bucket in buckets:
+                _empty_bucket(aws, bucket)
+            aws.call("cloudformation", "delete_stack", StackName=name)
+            _wait(aws, "stack_delete_complete", name)
     bucket = deploy_bucket(stage, _account(aws), aws.region)
     _empty_bucket(aws, bucket)
     try:
@@ -282,12 +331,21 @@ def down(aws: Aws, stage: str, *, confirmed: bool, ask=input) -> None:
     aws.say("dry run: nothing was changed" if aws.dry_run else f"{name} is gone")
 
 
+def _profile_region() -> str | None:
+    """The region of the AWS configuration (AWS_DEFAULT_REGION, the profile)."""
+    import boto3
+
+    return boto3.session.Session().region_name
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["up", "down"])
     parser.add_argument("stage", choices=STAGES)
     parser.add_argument("--dry-run", action="store_true", help="print the calls, make none")
-    parser.add_argument("--region", default=None, help="default: AWS_REGION, else us-east-1")
+    parser.add_argument(
+        "--region", default=None, help="default: AWS_REGION, the AWS profile's, else us-east-1"
+    )
     parser.add_argument("--endpoint-url", default=None, help="another AWS-API server")
     parser.add_argument(
         "--without-types", default="", help="resource types to leave out, comma-separated"
@@ -298,7 +356,7 @@ def main(argv=None) -> int:
     parser.add_argument("--yes", action="store_true", help="down: do not ask")
     args = parser.parse_args(argv)
 
-    region = args.region or os.environ.get("AWS_REGION") or "us-east-1"
+    region = args.region or os.environ.get("AWS_REGION") or _profile_region() or "us-east-1"
     aws = Aws(region=region, endpoint_url=args.endpoint_url, dry_run=args.dry_run)
     if args.command == "up":
         without = {t for t in args.without_types.split(",") if t}

@@ -71,6 +71,29 @@ def test_down_deletes_nothing_unless_the_stage_is_typed():
     assert "call " not in done.stdout
 
 
+def test_down_refuses_a_stage_whose_database_is_protected_before_touching_anything(moto_server):
+    rds = boto3.client("rds", endpoint_url=moto_server.url, region_name="us-east-1")
+    s3 = boto3.client("s3", endpoint_url=moto_server.url, region_name="us-east-1")
+    rds.create_db_instance(
+        DBInstanceIdentifier="chat-prod", Engine="postgres", DBInstanceClass="db.t4g.micro",
+        MasterUsername="chat", MasterUserPassword="a-long-password-1", AllocatedStorage=20,
+        DeletionProtection=True,
+    )  # fmt: skip
+    deploy_bucket = "chat-prod-deploy-123456789012-us-east-1"
+    s3.create_bucket(Bucket=deploy_bucket)
+    s3.put_object(Bucket=deploy_bucket, Key="bundles/kept.zip", Body=b"zip")
+    try:
+        done = run_deploy("down", "prod", "--endpoint-url", moto_server.url, "--yes")
+        assert done.returncode != 0 and "deletion protection" in done.stderr
+        assert "call " not in done.stdout
+        assert s3.list_objects_v2(Bucket=deploy_bucket)["KeyCount"] == 1
+    finally:
+        rds.modify_db_instance(DBInstanceIdentifier="chat-prod", DeletionProtection=False)
+        rds.delete_db_instance(DBInstanceIdentifier="chat-prod", SkipFinalSnapshot=True)
+        s3.delete_object(Bucket=deploy_bucket, Key="bundles/kept.zip")
+        s3.delete_bucket(Bucket=deploy_bucket)
+
+
 def test_up_creates_the_stage_on_moto_server_and_down_removes_it(moto_server):
     url = moto_server.url
     ec2 = boto3.client("ec2", endpoint_url=url, region_name="us-east-1")
@@ -487,22 +510,36 @@ def test_the_bundle_holds_what_elastic_beanstalk_reads(tmp_path):
     assert bundle.build(tmp_path / "again.zip") == digest  # the same sources, the same digest
     with zipfile.ZipFile(tmp_path / "bundle.zip") as archive:
         names = set(archive.namelist())
-        hook = archive.getinfo(".platform/hooks/predeploy/01_metrics_dir.sh")
+        hook = archive.getinfo(".platform/hooks/predeploy/01_raw_app_logs.sh")
+        config_hook = archive.getinfo(".platform/confighooks/predeploy/01_raw_app_logs.sh")
         procfile = archive.read("Procfile").decode()
     for required in ["Procfile", "requirements.txt", "manage.py", ".platform/nginx/nginx.conf",
+                     ".platform/nginx/conf.d/elasticbeanstalk/00_application.conf",
+                     ".platform/nginx/conf.d/elasticbeanstalk/healthd.conf",
                      ".ebextensions/01_chat.config", "chatsite/asgi.py", "chat/consumers.py",
                      "templates/base.html", "static/chat/room.js"]:  # fmt: skip
         assert required in names, required
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.startswith(("tests/", "bench/", ".venv/", "var/"))]
-    assert (hook.external_attr >> 16) & 0o111, "hooks must be executable"
+    for info in (hook, config_hook):
+        assert (info.external_attr >> 16) & 0o111, "hooks must be executable"
     assert procfile.startswith("web: uvicorn chatsite.asgi:application")
     config = (ROOT / ".ebextensions" / "01_chat.config").read_text()
     assert config.count("leader_only: true") == 2
-    nginx = (ROOT / ".platform" / "nginx" / "nginx.conf").read_text()
+    nginx = ROOT / ".platform" / "nginx"
+    main = (nginx / "nginx.conf").read_text()
+    proxy = (nginx / "conf.d" / "elasticbeanstalk" / "00_application.conf").read_text()
+    health = (nginx / "conf.d" / "elasticbeanstalk" / "healthd.conf").read_text()
+    for line in ["client_header_timeout  10s;", "keepalive_timeout      185s;"]:
+        assert line in main
+    # One "location /" (nginx refuses a second): ours replaces the platform's file.
+    assert "location" not in main and proxy.count("location / {") == 1
     for line in ["proxy_set_header    Upgrade             $http_upgrade;",
-                 "proxy_read_timeout  180s;", "client_header_timeout  10s;"]:  # fmt: skip
-        assert line in nginx
+                 "proxy_read_timeout  180s;"]:  # fmt: skip
+        assert line in proxy
+    # The load balancer's health check reaches the app under a host it serves.
+    assert "location = /health/" in proxy and "Host        localhost;" in proxy
+    assert "healthd if=$not_upgrade;" in health
 
 
 def test_the_procfile_command_serves_the_health_check(tmp_path):

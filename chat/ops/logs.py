@@ -2,6 +2,7 @@
 about — the HTTP request, the user, the chat and the socket — from context variables that the
 request middleware and the socket consumer set."""
 
+import asyncio
 import contextvars
 import logging
 import uuid
@@ -18,6 +19,12 @@ socket_id = contextvars.ContextVar("socket_id", default="")
 CONTEXT = {"request_id": request_id, "user_id": user_id, "chat_id": chat_id, "socket_id": socket_id}
 # A request id from the load balancer or a proxy in front, when one gave it.
 REQUEST_ID_HEADERS = ("HTTP_X_REQUEST_ID", "HTTP_X_AMZN_TRACE_ID")
+
+
+def detached(coro) -> asyncio.Task:
+    """A task for long-lived work (a writer, a subscription) with none of the current request's
+    or socket's ids: it outlives whoever happened to start it, and its lines are its own."""
+    return asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
 
 
 class ContextFilter(logging.Filter):

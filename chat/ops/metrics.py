@@ -25,6 +25,10 @@ from prometheus_client import (
 
 logger = logging.getLogger("chat.metrics")
 
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Each process's values are files there; the directory must exist before the first metric.
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 SOCKETS_OPENED = Counter("chat_sockets_opened", "Sockets accepted.")
@@ -91,12 +95,6 @@ def socket_closed() -> None:
 def socket_opened() -> None:
     SOCKETS_OPENED.inc()
     SOCKETS_OPEN.inc()
-
-
-def mark_dead_process() -> None:
-    """Tell the multi-process collector this process is gone (its live gauges stop counting)."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.mark_process_dead(os.getpid())
 
 
 # -- CloudWatch: the same counters, as embedded-metric-format lines in the JSON log ------------

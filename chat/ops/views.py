@@ -61,7 +61,10 @@ def _checks() -> dict:
 @require_GET
 def ready(request):
     """Readiness: the database, Redis (when configured) and the message store each answer,
-    with how long each took. 503 when any does not, naming it."""
+    with how long each took. 503 when any does not, naming it. For operators (staff, or on the
+    host), like ``metrics``: each call touches every dependency."""
+    if not metrics_allowed(request):
+        raise PermissionDenied("Readiness is for staff and the monitoring network.")
     report, ready_ = {}, True
     for name, check in _checks().items():
         started = time.perf_counter()

@@ -1,0 +1,1 @@
+../../hooks/predeploy/01_raw_app_logs.sh
