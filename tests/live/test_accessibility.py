@@ -60,6 +60,7 @@ def test_the_main_pages_have_no_serious_accessibility_violations(server):
             for path in ("/accounts/login/", "/accounts/signup/"):
                 anonymous.goto(server.url + path)
                 found[path] = violations(anonymous)
+                screenshot(anonymous, path.strip("/").split("/")[-1])  # "login", "signup"
             context = logged_in_context(browser, server.url, alice, bypass_csp=True)
             page = context.new_page()
             for path in ("/", f"/chats/{chat_id}/", "/search/?q=hello"):
