@@ -288,6 +288,9 @@ CHAT_CONNECTION_TTL = env.int("CHAT_CONNECTION_TTL", default=300)
 CHAT_PRESENCE_POLL_SECONDS = env.int("CHAT_PRESENCE_POLL_SECONDS", default=20)
 # How long after sending a member may edit or delete their own message, in seconds.
 CHAT_EDIT_WINDOW_SECONDS = env.int("CHAT_EDIT_WINDOW_SECONDS", default=48 * 3600)
+# Seconds between a process's writes to the search index (chat.stores.textsearch); 0 writes
+# each message's text as it is stored.
+CHAT_SEARCH_INDEX_DELAY = env.float("CHAT_SEARCH_INDEX_DELAY", default=1.0)
 # Largest group chat, members included.
 CHAT_GROUP_MAX_MEMBERS = env.int("CHAT_GROUP_MAX_MEMBERS", default=1000)
 

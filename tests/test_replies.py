@@ -1,6 +1,7 @@
 """Replies quote the message they answer; emoji reactions are toggled live; members search the
 messages of their chats; the user picker suggests people by the start of their name."""
 
+import io
 import json
 from urllib.parse import quote
 
@@ -229,3 +230,34 @@ def test_the_picker_suggests_known_people_first_and_strangers_from_three_letters
     assert api_as(alice).get("/api/users/suggestions", {"prefix": "  "}).status_code == 400
     found = api_as(alice).get("/api/users/suggestions", {"prefix": "alf"}).json()["users"]
     assert found[0]["userId"] == str(stranger.pk)
+
+
+def test_the_index_writer_writes_within_its_delay_and_a_rebuild_restores_it(
+    pair, settings, either_store
+):
+    import time
+
+    from django.core.management import call_command
+
+    from chat.models import SearchEntry
+    from chat.stores.textsearch import search_index
+
+    alice, bob, chat = pair
+    settings.CHAT_SEARCH_INDEX_DELAY = 0.05
+    url = f"/api/chats/{chat.pk}/messages"
+    api_as(alice).post(url, {"message": "written in the background"}, format="json")
+    deadline = time.monotonic() + 5
+    while not SearchEntry.objects.filter(chat_id=str(chat.pk)).exists():
+        assert time.monotonic() < deadline, "the writer did not write"
+        time.sleep(0.05)
+    settings.CHAT_SEARCH_INDEX_DELAY = 0
+    for n in range(3):
+        api_as(bob).post(url, {"message": f"older words {n}"}, format="json")
+    SearchEntry.objects.filter(chat_id=str(chat.pk)).delete()  # lost (a killed process)
+    assert api_as(alice).get("/api/search", {"q": "older"}).json()["results"] == []
+    out = io.StringIO()
+    call_command("search_index", "--rebuild", stdout=out)
+    assert "Indexed" in out.getvalue()
+    found = api_as(alice).get("/api/search", {"q": "older"}).json()["results"]
+    assert [r["message"]["message"] for r in found] == [f"older words {n}" for n in (2, 1, 0)]
+    assert search_index().delay == 0

@@ -10,9 +10,10 @@ Tables (``<prefix>`` is ``chat-<stage>``):
 - ``<prefix>-connections``: ``connectionId`` -> the socket, ``ttl`` for expiry, and the
   ``userId-index`` global index (``userId`` + ``connectedAt``).
 
-Message search reads a table of the relational database (``chat.models.SearchEntry``: chat, seq,
-text), which the append, edit and delete here keep as the message is; DynamoDB has no text
-search, and scanning history with a filter would read (and bill) every message of every chat.
+Message search reads a table of the relational database (``chat.stores.textsearch``), which the
+append, edit and delete here keep as the message is (written in batches, off the send path):
+DynamoDB has no text search, and scanning history with a filter would read (and bill) every
+message of every chat.
 
 An append is one ``TransactWriteItems``: advance the counter from the value just read (a
 condition), put the send key (must not exist) and put the message (must not exist). Either all
@@ -23,14 +24,12 @@ PynamoDB's defaults wait up to 30 s per call; here calls time out in under a sec
 retried once, so an unreachable store is reported in about three seconds.
 """
 
-import logging
 import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -44,12 +43,9 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chat.models import SearchEntry
 from chat.payloads import iso_from_ms
-from chat.stores import base
-from chat.stores.textsearch import search_rows
-
-logger = logging.getLogger(__name__)
+from chat.stores import base, textsearch
+from chat.stores.textsearch import search_index
 
 SEND_KEY_DAYS = 30
 # A writer that keeps losing the counter race to other senders gives up after this many tries.
@@ -162,26 +158,6 @@ def _message(item) -> base.Message:
         kind=item.kind or "text",
         reply_to=int(item.reply_to or 0),
     )
-
-
-def _index_text(message: base.Message) -> None:
-    """Keep the message's entry in the search index as its text now is (none for a tombstone or
-    a system note). The message is stored already: an index that cannot be written is logged,
-    not raised, and the message is then not found by search."""
-    try:
-        if message.deleted or message.kind != "text" or not message.body:
-            SearchEntry.objects.filter(chat_id=message.chat_id, seq=message.seq).delete()
-            return
-        entry = SearchEntry(
-            chat_id=message.chat_id, seq=message.seq, body=message.body,
-            timestamp=message.timestamp,
-        )  # fmt: skip
-        SearchEntry.objects.bulk_create(
-            [entry], update_conflicts=True, unique_fields=["chat_id", "seq"],
-            update_fields=["body", "timestamp"],
-        )  # fmt: skip
-    except DatabaseError:
-        logger.exception("Search index not updated for %s#%s", message.chat_id, message.seq)
 
 
 def _connection(item) -> base.Connection:
@@ -300,7 +276,7 @@ class MessageStore(base.MessageStore):
                     time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
                     continue
                 message = _message(item)
-                _index_text(message)
+                search_index().put(message)
                 return base.AppendResult(message=message, created=True)
         except PynamoDBException as error:
             raise base.StoreError(str(error)) from error
@@ -376,19 +352,7 @@ class MessageStore(base.MessageStore):
         return found
 
     def search(self, chat_ids, words, *, limit):
-        # The texts are searched in the relational index; the messages are then read here.
-        entries = SearchEntry.objects.filter(chat_id__in=list(chat_ids))
-        hits = search_rows(entries, words, limit=limit)
-        by_chat: dict[str, list[int]] = {}
-        for hit in hits:
-            by_chat.setdefault(hit.chat_id, []).append(hit.seq)
-        messages = {
-            (chat_id, seq): message
-            for chat_id, seqs in by_chat.items()
-            for seq, message in self.messages_at(chat_id, seqs).items()
-        }
-        found = [messages.get((hit.chat_id, hit.seq)) for hit in hits]
-        return [m for m in found if m is not None and not m.deleted]
+        return textsearch.search(self, chat_ids, words, limit=limit)
 
     def message_find(self, chat_id, message_id):
         # The index is eventually consistent (a message sent a moment ago may not be in it
@@ -422,7 +386,7 @@ class MessageStore(base.MessageStore):
         except PynamoDBException as error:
             raise base.StoreError(str(error)) from error
         message = _message(item)
-        _index_text(message)
+        search_index().put(message)
         return message
 
     def message_delete(self, chat_id, seq):
@@ -442,7 +406,7 @@ class MessageStore(base.MessageStore):
         except PynamoDBException as error:
             raise base.StoreError(str(error)) from error
         message = _message(item)
-        _index_text(message)
+        search_index().put(message)
         return message
 
     def chat_delete(self, chat_id):
@@ -458,7 +422,7 @@ class MessageStore(base.MessageStore):
             self.Sequence(chat_id).delete()
         except PynamoDBException as error:
             raise base.StoreError(str(error)) from error
-        SearchEntry.objects.filter(chat_id=chat_id).delete()
+        search_index().forget_chat(chat_id)
         return deleted
 
     def connections_write(self, *, put, remove):

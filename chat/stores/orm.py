@@ -14,8 +14,8 @@ from django.db.models import OuterRef, Subquery
 
 from chat.models import ChatSequence, StoredMessage
 from chat.models import Connection as ConnectionRow
-from chat.stores import base
-from chat.stores.textsearch import search_rows
+from chat.stores import base, textsearch
+from chat.stores.textsearch import search_index
 
 
 def _message(row: StoredMessage) -> base.Message:
@@ -133,9 +133,9 @@ class MessageStore(base.MessageStore):
         try:
             if connection.vendor == "postgresql" and not connection.in_atomic_block:
                 seq = self._insert_in_one_statement(new, message_id)
-                return base.AppendResult(
-                    message=new.stored_as(seq=seq, message_id=message_id), created=True
-                )
+                stored = new.stored_as(seq=seq, message_id=message_id)
+                search_index().put(stored)
+                return base.AppendResult(message=stored, created=True)
             with transaction.atomic():
                 row = StoredMessage.objects.create(
                     chat_id=new.chat_id,
@@ -159,7 +159,9 @@ class MessageStore(base.MessageStore):
             if original is None:
                 raise
             return base.AppendResult(message=_message(original), created=False)
-        return base.AppendResult(message=_message(row), created=True)
+        stored = _message(row)
+        search_index().put(stored)
+        return base.AppendResult(message=stored, created=True)
 
     def history(self, chat_id, *, limit, cursor=None):
         rows = StoredMessage.objects.filter(chat_id=chat_id)
@@ -191,25 +193,33 @@ class MessageStore(base.MessageStore):
         return {row.seq: _message(row) for row in rows}
 
     def search(self, chat_ids, words, *, limit):
-        rows = StoredMessage.objects.filter(chat_id__in=list(chat_ids), deleted=False, kind="text")
-        return [_message(row) for row in search_rows(rows, words, limit=limit)]
+        return textsearch.search(self, chat_ids, words, limit=limit)
 
     def message_edit(self, chat_id, seq, *, body, edited_at):
         rows = StoredMessage.objects.filter(chat_id=chat_id, seq=seq, deleted=False)
         rows.update(body=body, edited_at=edited_at)
         row = rows.first()
-        return _message(row) if row is not None else None
+        if row is None:
+            return None
+        edited = _message(row)
+        search_index().put(edited)
+        return edited
 
     def message_delete(self, chat_id, seq):
         rows = StoredMessage.objects.filter(chat_id=chat_id, seq=seq)
         rows.filter(deleted=False).update(body="", attachments=[], deleted=True, edited_at=None)
         row = rows.first()
-        return _message(row) if row is not None else None
+        if row is None:
+            return None
+        tombstone = _message(row)
+        search_index().put(tombstone)
+        return tombstone
 
     def chat_delete(self, chat_id):
         with transaction.atomic():
             deleted, _ = StoredMessage.objects.filter(chat_id=chat_id).delete()
             ChatSequence.objects.filter(chat_id=chat_id).delete()
+        search_index().forget_chat(chat_id)
         return deleted
 
     def connections_write(self, *, put, remove):

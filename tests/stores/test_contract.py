@@ -402,3 +402,26 @@ def test_search_finds_word_prefixes_in_the_given_chats_newest_first(store):
     assert [m.seq for m in store.search([chat], ["call"], limit=10)] == [2]
     store.chat_delete(other)
     assert store.search([other], ["meet"], limit=10) == []
+
+
+def test_the_search_index_writes_in_batches_off_the_send_path(store, settings):
+    from chat.models import SearchEntry
+    from chat.stores.textsearch import SearchIndex
+
+    index = SearchIndex(delay=3600)  # its writer would wait an hour: only flushes write
+    chat = new_chat_id()
+    first = store.append(replace(new(chat, 1), body="batched words")).message
+    second = store.append(replace(new(chat, 2), body="more batched words")).message
+    SearchEntry.objects.filter(chat_id=chat).delete()  # as if those were still waiting
+    index.put(first)
+    index.put(second)
+    assert not SearchEntry.objects.filter(chat_id=chat).exists()
+    index.put(replace(second, body="", deleted=True))  # the latest state of a message wins
+    index.flush()
+    assert list(SearchEntry.objects.filter(chat_id=chat).values_list("seq", "body")) == [
+        (1, "batched words")
+    ]
+    index.put(replace(first, body="changed"))
+    index.forget_chat(chat)  # a deleted chat: written and waiting entries go
+    index.flush()
+    assert not SearchEntry.objects.filter(chat_id=chat).exists()
