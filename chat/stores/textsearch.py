@@ -24,7 +24,6 @@ import time
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import DatabaseError, close_old_connections, connection
-from django.db.models import Q
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +54,35 @@ def search_rows(rows, words: list[str], *, limit: int) -> list:
         rows = rows.filter(body__icontains=word)
     candidates = rows.order_by("-timestamp", "-seq")[: limit * SCAN_FACTOR]
     return [row for row in candidates if _starts_words(row.body, words)][:limit]
+
+
+def _write(cursor, table: str, put: list[tuple], gone: list[tuple]) -> None:
+    upsert = (
+        "ON CONFLICT (chat_id, seq) DO UPDATE SET body = excluded.body, "
+        "timestamp = excluded.timestamp"
+    )
+    if connection.vendor == "postgresql":
+        # Arrays: one statement whatever the number of rows.
+        if put:
+            cursor.execute(
+                f"INSERT INTO {table} (chat_id, seq, body, timestamp) SELECT * FROM unnest("
+                f"%s::varchar[], %s::bigint[], %s::text[], %s::bigint[]) {upsert}",
+                [list(column) for column in zip(*put, strict=True)],
+            )
+        if gone:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE (chat_id, seq) IN "
+                "(SELECT * FROM unnest(%s::varchar[], %s::bigint[]))",
+                [list(column) for column in zip(*gone, strict=True)],
+            )
+        return
+    if put:
+        cursor.executemany(
+            f"INSERT INTO {table} (chat_id, seq, body, timestamp) VALUES (%s, %s, %s, %s) {upsert}",
+            put,
+        )
+    if gone:
+        cursor.executemany(f"DELETE FROM {table} WHERE chat_id = %s AND seq = %s", gone)
 
 
 def _searchable(message) -> bool:
@@ -101,23 +129,14 @@ class SearchIndex:
                 batch, self._waiting = self._waiting, {}
             if not batch:
                 return
-            put = [
-                SearchEntry(chat_id=chat_id, seq=seq, body=value[0], timestamp=value[1])
-                for (chat_id, seq), value in batch.items()
-                if value is not None
-            ]
+            put = [(c, s, v[0], v[1]) for (c, s), v in batch.items() if v is not None]
             gone = [key for key, value in batch.items() if value is None]
             try:
-                if put:
-                    SearchEntry.objects.bulk_create(
-                        put, update_conflicts=True, unique_fields=["chat_id", "seq"],
-                        update_fields=["body", "timestamp"],
-                    )  # fmt: skip
-                if gone:
-                    where = Q()
-                    for chat_id, seq in gone:
-                        where |= Q(chat_id=chat_id, seq=seq)
-                    SearchEntry.objects.filter(where).delete()
+                # Plain statements: building hundreds of model objects and compiling their
+                # INSERT each second held the GIL long enough to delay sockets' frames.
+                table = connection.ops.quote_name(SearchEntry._meta.db_table)
+                with connection.cursor() as cursor:
+                    _write(cursor, table, put, gone)
             except DatabaseError:
                 logger.exception(
                     "Search index not written for %d messages; they are not found by search",
