@@ -108,6 +108,15 @@ def test_ready_reports_each_dependency_with_its_latency(client):
     assert all(c["ok"] and c["ms"] >= 0 for c in body["checks"].values())
 
 
+def checks_once_cut(client, forwarder) -> dict:
+    """``/ready/``'s checks after the forwarder is cut (ready before); the answer is 503."""
+    assert client.get("/ready/").status_code == 200
+    forwarder.set_mode("cut")
+    answer = client.get("/ready/")
+    assert answer.status_code == 503
+    return answer.json()["checks"]
+
+
 def test_ready_is_503_naming_redis_when_redis_is_cut(client, settings, monkeypatch):
     from chat.ops import views
 
@@ -115,11 +124,7 @@ def test_ready_is_503_naming_redis_when_redis_is_cut(client, settings, monkeypat
     monkeypatch.setattr(views, "_redis_client", None)
     settings.REDIS_URL = f"redis://127.0.0.1:{forwarder.port}/0"
     try:
-        assert client.get("/ready/").status_code == 200
-        forwarder.set_mode("cut")
-        answer = client.get("/ready/")
-        assert answer.status_code == 503
-        checks = answer.json()["checks"]
+        checks = checks_once_cut(client, forwarder)
         assert checks["redis"]["ok"] is False and checks["database"]["ok"] is True
         assert checks["redis"]["ms"] < 5000
     finally:
@@ -144,11 +149,7 @@ def test_ready_is_503_naming_the_store_when_dynamodb_is_cut(
     here.cut_store = store
     settings.CHAT_STORE_BACKEND = "tests.test_operations.the_cut_store"
     try:
-        assert client.get("/ready/").status_code == 200
-        forwarder.set_mode("cut")
-        answer = client.get("/ready/")
-        assert answer.status_code == 503
-        checks = answer.json()["checks"]
+        checks = checks_once_cut(client, forwarder)
         assert checks["store"] == {"ok": False, "error": "StoreError", "ms": checks["store"]["ms"]}
     finally:
         forwarder.stop()

@@ -249,23 +249,26 @@
     meta.append(label);
   }
 
+  // A message's action button: its class, text, accessible name and what a click does.
+  function actionButton(className, text, label, onClick) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = className;
+    button.textContent = text;
+    button.setAttribute("aria-label", label);
+    button.addEventListener("click", onClick);
+    return button;
+  }
+
   // Reply and react on every message; edit and delete on your own.
   function messageActions(item, own) {
     const actions = document.createElement("div");
     actions.className = "actions";
-    const reply = document.createElement("button");
-    reply.type = "button";
-    reply.className = "reply";
-    reply.textContent = "Reply";
-    reply.setAttribute("aria-label", "Reply to this message");
-    reply.addEventListener("click", () => startReply(item));
-    const reactButton = document.createElement("button");
-    reactButton.type = "button";
-    reactButton.className = "react";
-    reactButton.textContent = "React";
-    reactButton.setAttribute("aria-label", "React with an emoji");
+    const reply = actionButton("reply", "Reply", "Reply to this message", () => startReply(item));
+    const reactButton = actionButton("react", "React", "React with an emoji", () =>
+      togglePalette(item, reactButton),
+    );
     reactButton.setAttribute("aria-expanded", "false");
-    reactButton.addEventListener("click", () => togglePalette(item, reactButton));
     actions.append(reply, reactButton);
     if (own) actions.append(...ownButtons(item));
     return actions;
@@ -278,6 +281,11 @@
       opener.setAttribute("aria-expanded", "false");
       return;
     }
+    const close = () => {
+      palette.remove();
+      opener.setAttribute("aria-expanded", "false");
+      opener.focus();
+    };
     const palette = document.createElement("div");
     palette.className = "palette";
     palette.setAttribute("role", "group");
@@ -291,18 +299,12 @@
         const row = item.querySelector(".reactions");
         const chip = [...row.querySelectorAll(".reaction")].find((c) => c.textContent.startsWith(`${emoji} `));
         react(item, emoji, !(chip && chip.getAttribute("aria-pressed") === "true"));
-        palette.remove();
-        opener.setAttribute("aria-expanded", "false");
-        opener.focus();
+        close();
       });
       palette.append(choice);
     }
     palette.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") {
-        palette.remove();
-        opener.setAttribute("aria-expanded", "false");
-        opener.focus();
-      }
+      if (event.key === "Escape") close();
     });
     opener.parentElement.after(palette);
     opener.setAttribute("aria-expanded", "true");
@@ -334,18 +336,8 @@
   }
 
   function ownButtons(item) {
-    const edit = document.createElement("button");
-    edit.type = "button";
-    edit.className = "edit";
-    edit.textContent = "Edit";
-    edit.setAttribute("aria-label", "Edit this message");
-    edit.addEventListener("click", () => startEdit(item));
-    const remove = document.createElement("button");
-    remove.type = "button";
-    remove.className = "delete";
-    remove.textContent = "Delete";
-    remove.setAttribute("aria-label", "Delete this message");
-    remove.addEventListener("click", () => {
+    const edit = actionButton("edit", "Edit", "Edit this message", () => startEdit(item));
+    const remove = actionButton("delete", "Delete", "Delete this message", () => {
       if (!window.confirm("Delete this message for everyone?")) return;
       socket.send({ action: "deleteMessage", chatId, messageId: item.dataset.messageId });
     });
