@@ -95,57 +95,58 @@ def test_down_refuses_a_stage_whose_database_is_protected_before_touching_anythi
 
 
 def test_up_creates_the_stage_on_moto_server_and_down_removes_it(moto_server):
+    # (dev: tests/test_commands.py makes tables of a "staging" stage on the same server.)
     url = moto_server.url
     ec2 = boto3.client("ec2", endpoint_url=url, region_name="us-east-1")
     vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
     subnets = ",".join(s["SubnetId"] for s in ec2.describe_subnets()["Subnets"][:2])
     settings = [f"VpcId={vpc}", f"PublicSubnets={subnets}", f"PrivateSubnets={subnets}"]
     args = ["--endpoint-url", url, "--without-types", ",".join(MOTO_LACKS)]
-    up = run_deploy("up", "staging", *args, *[a for s in settings for a in ("--set", s)])
+    up = run_deploy("up", "dev", *args, *[a for s in settings for a in ("--set", s)])
     assert up.returncode == 0, up.stdout + up.stderr
-    assert "chat-staging is up: https://chat-staging.example.com/" in up.stdout
+    assert "chat-dev is up: https://chat-dev.example.com/" in up.stdout
 
     cloudformation = boto3.client("cloudformation", endpoint_url=url, region_name="us-east-1")
-    stack = cloudformation.describe_stacks(StackName="chat-staging")["Stacks"][0]
+    stack = cloudformation.describe_stacks(StackName="chat-dev")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     dynamodb = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1")
-    tables = [t for t in dynamodb.list_tables()["TableNames"] if t.startswith("chat-staging-")]
+    tables = [t for t in dynamodb.list_tables()["TableNames"] if t.startswith("chat-dev-")]
     names = ("connections", "messages", "send-keys", "sequences")
-    assert sorted(tables) == [f"chat-staging-{n}" for n in names]
+    assert sorted(tables) == [f"chat-dev-{n}" for n in names]
     # (moto's CloudFormation does not apply TimeToLiveSpecification; the declared TTL is checked
     # against the store's in test_the_template_s_tables_are_the_store_s.)
-    messages = dynamodb.describe_table(TableName="chat-staging-messages")["Table"]
+    messages = dynamodb.describe_table(TableName="chat-dev-messages")["Table"]
     assert [i["IndexName"] for i in messages["GlobalSecondaryIndexes"]] == ["messageId-index"]
     s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
     account = "123456789012"
-    media = f"chat-staging-media-{account}"
+    media = f"chat-dev-media-{account}"
     rules = s3.get_bucket_encryption(Bucket=media)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     tags = s3.get_bucket_tagging(Bucket=media)["TagSet"]
-    assert {"Key": "chat:stage", "Value": "staging"} in tags
+    assert {"Key": "chat:stage", "Value": "dev"} in tags
     # (moto's CloudFormation applies a bucket's encryption and tags only: its public access
     # block, CORS and lifecycle rules are checked as declared, below.)
     iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1")
-    assert iam.get_role_policy(RoleName="chat-staging-app", PolicyName="chat-app")
-    deploy_bucket = f"chat-staging-deploy-{account}-us-east-1"
+    assert iam.get_role_policy(RoleName="chat-dev-app", PolicyName="chat-app")
+    deploy_bucket = f"chat-dev-deploy-{account}-us-east-1"
     (stored,) = s3.list_objects_v2(Bucket=deploy_bucket)["Contents"]
-    assert re.fullmatch(r"bundles/staging-\d{8}-\d{6}-[0-9a-f]{12}\.zip", stored["Key"])
+    assert re.fullmatch(r"bundles/dev-\d{8}-\d{6}-[0-9a-f]{12}\.zip", stored["Key"])
     s3.put_object(Bucket=media, Key="media/c/a/photo.png", Body=b"x")  # a file sent in a chat
 
     # Again: the stack is updated (a new bundle), not created twice.
-    again = run_deploy("up", "staging", *args, *[a for s in settings for a in ("--set", s)])
+    again = run_deploy("up", "dev", *args, *[a for s in settings for a in ("--set", s)])
     assert again.returncode == 0, again.stdout + again.stderr
     assert "update_stack" in again.stdout and "deploy bucket" in again.stdout
 
-    down = run_deploy("down", "staging", "--endpoint-url", url, "--yes")
+    down = run_deploy("down", "dev", "--endpoint-url", url, "--yes")
     assert down.returncode == 0, down.stdout + down.stderr
-    assert "emptied chat-staging-media" in down.stdout
-    remaining = [t for t in dynamodb.list_tables()["TableNames"] if t.startswith("chat-staging-")]
+    assert "emptied chat-dev-media" in down.stdout
+    remaining = [t for t in dynamodb.list_tables()["TableNames"] if t.startswith("chat-dev-")]
     assert remaining == []
     buckets = [b["Name"] for b in s3.list_buckets()["Buckets"]]
-    assert not [b for b in buckets if b.startswith("chat-staging-")]
+    assert not [b for b in buckets if b.startswith("chat-dev-")]
     with pytest.raises(iam.exceptions.NoSuchEntityException):
-        iam.get_role(RoleName="chat-staging-app")
+        iam.get_role(RoleName="chat-dev-app")
 
 
 # -- What moto cannot create: the declared properties ------------------------------------------
