@@ -261,3 +261,60 @@ def test_the_index_writer_writes_within_its_delay_and_a_rebuild_restores_it(
     found = api_as(alice).get("/api/search", {"q": "older"}).json()["results"]
     assert [r["message"]["message"] for r in found] == [f"older words {n}" for n in (2, 1, 0)]
     assert search_index().delay == 0
+
+
+def test_search_takes_hostile_queries_as_plain_words(pair, either_store):
+    alice, _, chat = pair
+    url = f"/api/chats/{chat.pk}/messages"
+    api_as(alice).post(url, {"message": "alpha beta gamma"}, format="json")
+    # Full-text query syntax, quotes, SQL: only the words count (all of them must match).
+    for query, found in [
+        ("alpha:* | !beta & 'gamma'", ["alpha beta gamma"]),
+        ("ALPHA\\ (beta) <-> gamma", ["alpha beta gamma"]),
+        ("alpha\u00a0beta", ["alpha beta gamma"]),
+        ("alpha'); DROP TABLE chat_searchentry; --", []),
+    ]:
+        answer = api_as(alice).get("/api/search", {"q": query})
+        assert answer.status_code == 200, (query, answer.content)
+        assert [r["message"]["message"] for r in answer.json()["results"]] == found, query
+    assert len(api_as(alice).get("/api/search", {"q": "gamma"}).json()["results"]) == 1
+    assert api_as(alice).get("/api/search", {"q": "alpha\x00"}).status_code == 400
+    assert api_as(alice).get("/api/search", {"q": "x" * 201}).status_code == 400
+    assert (
+        api_as(alice).get("/api/search", {"q": "alpha", "chatId": "not-a-chat"}).status_code == 400
+    )
+
+
+def test_many_members_reacting_at_once_count_once_each(make_user, make_chat):
+    import threading
+
+    from django.db import connections
+
+    from chat import services
+
+    people = [make_user() for _ in range(8)]
+    chat = make_chat(*people, name="crowd")
+    url = f"/api/chats/{chat.pk}/messages"
+    sent = api_as(people[0]).post(url, {"message": "vote now"}, format="json").json()
+    errors = []
+
+    def react(person):
+        try:
+            for _ in range(3):  # each person's retries too
+                services.reaction_set(
+                    chat_id=str(chat.pk), user_id=str(person.pk),
+                    message_id=sent["messageId"], emoji="👍", on=True,
+                )  # fmt: skip
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=react, args=(p,)) for p in people]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    (reaction,) = api_as(people[1]).get(url).json()["messages"][0]["reactions"]
+    assert reaction["count"] == 8 and len(set(reaction["userIds"])) == 8
