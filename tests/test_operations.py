@@ -133,7 +133,7 @@ def test_ready_is_503_naming_redis_when_redis_is_cut(client, settings, monkeypat
 
 
 def test_ready_is_503_naming_the_store_when_dynamodb_is_cut(
-    client, moto_server, dynamodb_store, settings
+    client, moto_server, dynamodb_store, settings, monkeypatch
 ):
     from chat.stores.dynamodb import MessageStore
 
@@ -144,9 +144,7 @@ def test_ready_is_503_naming_the_store_when_dynamodb_is_cut(
         client={"host": forwarder.url, "region": "us-east-1", "connect_timeout_seconds": 0.5,
                 "read_timeout_seconds": 0.5, "max_retry_attempts": 0, "max_pool_connections": 2},
     )  # fmt: skip
-    import tests.test_operations as here
-
-    here.cut_store = store
+    monkeypatch.setattr(sys.modules[__name__], "cut_store", store)
     settings.CHAT_STORE_BACKEND = "tests.test_operations.the_cut_store"
     try:
         checks = checks_once_cut(client, forwarder)
@@ -155,10 +153,11 @@ def test_ready_is_503_naming_the_store_when_dynamodb_is_cut(
         forwarder.stop()
 
 
-cut_store = None
+cut_store = None  # the store the test above puts behind a forwarder
 
 
 def the_cut_store():
+    """``CHAT_STORE_BACKEND`` of that test."""
     return cut_store
 
 

@@ -122,7 +122,6 @@ class CloudWatchReporter:
         self.namespace = namespace
         self.interval = interval
         self._last = {name: _value(c) for name, c in CLOUDWATCH_COUNTERS.items()}
-        self._stop = threading.Event()
 
     def record(self) -> dict:
         """The embedded-metric-format document for the growth since the last one."""
@@ -147,7 +146,8 @@ class CloudWatchReporter:
         logger.info("metrics", extra=self.record())
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while True:
+            time.sleep(self.interval)
             try:
                 self.report()
             except Exception:
@@ -156,6 +156,3 @@ class CloudWatchReporter:
     def start(self) -> "CloudWatchReporter":
         threading.Thread(target=self._run, name="cloudwatch-metrics", daemon=True).start()
         return self
-
-    def stop(self) -> None:
-        self._stop.set()
