@@ -1,7 +1,7 @@
 """Django admin: moderation of rooms, memberships, messages and users.
 
 Every change goes through the model or ``chat.moderation``, so open sockets hear of it
-(``chat.notices``), and every action is recorded in the admin log with who did it.
+(``chat.moderation.notices``), and every action is recorded in the admin log with who did it.
 """
 
 from django.conf import settings
@@ -14,8 +14,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from chat import moderation
 from chat.models import ChatRoom, Membership, StoredMessage
+from chat.moderation.actions import message_remove, user_ban
 from chat.payloads import iso_from_ms
 from chat.stores import get_store
 from chat.stores.base import HistoryPage, InvalidCursor, StoreError
@@ -133,7 +133,7 @@ class ChatRoomAdmin(admin.ModelAdmin):
         if request.method == "POST" and can_delete:
             seq = int(decimal_id(request.POST.get("seq", "")) or 0)
             try:
-                message = moderation.message_remove(chat_id=str(chat.pk), seq=seq)
+                message = message_remove(chat_id=str(chat.pk), seq=seq)
             except StoreError:
                 self.message_user(request, "The message store is unreachable.", messages.ERROR)
                 return redirect(request.get_full_path())
@@ -216,7 +216,7 @@ if settings.CHAT_STORE == "orm":
                 pk__in={m.chat_id for m in queryset}
             )}  # fmt: skip
             for message in queryset:
-                moderation.message_remove(chat_id=message.chat_id, seq=message.seq)
+                message_remove(chat_id=message.chat_id, seq=message.seq)
                 room = rooms.get(message.chat_id)
                 if room is not None:
                     self.log_change(
@@ -242,6 +242,6 @@ class ChatUserAdmin(UserAdmin):
             if user == request.user:
                 self.message_user(request, "You cannot ban yourself.", messages.ERROR)
                 continue
-            ended = moderation.user_ban(user)
+            ended = user_ban(user)
             self.log_change(request, user, f"Banned: deactivated, {ended} session(s) ended")
         self.message_user(request, "Banned the selected users.", messages.SUCCESS)

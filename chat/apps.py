@@ -8,7 +8,7 @@ class ChatConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
-        from chat.moderation import connect_signals
+        from chat.moderation.signals import connect_signals
 
         connect_signals()
         if settings.CHAT_METRICS_NAMESPACE:

@@ -2,7 +2,7 @@
 
 Callers (views, API endpoints, consumers) parse and authorize; services validate and persist.
 Real-time events are emitted by the caller once a service has returned, i.e. after the write
-is durable (see ``chat.events``).
+is durable (see ``chat.realtime.events``).
 """
 
 import time
@@ -16,10 +16,11 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from chat import errors, moderation, selectors
+from chat import errors, selectors
 from chat.media.uploads import attachments_claim
 from chat.models import ChatRoom, Contact, Membership, Presence, Reaction
-from chat.notices import notify, notify_chat
+from chat.moderation.actions import message_remove
+from chat.moderation.notices import notify, notify_chat
 from chat.ops import metrics
 from chat.stores import get_store
 from chat.stores.base import Message, NewMessage, StoreError
@@ -309,9 +310,7 @@ def message_delete(*, chat_id: str, message_id: str, user_id: str) -> Message:
     if message.deleted:
         return message
     with errors.store_unavailable_as_error():
-        return (
-            moderation.message_remove(chat_id=chat_id, seq=message.seq, original=message) or message
-        )
+        return message_remove(chat_id=chat_id, seq=message.seq, original=message) or message
 
 
 def reaction_set(*, chat_id: str, user_id: str, message_id: str, emoji: str, on: bool) -> dict:

@@ -14,8 +14,8 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from chat.routing import websocket_urlpatterns  # noqa: E402
-from chat.socket_auth import SameOriginMiddleware, SessionAuthMiddleware  # noqa: E402
+from chat.realtime.routing import websocket_urlpatterns  # noqa: E402
+from chat.realtime.socket_auth import SameOriginMiddleware, SessionAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -125,7 +125,7 @@ CHAT_DB_THREADS = env.int(
 # PostgreSQL: connections come from a pool. Under ASGI each HTTP request runs in a thread of
 # its own, so a kept connection would not outlive its request: without the pool every request
 # opened a connection and warmed a new server process's caches. Requests borrow one for their
-# duration; each socket worker thread keeps the one it took (chat.consumers).
+# duration; each socket worker thread keeps the one it took (chat.realtime.consumers).
 DB_POOL = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
     "DJANGO_DB_POOL", default=True
 )
@@ -225,10 +225,12 @@ if CHAT_STATIC_BUCKET:
     }
 
 # --- Fan-out between processes: Redis pub/sub when REDIS_URL is set, else in-process. ---
-# Sockets receive broadcasts through chat.fanout, one Redis subscription per chat and process,
-# all on one connection; no channel layer is needed.
+# Sockets receive broadcasts through chat.realtime.fanout, one Redis subscription per chat and
+# process, all on one connection; no channel layer is needed.
 REDIS_URL = env.str("REDIS_URL", default="")
-CHAT_FANOUT_BACKEND = "chat.fanout.RedisFanout" if REDIS_URL else "chat.fanout.LocalFanout"
+CHAT_FANOUT_BACKEND = (
+    "chat.realtime.fanout.RedisFanout" if REDIS_URL else "chat.realtime.fanout.LocalFanout"
+)
 # Redis connections a process may open for publishing; past it, publishers wait for one (a
 # publish takes about 0.1 ms). Opening one costs a connect and, in redis-py 8, a read of package
 # metadata: under a burst a large cap opened hundreds (8% of the server's time in a profile).

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from chat import services
-from chat.db import close_worker_connections
+from chat.realtime.db import close_worker_connections
 from tests.servers import AWS_TEST_ENV, MotoServer
 
 _numbers = itertools.count(1)
@@ -31,7 +31,7 @@ def _budgets_start_full():
     from django.core.cache import caches
     from django.core.cache.backends.locmem import LocMemCache
 
-    from chat.ratelimit import user_budgets
+    from chat.realtime.ratelimit import user_budgets
 
     if isinstance(caches["default"], LocMemCache):
         caches["default"].clear()

@@ -9,7 +9,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from chat.models import Membership
-from chat.registry import get_registry
+from chat.realtime.registry import get_registry
 from chat.stores import get_store
 from chatsite.asgi import application
 from tests.frames import send_message

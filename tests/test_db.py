@@ -13,7 +13,7 @@ SCRIPT = """
 import asyncio, contextvars, json
 from django.conf import settings
 from django.db import DatabaseError, connection
-from chat.db import database_sync_to_async
+from chat.realtime.db import database_sync_to_async
 
 def backend():
     with connection.cursor() as cursor:

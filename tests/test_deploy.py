@@ -385,7 +385,7 @@ def test_the_instance_role_allows_the_app_s_calls_and_nothing_else(
     from django.core.management import call_command
     from storages.backends.s3 import S3ManifestStaticStorage
 
-    from chat import moderation
+    from chat.moderation.actions import message_remove
     from chat.stores.base import Connection, NewMessage
     from tests.clients import api_as
     from tests.test_media import png, upload_url
@@ -445,7 +445,7 @@ def test_the_instance_role_allows_the_app_s_calls_and_nothing_else(
         )
         .json()
     )
-    moderation.message_remove(chat_id=str(chat.pk), seq=message["seq"])
+    message_remove(chat_id=str(chat.pk), seq=message["seq"])
     stale = upload_url(alice, str(chat.pk), data=png()).json()
     httpx.post(stale["url"], data=stale["fields"], files={"file": ("p.png", png())})
     from chat.models import Upload
@@ -517,7 +517,8 @@ def test_the_bundle_holds_what_elastic_beanstalk_reads(tmp_path):
     for required in ["Procfile", "requirements.txt", "manage.py", ".platform/nginx/nginx.conf",
                      ".platform/nginx/conf.d/elasticbeanstalk/00_application.conf",
                      ".platform/nginx/conf.d/elasticbeanstalk/healthd.conf",
-                     ".ebextensions/01_chat.config", "chatsite/asgi.py", "chat/consumers.py",
+                     ".ebextensions/01_chat.config", "chatsite/asgi.py",
+                     "chat/realtime/consumers.py",
                      "templates/base.html", "static/chat/room.js"]:  # fmt: skip
         assert required in names, required
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]

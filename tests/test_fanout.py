@@ -9,7 +9,7 @@ import uuid
 import pytest
 import redis
 
-from chat.fanout import RedisFanout
+from chat.realtime.fanout import RedisFanout
 from tests.servers import RedisServer
 
 

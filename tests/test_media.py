@@ -396,7 +396,7 @@ def test_collectstatic_puts_hashed_files_in_the_bucket_and_pages_use_the_cdn(mot
 
 
 def test_deleting_a_message_or_a_room_deletes_its_files(pair, make_user, local_media):
-    from chat import moderation
+    from chat.moderation.actions import message_remove
 
     alice, bob, _, chat = pair
     chat_id = str(chat.pk)
@@ -415,7 +415,7 @@ def test_deleting_a_message_or_a_room_deletes_its_files(pair, make_user, local_m
     assert files() == sorted(
         [first["attachments"][0]["id"]] * 2 + [second["attachments"][0]["id"]] * 2
     )
-    moderation.message_remove(chat_id=chat_id, seq=first["seq"])
+    message_remove(chat_id=chat_id, seq=first["seq"])
     assert files() == [second["attachments"][0]["id"]] * 2  # the file and its thumbnail
     client = Client()
     client.force_login(bob)

@@ -69,10 +69,10 @@ async def test_a_socket_s_log_lines_carry_its_socket_user_and_chat(pair, caplog,
         raise RuntimeError("the store fell over")
 
     monkeypatch.setattr(services, "message_send", broken)
-    with caplog.at_level(logging.ERROR, logger="chat.consumers"):
+    with caplog.at_level(logging.ERROR, logger="chat.realtime.consumers"):
         answer = await send(socket, send_message(str(chat.pk), "hi", "k1"))
     assert answer["code"] == "internal_error"
-    (line,) = json_lines([r for r in caplog.records if r.name == "chat.consumers"])
+    (line,) = json_lines([r for r in caplog.records if r.name == "chat.realtime.consumers"])
     assert line["chat_id"] == str(chat.pk) and line["user_id"] == str(alice.pk)
     assert re.fullmatch(r"[0-9a-f]{32}", line["socket_id"])
     assert "RuntimeError: the store fell over" in line["exc_info"]

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from chat.outbox import Outbox
+from chat.realtime.outbox import Outbox
 
 
 async def test_frames_are_written_in_order_and_an_idle_outbox_holds_no_task():

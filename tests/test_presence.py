@@ -5,7 +5,7 @@ import pytest
 from channels.db import database_sync_to_async
 from rest_framework.test import APIClient
 
-from chat.registry import get_registry
+from chat.realtime.registry import get_registry
 from tests.test_moderation import logged_in, socket_of
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,7 +7,7 @@ import uuid
 import pytest
 import redis.asyncio as redis
 
-from chat.ratelimit import WINDOW, SharedLimits, UserBudgets
+from chat.realtime.ratelimit import WINDOW, SharedLimits, UserBudgets
 from tests.servers import RedisServer, free_port
 
 
@@ -126,7 +126,7 @@ async def test_without_redis_the_processs_own_limits_still_hold(settings, caplog
     assert budgets.open("7", "third", lambda: None) is None
     limit = sockets[0].limit
     assert [limit.take(), limit.take(), limit.take()] == [True, True, False]
-    with caplog.at_level(logging.WARNING, logger="chat.ratelimit"):
+    with caplog.at_level(logging.WARNING, logger="chat.realtime.ratelimit"):
         await budgets.shared.flush()
     assert "reporting to Redis failed" in caplog.text
     assert not any(s.refused for s in sockets)

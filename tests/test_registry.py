@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from chat.registry import ConnectionRegistry
+from chat.realtime.registry import ConnectionRegistry
 from chat.stores.base import Connection, StoreError
 
 
@@ -29,7 +29,7 @@ class RecordingStore:
 @pytest.fixture
 def store(monkeypatch):
     recording = RecordingStore()
-    monkeypatch.setattr("chat.registry.get_store", lambda: recording)
+    monkeypatch.setattr("chat.realtime.registry.get_store", lambda: recording)
     return recording
 
 
@@ -76,7 +76,7 @@ async def test_nothing_runs_while_nothing_waits(store):
 
 async def test_a_failed_write_is_logged_and_later_writes_still_go(monkeypatch, caplog):
     failing = RecordingStore(fail=True)
-    monkeypatch.setattr("chat.registry.get_store", lambda: failing)
+    monkeypatch.setattr("chat.realtime.registry.get_store", lambda: failing)
     registry = ConnectionRegistry()
     registry.put(socket(uuid.uuid4().int))
     await registry.flush()

@@ -2,9 +2,9 @@
 
 import asyncio
 
-from chat import events
-from chat.fanout import LocalFanout
-from chat.sequencer import Sequencer, seq_of
+from chat.realtime import events
+from chat.realtime.fanout import LocalFanout
+from chat.realtime.sequencer import Sequencer, seq_of
 from chat.stores.base import Message
 
 

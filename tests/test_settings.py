@@ -76,6 +76,6 @@ def test_redis_url_selects_redis_fan_out_with_a_blocking_pool():
     )
     env = {"DJANGO_DEBUG": "1"}
     result = manage("shell", "--no-imports", "-c", script, **env)
-    assert result.stdout.split() == ["chat.fanout.LocalFanout", "32", "{}"], result.stderr
+    assert result.stdout.split() == ["chat.realtime.fanout.LocalFanout", "32", "{}"], result.stderr
     result = manage("shell", "--no-imports", "-c", script, REDIS_URL="redis://127.0.0.1:1/0", **env)
-    assert result.stdout.split()[0] == "chat.fanout.RedisFanout"
+    assert result.stdout.split()[0] == "chat.realtime.fanout.RedisFanout"

@@ -224,9 +224,9 @@ class MessageStore(base.MessageStore):
 
     def connections_write(self, *, put, remove):
         # Plain statements, many sockets each: after a deploy thousands open, join and close at
-        # once (chat.registry batches their writes). On PostgreSQL the rows go as five arrays,
-        # so the statement's text is the same whatever their number (the driver parses a query
-        # text once, not every batch of a new size).
+        # once (chat.realtime.registry batches their writes). On PostgreSQL the rows go as five
+        # arrays, so the statement's text is the same whatever their number (the driver parses a
+        # query text once, not every batch of a new size).
         table = _connection_table()
         upsert = (
             "ON CONFLICT (connection_id) DO UPDATE SET user_id = excluded.user_id, "

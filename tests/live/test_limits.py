@@ -10,7 +10,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from chat.ratelimit import SYNC_DELAY, WINDOW
+from chat.realtime.ratelimit import SYNC_DELAY, WINDOW
 from tests.live.cluster import Cluster
 from tests.live.users import LiveUser
 from tests.servers import Daphne, Uvicorn

@@ -4,7 +4,7 @@ reach the store: it was down, say; the log names them)."""
 from django.core.management.base import BaseCommand, CommandError
 
 from chat.models import ChatRoom
-from chat.protocol import canonical_chat_id
+from chat.realtime.protocol import canonical_chat_id
 from chat.stores import get_store
 
 

@@ -2,8 +2,8 @@
 
 Staff change users, memberships and rooms in Django admin, people log out and change their
 passwords in the pages, scripts use the shell. Each such change is a model change, so the
-notices to sockets (``chat.notices``) are sent from model signals, after the change commits,
-instead of from each place that can make it:
+notices to sockets (``chat.moderation.notices``) are sent from model signals, after the change
+commits, instead of from each place that can make it:
 
 - a session ended (logout, deleted) -> ``sessionEnded``: its sockets close with 4401;
 - a user saved (password, active flag, ...) or deleted -> ``userChanged``: their sockets
@@ -16,21 +16,15 @@ instead of from each place that can make it:
   counter) is deleted from the message store once the deletion commits.
 """
 
-import logging
-
-from django.contrib.auth import SESSION_KEY, get_user_model
+from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_out
 from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
-from django.utils import timezone
 
-from chat.media.storage import media_storage
-from chat.models import ChatRoom, Membership, Reaction, Upload
-from chat.notices import notify, notify_chat, session_tag
-from chat.stores import get_store
-
-logger = logging.getLogger(__name__)
+from chat.models import ChatRoom, Membership
+from chat.moderation.actions import files_delete, history_delete
+from chat.moderation.notices import notify, session_tag
 
 
 def _logged_out(sender, request, user, **kwargs):
@@ -86,21 +80,6 @@ def _chat_deleted(sender, instance, **kwargs):
     transaction.on_commit(lambda: (history_delete(chat_id), files_delete(files)))
 
 
-def history_delete(chat_id: str) -> int:
-    """Delete a deleted chat's messages from the message store; logged loudly if it fails
-    (``manage.py delete_chat_history`` deletes them later)."""
-    try:
-        deleted = get_store().chat_delete(chat_id)
-    except Exception:
-        logger.exception(
-            "The history of deleted chat %s is still in the message store; delete it with "
-            "`manage.py delete_chat_history %s`", chat_id, chat_id,
-        )  # fmt: skip
-        return 0
-    logger.info("Deleted chat %s: %d messages deleted from the message store", chat_id, deleted)
-    return deleted
-
-
 def connect_signals() -> None:
     """Called once, when the app is ready."""
     User = get_user_model()
@@ -114,52 +93,3 @@ def connect_signals() -> None:
     post_save.connect(_chat_saved, sender=ChatRoom, dispatch_uid="chat-room-saved")
     pre_delete.connect(_chat_deleting, sender=ChatRoom, dispatch_uid="chat-room-deleting")
     post_delete.connect(_chat_deleted, sender=ChatRoom, dispatch_uid="chat-room-deleted")
-
-
-# -- Moderators' actions (Django admin calls these; each change sends its own notices) -------
-
-
-def message_remove(*, chat_id: str, seq: int, original=None):
-    """Make a message a tombstone (text and attachments erased, its place kept), delete its
-    files, and tell the chat's open pages (``messageDeleted``); the tombstone, or None if there
-    is no such message. ``original``: the message, if the caller has read it already."""
-    store = get_store()
-    if original is None:
-        original = store.messages_at(chat_id, [seq]).get(seq)
-    message = store.message_delete(chat_id, seq)
-    if message is not None:
-        Reaction.objects.filter(chat_id=chat_id, seq=seq).delete()
-        attachments = original.attachments if original is not None else ()
-        files_delete(
-            [key for a in attachments for key in (a.get("key"), a.get("thumbnailKey")) if key]
-        )
-        Upload.objects.filter(pk__in=[a.get("id") for a in attachments if a.get("id")]).delete()
-        notify_chat(
-            chat_id, {"type": "messageDeleted", "seq": seq, "messageId": message.message_id}
-        )
-    return message
-
-
-def files_delete(keys: list[str]) -> None:
-    """Delete stored files (a deleted message's or room's); a failure is logged with the keys."""
-    storage = media_storage()
-    for key in keys:
-        try:
-            storage.delete(key)
-        except Exception:
-            logger.exception("Could not delete the file %s; delete it by hand", key)
-
-
-def user_ban(user) -> int:
-    """Deactivate the user and end every session of theirs (their sockets close with 4403);
-    returns how many sessions were ended."""
-    ended = 0
-    user_id = str(user.pk)
-    with transaction.atomic():  # the notices go once it is all done
-        user.is_active = False
-        user.save(update_fields=["is_active"])
-        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
-            if str(session.get_decoded().get(SESSION_KEY)) == user_id:
-                session.delete()
-                ended += 1
-    return ended

@@ -13,17 +13,18 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chat import errors, events, selectors, services
-from chat.db import database_sync_to_async
-from chat.fanout import get_fanout
-from chat.notices import get_notices, session_tag
+from chat import errors, selectors, services
+from chat.moderation.notices import get_notices, session_tag
 from chat.ops import logs, metrics
-from chat.outbox import Outbox
 from chat.payloads import ack_payload
-from chat.protocol import ProtocolError, parse_frame
-from chat.ratelimit import user_budgets
-from chat.registry import get_registry
-from chat.socket_auth import session_close_code
+from chat.realtime import events
+from chat.realtime.db import database_sync_to_async
+from chat.realtime.fanout import get_fanout
+from chat.realtime.outbox import Outbox
+from chat.realtime.protocol import ProtocolError, parse_frame
+from chat.realtime.ratelimit import user_budgets
+from chat.realtime.registry import get_registry
+from chat.realtime.socket_auth import session_close_code
 from chat.stores.base import Connection
 
 logger = logging.getLogger(__name__)
@@ -35,15 +36,15 @@ def _handler_name(action: str) -> str:
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
-    """Speaks the protocol of ``chat.protocol`` for one logged-in user.
+    """Speaks the protocol of ``chat.realtime.protocol`` for one logged-in user.
 
-    Broadcast frames reach it through the fan-out (``chat.fanout``), not the channel layer.
+    Broadcast frames reach it through the fan-out (``chat.realtime.fanout``), not the channel layer.
     """
 
     async def __call__(self, scope, receive, send):
-        # Broadcasts come through chat.fanout, not a channel layer, so the socket's messages
-        # are read straight from the server: Channels' loop makes a task and an asyncio.wait
-        # for every frame received, and keeps a task waiting for each idle socket.
+        # Broadcasts come through chat.realtime.fanout, not a channel layer, so the socket's
+        # messages are read straight from the server: Channels' loop makes a task and an
+        # asyncio.wait for every frame received, and keeps a task waiting for each idle socket.
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         if self.channel_layer is not None:
             return await super().__call__(scope, receive, send)
@@ -56,7 +57,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message):
         # Channels closes stale database connections before every handler: a hop to a thread
         # and back for each frame (a quarter of the event loop's time in a profile under load).
-        # Here every database call looks after its own connection (chat.db), so it is skipped.
+        # Here every database call looks after its own connection (chat.realtime.db), so it is
+        # skipped.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -125,7 +127,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.base_send({"type": "websocket.send", "text": text})
 
     def notice(self, notice: dict) -> None:
-        """A change made elsewhere that may concern this socket (``chat.notices``)."""
+        """A change made elsewhere that may concern this socket (``chat.moderation.notices``)."""
         kind, chat_id = notice.get("type"), notice.get("chatId")
         if kind == "sessionEnded" and notice.get("session") == self.session_tag:
             self._later(self._check_session(ended=True))
@@ -222,7 +224,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=events.frame(payload))
 
     def _register(self, **changes) -> None:
-        # The socket's row in the connection registry, written soon (chat.registry batches).
+        # The socket's row in the connection registry, written soon (chat.realtime.registry
+        # batches).
         self.registration = replace(
             self.registration, ttl=int(time.time()) + settings.CHAT_CONNECTION_TTL, **changes
         )

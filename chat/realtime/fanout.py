@@ -2,10 +2,11 @@
 
 Each process keeps its own sockets per chat. ``LocalFanout`` (one process) hands a frame to
 them directly; ``RedisFanout`` also subscribes once per chat that has sockets here to a Redis
-pub/sub channel (all over one connection, ``chat.subscriber``), so a frame crosses Redis once
-per process, not once per socket. Frames arrive already serialized (once, by the publisher);
-a chat's ``message`` frames go out in seq order (``chat.sequencer``) and are put in each
-socket's outbox; the socket writes them in order, so one slow socket never holds up the others.
+pub/sub channel (all over one connection, ``chat.realtime.subscriber``), so a frame crosses
+Redis once per process, not once per socket. Frames arrive already serialized (once, by the
+publisher); a chat's ``message`` frames go out in seq order (``chat.realtime.sequencer``) and are
+put in each socket's outbox; the socket writes them in order, so one slow socket never holds up
+the others.
 
 The backend is named by ``settings.CHAT_FANOUT_BACKEND``; ``get_fanout()`` returns the
 process's instance.
@@ -26,8 +27,8 @@ from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from chat.ops.metrics import FRAMES_DELIVERED, REDIS_SECONDS, timed
-from chat.sequencer import Sequencer, seq_of
-from chat.subscriber import RedisSubscriber
+from chat.realtime.sequencer import Sequencer, seq_of
+from chat.realtime.subscriber import RedisSubscriber
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class LocalFanout:
 
     def deliver_here(self, chat_id: str, text: str) -> None:
         """Hand a serialized frame to this process's sockets joined to the chat (for a frame
-        that already reached every process some other way, ``chat.notices``)."""
+        that already reached every process some other way, ``chat.moderation.notices``)."""
         self._received(chat_id, text)
 
     def _received(self, chat_id: str, text: str) -> None:
@@ -151,7 +152,8 @@ class RedisFanout(LocalFanout):
             self._subscriber.unsubscribe(self._channel(chat_id))
 
     def client(self) -> redis.Redis:
-        """The process's Redis client (its pool), for other shared state (chat.ratelimit)."""
+        """The process's Redis client (its pool), for other shared state
+        (chat.realtime.ratelimit)."""
         self._connect()
         return self._redis
 

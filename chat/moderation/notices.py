@@ -23,9 +23,9 @@ import redis
 from django.conf import settings
 from django.db import transaction
 
-from chat.events import frame
-from chat.fanout import JOIN_TIMEOUT, RedisFanout, get_fanout
 from chat.ops.logs import detached
+from chat.realtime.events import frame
+from chat.realtime.fanout import JOIN_TIMEOUT, RedisFanout, get_fanout
 
 logger = logging.getLogger(__name__)
 

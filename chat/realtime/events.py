@@ -8,9 +8,9 @@ already stored and clients catch up with ``sync``.
 import json
 import logging
 
-from chat.fanout import get_fanout
 from chat.ops.metrics import BROADCAST_FAILURES
 from chat.payloads import message_payload
+from chat.realtime.fanout import get_fanout
 from chat.stores.base import Message
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,8 @@ def frame(payload: dict) -> str:
 def message_frame(message: Message, quoted: Message | None = None) -> str:
     """The ``message`` frame every member socket receives for a new message.
 
-    ``seq`` comes first: the fan-out orders a chat's frames by it (``chat.sequencer.seq_of``).
+    ``seq`` comes first: the fan-out orders a chat's frames by it
+    (``chat.realtime.sequencer.seq_of``).
     """
     return frame(
         {

@@ -16,8 +16,8 @@ import functools
 import logging
 import time
 
-from chat.db import database_sync_to_async
 from chat.ops.logs import detached
+from chat.realtime.db import database_sync_to_async
 from chat.services import presence_seen
 from chat.stores import get_store
 from chat.stores.base import Connection

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.http import is_same_domain
 
-from chat.db import database_sync_to_async
+from chat.realtime.db import database_sync_to_async
 
 
 class _HandshakeSession(db_sessions.SessionStore):

@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from chat.fanout import get_fanout
 from chat.ops.logs import detached
+from chat.realtime.fanout import get_fanout
 
 logger = logging.getLogger(__name__)
 
