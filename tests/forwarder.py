@@ -51,7 +51,16 @@ class Forwarder:
         done.wait(5)
 
     def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        """Close every connection it holds, then its loop (no task is left pending)."""
+
+        async def shut_down():
+            handlers = asyncio.all_tasks() - {asyncio.current_task()}
+            for task in handlers:
+                task.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
+            self._loop.stop()
+
+        asyncio.run_coroutine_threadsafe(shut_down(), self._loop)
         self._thread.join(10)
 
     def _serve(self) -> None:
@@ -64,6 +73,7 @@ class Forwarder:
             self._loop.run_forever()
         finally:
             server.close()
+            self._loop.close()
 
     async def _handle(self, client_reader, client_writer):
         self._connections.add(client_writer)
