@@ -155,10 +155,13 @@ class SearchIndex:
         while True:
             time.sleep(self.delay)
             try:
-                close_old_connections()
                 self.flush()
             except Exception:
                 logger.exception("Search index writer failed; retrying")
+            finally:
+                # Given back after each write, not held through the sleep (a pooled connection
+                # goes back to the pool; an unpooled one past its age is closed).
+                close_old_connections()
 
 
 _index = None
