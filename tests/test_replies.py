@@ -318,3 +318,41 @@ def test_many_members_reacting_at_once_count_once_each(make_user, make_chat):
     assert errors == []
     (reaction,) = api_as(people[1]).get(url).json()["messages"][0]["reactions"]
     assert reaction["count"] == 8 and len(set(reaction["userIds"])) == 8
+
+
+def test_the_index_writer_keeps_every_text_of_a_burst_from_many_threads():
+    # Eight senders' threads put at once while the writer thread swaps the batch out under
+    # them: every text is written, none twice, none lost in a swap.
+    import threading
+    import time
+
+    from chat.models import SearchEntry
+    from chat.stores.base import Message
+    from chat.stores.textsearch import SearchIndex
+
+    index = SearchIndex(delay=0.1)
+    chat_id = "7" * 32
+
+    def sender(n: int):
+        for i in range(50):
+            seq = n * 50 + i + 1
+            index.put(
+                Message(
+                    chat_id=chat_id, seq=seq, message_id=f"m{seq}", user_id="1",
+                    username="alice", body=f"burst {seq}", client_message_id=f"c{seq}",
+                    timestamp=seq, attachments=(), deleted=False, edited_at=None, kind="text",
+                    reply_to=0,
+                )
+            )  # fmt: skip
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    deadline = time.monotonic() + 10
+    while SearchEntry.objects.filter(chat_id=chat_id).count() < 400:
+        assert time.monotonic() < deadline, "the writer did not write every text"
+        time.sleep(0.05)
+    rows = dict(SearchEntry.objects.filter(chat_id=chat_id).values_list("seq", "body"))
+    assert rows == {seq: f"burst {seq}" for seq in range(1, 401)}
