@@ -11,6 +11,8 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from chat.media.types import is_active as is_active_type
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -185,6 +187,11 @@ CHAT_UPLOAD_TYPES = env.list(
         "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
     ],
 )  # fmt: skip
+if [t for t in CHAT_UPLOAD_TYPES if is_active_type(t)]:
+    raise ImproperlyConfigured(
+        "CHAT_UPLOAD_TYPES may not name types a browser runs or renders as a page (HTML, SVG, "
+        f"XML, JavaScript, CSS): {', '.join(t for t in CHAT_UPLOAD_TYPES if is_active_type(t))}."
+    )
 # How long an upload URL is valid, in seconds (at most 5 minutes).
 CHAT_UPLOAD_EXPIRES = min(env.int("CHAT_UPLOAD_EXPIRES", default=300), 300)
 CHAT_ATTACHMENTS_PER_MESSAGE = env.int("CHAT_ATTACHMENTS_PER_MESSAGE", default=10)
@@ -361,8 +368,16 @@ if CHAT_MEDIA == "s3":
     _DIRECTIVES["connect-src"] += _bucket_origins(CHAT_MEDIA_BUCKET)
     _DIRECTIVES["img-src"] += _CDN or _bucket_origins(CHAT_MEDIA_BUCKET)
 if CHAT_STATIC_BUCKET:
+    # Scripts, styles and fonts only from the static files' path: members' files are served
+    # from the same CDN (under /media/), and no file of theirs may be a script the pages trust.
+    if _CDN:
+        _STATIC_SOURCES = [f"{_CDN[0]}/static/"]
+    elif AWS_ENDPOINT_URL_S3:  # path-style: one host for every bucket
+        _STATIC_SOURCES = [f"{AWS_ENDPOINT_URL_S3.rstrip('/')}/{CHAT_STATIC_BUCKET}/static/"]
+    else:
+        _STATIC_SOURCES = [f"{origin}/static/" for origin in _bucket_origins(CHAT_STATIC_BUCKET)]
     for _directive in ("script-src", "style-src", "font-src", "img-src"):
-        _DIRECTIVES[_directive] += _CDN or _bucket_origins(CHAT_STATIC_BUCKET)
+        _DIRECTIVES[_directive] += _STATIC_SOURCES
     STATIC_URL = f"{(_CDN or _bucket_origins(CHAT_STATIC_BUCKET))[0]}/static/"
 # Account pages: failed log-ins per username and per client address in 15 minutes, and sign-ups
 # per address in an hour, before the page refuses more (chat.budgets).

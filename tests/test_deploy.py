@@ -166,6 +166,16 @@ def test_the_cdn_reads_private_buckets_through_origin_access_control():
     assert [(b["PathPattern"], b["TargetOriginId"]) for b in behaviors] == [("/media/*", "media")]
     for config in [distribution["DistributionConfig"]["DefaultCacheBehavior"], *behaviors]:
         assert config["ViewerProtocolPolicy"] == "redirect-to-https"
+    # Members' files: never sniffed, sandboxed when opened on their own.
+    (media,) = behaviors
+    assert media["ResponseHeadersPolicyId"] == {"Ref": "MediaHeadersPolicy"}
+    headers = of_type("AWS::CloudFront::ResponseHeadersPolicy")["MediaHeadersPolicy"]
+    security = headers["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert security["ContentTypeOptions"] == {"Override": True}
+    assert security["ContentSecurityPolicy"] == {
+        "ContentSecurityPolicy": "default-src 'none'; sandbox",
+        "Override": True,
+    }
     policies = of_type("AWS::S3::BucketPolicy")
     for name, prefix in (("MediaBucketPolicy", "media/*"), ("StaticBucketPolicy", "static/*")):
         read, tls = policies[name]["PolicyDocument"]["Statement"]

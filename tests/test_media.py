@@ -335,6 +335,96 @@ def test_an_upload_to_s3_is_attached_and_served_from_the_cdn(pair, s3_media):
     assert ticket["attachmentId"] in described["url"]
 
 
+def _sent_to_s3(user, chat_id, data, *, name, content_type):
+    ticket = upload_url(user, chat_id, name, content_type, data=data).json()
+    posted = httpx.post(ticket["url"], data=ticket["fields"], files={"file": (name, data)})
+    assert posted.status_code == 204, posted.text
+    sent = api_as(user).post(
+        f"/api/chats/{chat_id}/messages",
+        {"message": name, "attachments": [ticket["attachmentId"]]}, format="json",
+    )  # fmt: skip
+    assert sent.status_code == 201, sent.content
+    (described,) = sent.json()["attachments"]
+    return described
+
+
+def test_s3_objects_carry_the_checked_type_never_one_guessed_from_the_name(pair, s3_media):
+    client, bucket = s3_media
+    alice, _, _, chat = pair
+    chat_id = str(chat.pk)
+    # A polyglot: a real PNG with a page after its end, named as a page.
+    polyglot = png() + b"<html><script>alert(document.domain)</script></html>"
+    cases = [
+        ("invoice.html", "text/plain", b"<html><script>alert(1)</script></html>"),
+        ("lib.js", "text/plain", b"alert(document.cookie)"),
+        ("pic.svg", "text/plain", b"<svg xmlns='http://www.w3.org/2000/svg'/>"),
+        ("photo.html", "image/png", polyglot),
+    ]
+    for name, content_type, data in cases:
+        described = _sent_to_s3(alice, chat_id, data, name=name, content_type=content_type)
+        key = described["url"].removeprefix("https://cdn.example.test/")
+        head = client.head_object(Bucket=bucket, Key=key)
+        assert head["ContentType"] == content_type, name
+        if content_type == "image/png":
+            assert head["ContentDisposition"] == f'inline; filename="{name}"'
+            thumbnail = described["thumbnailUrl"].removeprefix("https://cdn.example.test/")
+            assert client.head_object(Bucket=bucket, Key=thumbnail)["ContentType"] == "image/jpeg"
+        else:
+            assert head["ContentDisposition"] == f'attachment; filename="{name}"'
+
+
+def test_file_names_outside_ascii_are_encoded_in_the_object_s_disposition(pair, s3_media):
+    client, bucket = s3_media
+    alice, _, _, chat = pair
+    described = _sent_to_s3(
+        alice, str(chat.pk), "ünï".encode(), name="Grüße.txt", content_type="text/plain"
+    )
+    key = described["url"].removeprefix("https://cdn.example.test/")
+    head = client.head_object(Bucket=bucket, Key=key)
+    assert head["ContentDisposition"] == "attachment; filename*=utf-8''Gr%C3%BC%C3%9Fe.txt"
+
+
+def test_types_a_browser_runs_are_refused_even_when_configured(pair, settings):
+    alice, _, _, chat = pair
+    active = ["image/svg+xml", "text/html", "application/xhtml+xml", "text/javascript", "text/xml"]
+    settings.CHAT_UPLOAD_TYPES = [*settings.CHAT_UPLOAD_TYPES, *active]
+    for content_type in active:
+        response = upload_url(alice, str(chat.pk), "x.txt", content_type, 100)
+        assert (response.status_code, response.json()["code"]) == (400, "type_not_allowed")
+
+
+def test_local_files_are_served_as_checked_sandboxed_and_downloads_unless_pictures(
+    pair, local_media
+):
+    alice, bob, _, chat = pair
+    chat_id = str(chat.pk)
+    polyglot = png() + b"<html><script>alert(document.domain)</script></html>"
+    cases = [
+        ("photo.html", "image/png", polyglot, "inline"),
+        ("lib.js", "text/plain", b"alert(document.cookie)", "attachment"),
+        ("invoice.html", "text/plain", b"<script>alert(1)</script>", "attachment"),
+    ]
+    client = Client()
+    client.force_login(bob)
+    for name, content_type, data, disposition in cases:
+        attachment = uploaded(alice, chat_id, data, name=name, content_type=content_type)
+        sent = api_as(alice).post(
+            f"/api/chats/{chat_id}/messages", {"message": "", "attachments": [attachment]},
+            format="json",
+        )  # fmt: skip
+        (described,) = sent.json()["attachments"]
+        served = client.get(described["url"])
+        assert served["Content-Type"] == content_type, name
+        assert served["Content-Disposition"] == f'{disposition}; filename="{name}"'
+        assert served["X-Content-Type-Options"] == "nosniff"
+        assert served["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    # A row of a type refused since (stored before the rule) is a download of no type.
+    Upload.objects.filter(pk=attachment).update(content_type="text/html")
+    served = client.get(described["url"])
+    assert served["Content-Type"] == "application/octet-stream"
+    assert served["Content-Disposition"].startswith("attachment")
+
+
 def test_an_s3_object_bigger_than_the_limit_is_refused_at_attach(pair, s3_media):
     client, bucket = s3_media
     alice, _, _, chat = pair
@@ -392,7 +482,12 @@ def test_collectstatic_puts_hashed_files_in_the_bucket_and_pages_use_the_cdn(mot
     for url in styles:
         assert url.removeprefix("https://cdn.example.test/") in keys
     csp = manage("shell", "-c", f"{login}; print(page['Content-Security-Policy'])")
-    assert "https://cdn.example.test" in csp
+    directives = dict(d.strip().split(" ", 1) for d in csp.strip().split(";"))
+    # Scripts and styles only from the static files' path: members' files share the CDN.
+    for directive in ("script-src", "style-src", "font-src"):
+        sources = directives[directive].split()
+        assert "https://cdn.example.test/static/" in sources, directive
+        assert not [s for s in sources if s.rstrip("/") == "https://cdn.example.test"]
 
 
 def test_deleting_a_message_or_a_room_deletes_its_files(pair, make_user, local_media):

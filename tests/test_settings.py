@@ -50,6 +50,14 @@ def test_unknown_store_backend_is_a_clear_error():
     assert result.returncode != 0 and "CHAT_STORE must be one of" in result.stderr
 
 
+def test_upload_types_a_browser_would_run_are_refused_at_start():
+    types = "image/png,text/html,image/svg+xml"
+    result = manage("check", DJANGO_DEBUG="1", CHAT_UPLOAD_TYPES=types)
+    assert result.returncode != 0
+    assert "CHAT_UPLOAD_TYPES may not name" in result.stderr
+    assert "text/html, image/svg+xml" in result.stderr
+
+
 def test_embedded_sqlite_runs_in_wal_mode_with_immediate_transactions(tmp_path):
     script = (
         "from django.db import connection\n"

@@ -17,7 +17,8 @@ from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
 from chat import errors
-from chat.media.storage import media_storage, presigned_post
+from chat.media.storage import media_put, media_storage, presigned_post
+from chat.media.types import is_active
 from chat.models import ChatRoom, Upload
 from chat.text import is_storable
 
@@ -74,7 +75,7 @@ def upload_start(*, chat: ChatRoom, user, filename: str, content_type: str, size
     ``{attachmentId, url, fields, expiresAt, maxBytes}``; the browser POSTs ``fields`` and then
     the file to ``url`` before ``expiresAt``."""
     name = valid_filename(filename)
-    if content_type not in settings.CHAT_UPLOAD_TYPES:
+    if content_type not in settings.CHAT_UPLOAD_TYPES or is_active(content_type):
         raise _invalid(
             f"Files of type {content_type!r} cannot be sent; allowed: "
             f"{', '.join(settings.CHAT_UPLOAD_TYPES)}.",
@@ -165,7 +166,10 @@ def _thumbnail(upload: Upload, data: bytes, final_key: str) -> None:
         out = io.BytesIO()
         preview.save(out, "JPEG", quality=80)
     upload.thumbnail_key = final_key.rsplit("/", 1)[0] + "/thumbnail.jpg"
-    media_storage().save(upload.thumbnail_key, io.BytesIO(out.getvalue()))
+    media_put(
+        upload.thumbnail_key, out.getvalue(), content_type="image/jpeg",
+        filename=upload.name.rsplit(".", 1)[0] + " (preview).jpg",
+    )  # fmt: skip
 
 
 def _check_and_publish(upload: Upload) -> None:
@@ -191,7 +195,7 @@ def _check_and_publish(upload: Upload) -> None:
             _thumbnail(upload, data, final_key)
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
             raise _refuse(upload, "the image cannot be read.", "type_mismatch") from None
-    storage.save(final_key, io.BytesIO(data))
+    media_put(final_key, data, content_type=upload.content_type, filename=upload.name)
     storage.delete(upload.key)
     upload.key, upload.size, upload.state = final_key, size, Upload.State.ATTACHED
 

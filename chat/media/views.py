@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chat import errors, selectors
 from chat.media.storage import media_storage
+from chat.media.types import INLINE_TYPES, SANDBOX_HEADERS, is_active
 from chat.media.uploads import upload_receive
 from chat.models import Upload
 
@@ -59,15 +60,16 @@ def _serve(request, chat_id, attachment_id, *, thumbnail: bool):
         raise Http404("No such file.")  # the same for a file of a chat one is not in
     key = found.thumbnail_key if thumbnail else found.key
     content_type = "image/jpeg" if thumbnail else found.content_type
-    inline = content_type.startswith("image/")
+    if is_active(content_type):  # a row from before such types were refused
+        content_type = "application/octet-stream"
     response = FileResponse(
         media_storage().open(key, "rb"),
         content_type=content_type,
-        as_attachment=not inline,
+        as_attachment=content_type not in INLINE_TYPES,
         filename=found.name,
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    for header, value in SANDBOX_HEADERS.items():
+        response[header] = value
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
