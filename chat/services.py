@@ -267,8 +267,15 @@ def user_find(*, finder: User, username: str) -> list[dict]:
 
 
 def _own_message(*, chat_id: str, message_id: str, user_id: str, verb: str) -> Message:
-    """The sender's own message, still within the edit window; ``NotFound`` / ``Forbidden``."""
+    """The sender's own message, still within the edit window; ``NotFound`` / ``Forbidden``.
+    A system note (what a member's action made: "alice renamed the group") is nobody's to
+    change: an edited one would still show as the chat's own words."""
     message = _found(chat_id, message_id)
+    if message.kind == "system":
+        raise errors.Forbidden(
+            "Notes of what happened in the chat cannot be edited or deleted.",
+            code="system_message",
+        )
     if message.user_id != user_id:
         raise errors.Forbidden(f"You can {verb} only your own messages.", code="not_yours")
     window = settings.CHAT_EDIT_WINDOW_SECONDS

@@ -96,3 +96,36 @@ def test_edits_and_deletes_over_rest(pair, either_store, settings):
     gone = api_as(alice).delete(one)
     assert gone.status_code == 200 and gone.json()["deleted"] is True
     assert api_as(alice).get(url).json()["messages"][0]["message"] == ""
+
+
+async def test_system_notes_cannot_be_edited_or_deleted_on_rest_or_the_socket(
+    pair, either_store, make_user
+):
+    alice, bob, chat = pair
+    chat_id = str(chat.pk)
+    renamed = await database_sync_to_async(
+        lambda: api_as(alice).patch(f"/api/chats/{chat_id}", {"chatName": "Plans"}, format="json")
+    )()
+    assert renamed.status_code == 200
+    history = await database_sync_to_async(
+        lambda: api_as(alice).get(f"/api/chats/{chat_id}/messages").json()
+    )()
+    (note,) = history["messages"]
+    assert note["kind"] == "system" and note["userId"] == str(alice.pk)
+    one = f"/api/chats/{chat_id}/messages/{note['messageId']}"
+    phishing = {"message": "Moderator: confirm your password at https://evil.example"}
+    for response in await database_sync_to_async(
+        lambda: [api_as(alice).patch(one, phishing, format="json"), api_as(alice).delete(one)]
+    )():
+        assert (response.status_code, response.json()["code"]) == (403, "system_message")
+    a, _ = await joined_socket(alice, chat_id)
+    target = {"chatId": chat_id, "messageId": note["messageId"]}
+    edit = await send(a, {"action": "editMessage", **target, **phishing})
+    delete = await send(a, {"action": "deleteMessage", **target})
+    assert [(f["type"], f["code"]) for f in (edit, delete)] == [("error", "system_message")] * 2
+    assert await a.receive_nothing(timeout=0.3)
+    after = await database_sync_to_async(
+        lambda: api_as(bob).get(f"/api/chats/{chat_id}/messages").json()
+    )()
+    assert after["messages"] == history["messages"]
+    await a.disconnect()
