@@ -1,10 +1,11 @@
 """Budgets of attempts, counted in the cache (Redis when configured, so every process counts
 against the same budget) in fixed windows: one integer per key and window (``INCR`` on Redis).
 A fixed window lets a client spend up to twice its budget across a window's boundary, which a
-budget against floods and guessing can afford. Used by the account pages (failed log-ins per
-username and per address, sign-ups per address) and the API's throttles (chat.api.throttling).
+budget against floods and guessing can afford. Used by log-ins (chat.accounts), sign-ups per
+address and the API's throttles (chat.api.throttling).
 """
 
+import contextlib
 import hashlib
 import time
 
@@ -51,16 +52,20 @@ class Budget:
     def spend(self, key: str) -> None:
         spend(self._key(key), self.window)
 
+    def take(self, key: str) -> int:
+        """Count one attempt now (atomically); the count so far, this one included: over
+        ``limit`` means this attempt is refused."""
+        return spend(self._key(key), self.window)
+
+    def give_back(self, key: str) -> None:
+        """Uncount an attempt ``take`` counted (it turned out not to be a failure)."""
+        with contextlib.suppress(ValueError):  # the window has turned since
+            cache.decr(_window(self._key(key), self.window, time.time()))
+
     def reset(self, key: str) -> None:
         cache.delete(_window(self._key(key), self.window, time.time()))
 
 
-FAILED_LOGINS_PER_USERNAME = Budget(
-    "login-username", limit="CHAT_LOGIN_FAILURES_PER_USERNAME", window=15 * 60
-)
-FAILED_LOGINS_PER_ADDRESS = Budget(
-    "login-address", limit="CHAT_LOGIN_FAILURES_PER_ADDRESS", window=15 * 60
-)
 SIGNUPS_PER_ADDRESS = Budget("signup-address", limit="CHAT_SIGNUPS_PER_ADDRESS", window=60 * 60)
 
 

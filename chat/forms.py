@@ -1,34 +1,48 @@
 """Forms of the pages."""
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
-from chat import budgets, text
+from chat import accounts, budgets, text
 from chat.models import ChatRoom
 
 
-class LogInForm(AuthenticationForm):
-    """Django's log-in form, refusing to try more passwords once a username or an address has
-    failed too often (``chat.budgets``)."""
+class BudgetedLogIn:
+    """A log-in form's password check admitted by ``chat.accounts.login_attempt``: refused
+    before the password is tried once an address, an account from an address or an account
+    has failed too often, or while the server checks as many passwords as it may.
+    ``throttled`` says which (None: not refused)."""
+
+    throttled: accounts.Throttled | None = None
 
     def clean(self):
-        username = (self.cleaned_data.get("username") or "").casefold()
+        username = self.cleaned_data.get("username") or ""
+        if not username or not self.cleaned_data.get("password"):
+            return super().clean()
         address = budgets.client_address(self.request) if self.request else ""
-        if budgets.FAILED_LOGINS_PER_USERNAME.exhausted(
-            username
-        ) or budgets.FAILED_LOGINS_PER_ADDRESS.exhausted(address):
+        try:
+            with accounts.login_attempt(username=username, address=address):
+                return super().clean()
+        except accounts.Throttled as throttled:
+            self.throttled = throttled
+            if throttled.busy:
+                raise forms.ValidationError(
+                    "Many people are signing in right now. Try again in a few seconds.",
+                    code="busy",
+                ) from None
             raise forms.ValidationError(
                 "Too many failed log-ins. Try again in 15 minutes.", code="throttled"
-            )
-        try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            budgets.FAILED_LOGINS_PER_USERNAME.spend(username)
-            budgets.FAILED_LOGINS_PER_ADDRESS.spend(address)
-            raise
-        budgets.FAILED_LOGINS_PER_USERNAME.reset(username)
-        return cleaned
+            ) from None
+
+
+class LogInForm(BudgetedLogIn, AuthenticationForm):
+    """The log-in page's form."""
+
+
+class AdminLogInForm(BudgetedLogIn, AdminAuthenticationForm):
+    """The admin's log-in form, under the same budgets."""
 
 
 class SignUpForm(UserCreationForm):

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -11,8 +12,22 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chat import errors, selectors, services
-from chat.forms import ChatCreateForm, SignUpForm
+from chat.forms import ChatCreateForm, LogInForm, SignUpForm
 from chat.payloads import chat_title
+
+
+class LogInView(auth_views.LoginView):
+    """Django's log-in page; a log-in refused before its password was tried is a 429 with
+    ``Retry-After`` (``chat.accounts``)."""
+
+    form_class = LogInForm
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.throttled is not None:
+            response.status_code = 429
+            response["Retry-After"] = "2" if form.throttled.busy else str(15 * 60)
+        return response
 
 
 @require_http_methods(["GET", "POST"])

@@ -146,6 +146,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Passwords are checked without holding a database connection (chat.accounts); Django's own
+# backend stays listed so that sessions it signed in remain valid.
+AUTHENTICATION_BACKENDS = [
+    "chat.accounts.PasswordBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -379,10 +385,17 @@ if CHAT_STATIC_BUCKET:
     for _directive in ("script-src", "style-src", "font-src", "img-src"):
         _DIRECTIVES[_directive] += _STATIC_SOURCES
     STATIC_URL = f"{(_CDN or _bucket_origins(CHAT_STATIC_BUCKET))[0]}/static/"
-# Account pages: failed log-ins per username and per client address in 15 minutes, and sign-ups
-# per address in an hour, before the page refuses more (chat.budgets).
-CHAT_LOGIN_FAILURES_PER_USERNAME = env.int("CHAT_LOGIN_FAILURES_PER_USERNAME", default=10)
+# Log-ins (chat.accounts): failed log-ins in 15 minutes from one client address, for one account
+# from one address, and for one account from anywhere, before passwords are no longer tried;
+# password checks a process runs at once, and how long a log-in waits for one (then a 429).
 CHAT_LOGIN_FAILURES_PER_ADDRESS = env.int("CHAT_LOGIN_FAILURES_PER_ADDRESS", default=50)
+CHAT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS = env.int(
+    "CHAT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS", default=10
+)
+CHAT_LOGIN_FAILURES_PER_ACCOUNT = env.int("CHAT_LOGIN_FAILURES_PER_ACCOUNT", default=200)
+CHAT_LOGIN_CONCURRENCY = env.int("CHAT_LOGIN_CONCURRENCY", default=4)
+CHAT_LOGIN_WAIT_SECONDS = env.float("CHAT_LOGIN_WAIT_SECONDS", default=2.0)
+# Sign-ups per client address in an hour (chat.budgets).
 CHAT_SIGNUPS_PER_ADDRESS = env.int("CHAT_SIGNUPS_PER_ADDRESS", default=10)
 
 # Browser features no page uses are switched off for the site and anything it embeds.

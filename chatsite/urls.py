@@ -9,7 +9,7 @@ from django.views import defaults
 
 from chat import views as chat_views
 from chat.api.errors import API_ERRORS, json_error
-from chat.forms import LogInForm
+from chat.forms import AdminLogInForm
 from chat.ops import views as ops_views
 
 
@@ -18,12 +18,14 @@ def _favicon(request):
     return HttpResponsePermanentRedirect(staticfiles_storage.url("chat/favicon.svg"))
 
 
+admin.site.login_form = AdminLogInForm
+
 urlpatterns = [
     path("", include("chat.urls")),
     path("accounts/signup/", chat_views.signup, name="signup"),
     # Django's account pages, with a throttled log-in. Password reset is not offered: it needs
     # outgoing mail, which the app does not configure (staff set a new password in the admin).
-    path("accounts/login/", auth_views.LoginView.as_view(form_class=LogInForm), name="login"),
+    path("accounts/login/", chat_views.LogInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password_change/",

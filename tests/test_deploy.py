@@ -552,6 +552,11 @@ def test_the_bundle_holds_what_elastic_beanstalk_reads(tmp_path):
     # The load balancer's health check reaches the app under a host it serves.
     assert "location = /health/" in proxy and "Host        localhost;" in proxy
     assert "healthd if=$not_upgrade;" in health
+    # Log-in forms are rate-limited per client (the load balancer's X-Forwarded-For entry).
+    assert "limit_req_zone  $client_address  zone=login:10m  rate=20r/m;" in main
+    assert "limit_req_status  429;" in main
+    login = proxy[proxy.index("location ~ ^/(accounts|admin)/login/$ {") :]
+    assert "limit_req           zone=login burst=10 nodelay;" in login.split("}")[0]
 
 
 def test_the_procfile_command_serves_the_health_check(tmp_path):

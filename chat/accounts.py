@@ -1,0 +1,143 @@
+"""Log-ins: who may try a password, how many at once, and checking it without holding a
+database connection.
+
+A password check costs a fraction of a second of CPU by design (PBKDF2), so log-ins are the
+cheapest way to flood a server. Three defences, in order:
+
+- **Budgets** (``chat.budgets``), spent *before* the password is checked, so concurrent guesses
+  cannot all be checked against one remaining attempt: per client address, per account and
+  address, and per account with a higher ceiling. An attacker's failures from their own
+  addresses do not lock the owner out from theirs; only many addresses at once reach the
+  account's ceiling. A successful log-in gives back what it spent and clears its account and
+  address's failures.
+- **Admission**: at most ``CHAT_LOGIN_CONCURRENCY`` password checks run at once in a process;
+  a log-in waits up to ``CHAT_LOGIN_WAIT_SECONDS`` for one and is then refused as busy (a 429,
+  never a 5xx), so a flood cannot take every core and thread from signed-in users.
+- **No connection while hashing**: the user's row is read, the pooled connection goes back,
+  then the password is checked (``PasswordBackend``).
+"""
+
+import contextlib
+import threading
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import PermissionDenied
+from django.db import connections, router
+
+from chat import budgets
+
+FAILED_LOGINS_PER_ADDRESS = budgets.Budget(
+    "login-address", limit="CHAT_LOGIN_FAILURES_PER_ADDRESS", window=15 * 60
+)
+FAILED_LOGINS_PER_ACCOUNT_ADDRESS = budgets.Budget(
+    "login-account-address", limit="CHAT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS", window=15 * 60
+)
+FAILED_LOGINS_PER_ACCOUNT = budgets.Budget(
+    "login-account", limit="CHAT_LOGIN_FAILURES_PER_ACCOUNT", window=15 * 60
+)
+
+
+class Throttled(Exception):
+    """This log-in is refused before its password is checked; ``busy`` when the server is
+    checking as many passwords as it may (retry in seconds), else a budget is spent."""
+
+    def __init__(self, *, busy: bool):
+        super().__init__("busy" if busy else "budget")
+        self.busy = busy
+
+
+class _Admission:
+    """A process's password checks in progress, at most ``CHAT_LOGIN_CONCURRENCY``."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._slots: threading.BoundedSemaphore | None = None
+        self._size = 0
+
+    def _semaphore(self) -> threading.BoundedSemaphore:
+        with self._lock:
+            if self._slots is None or self._size != settings.CHAT_LOGIN_CONCURRENCY:
+                self._size = settings.CHAT_LOGIN_CONCURRENCY
+                self._slots = threading.BoundedSemaphore(self._size)
+            return self._slots
+
+    @contextlib.contextmanager
+    def slot(self):
+        slots = self._semaphore()
+        if not slots.acquire(timeout=settings.CHAT_LOGIN_WAIT_SECONDS):
+            raise Throttled(busy=True)
+        try:
+            yield
+        finally:
+            slots.release()
+
+
+admission = _Admission()
+
+
+def _keys(username: str, address: str) -> list[tuple[budgets.Budget, str]]:
+    account = username.casefold()
+    return [
+        (FAILED_LOGINS_PER_ADDRESS, address),
+        (FAILED_LOGINS_PER_ACCOUNT_ADDRESS, f"{account}\n{address}"),
+        (FAILED_LOGINS_PER_ACCOUNT, account),
+    ]
+
+
+@contextlib.contextmanager
+def login_attempt(*, username: str, address: str):
+    """Admit one password check of ``username`` from ``address``: ``Throttled`` when a budget
+    is spent or the server is busy. Inside, the caller checks the password and raises on a
+    failure (the attempt stays spent); leaving normally is a success, and gives it back."""
+    spent = []
+    try:
+        # Narrowest first: an address over its own budget spends nothing of the account's.
+        for budget, key in _keys(username, address):
+            spent.append((budget, key))
+            if budget.take(key) > budget.limit:
+                raise Throttled(busy=False)
+        with admission.slot():
+            yield
+    except Throttled as throttled:
+        if throttled.busy:  # not a failure: nothing was tried
+            for budget, key in spent:
+                budget.give_back(key)
+        raise
+    for budget, key in spent:
+        budget.give_back(key)
+    FAILED_LOGINS_PER_ACCOUNT_ADDRESS.reset(f"{username.casefold()}\n{address}")
+
+
+def _release_connection(model) -> None:
+    """Hand the request's database connection back (to the pool) before a slow step, unless
+    a transaction needs it; the next query takes one again."""
+    connection = connections[router.db_for_read(model)]
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+class PasswordBackend(ModelBackend):
+    """Django's username and password check, with the pooled connection given back while the
+    password is hashed. A wrong password ends the log-in here (``PermissionDenied``) rather than
+    letting another backend hash it a second time."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        User = get_user_model()
+        if username is None:
+            username = kwargs.get(User.USERNAME_FIELD)
+        if username is None or password is None:
+            return None
+        try:
+            user = User._default_manager.get_by_natural_key(username)
+        except User.DoesNotExist:
+            user = None
+        _release_connection(User)
+        if user is None:
+            # Hash once anyway: a missing name takes as long as a wrong password.
+            User().set_password(password)
+            raise PermissionDenied
+        if user.check_password(password) and self.user_can_authenticate(user):
+            return user
+        raise PermissionDenied
