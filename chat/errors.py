@@ -47,6 +47,14 @@ class Locked(ChatError):
         super().__init__(detail)
 
 
+class Throttled(ChatError):
+    """The user has spent a budget of this kind of request; retry later."""
+
+    code = "throttled"
+    status = 429
+    retryable = True
+
+
 class Unavailable(ChatError):
     """The store could not be reached in time; the same request may be retried."""
 

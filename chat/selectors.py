@@ -328,14 +328,19 @@ def users_by_ids(user_ids: list[str], *, known_to: User) -> list[User]:
     return users
 
 
-def users_by_usernames(usernames: list[str]) -> list[User]:
-    """The active users with these usernames; ``InvalidInput`` naming any that do not exist."""
+def users_by_usernames(usernames: list[str], *, known_to: User) -> list[User]:
+    """The active users with these usernames whom ``known_to`` knows (as ``users_by_ids``).
+    ``InvalidInput`` names the others in the same words whether or not they exist, so that a
+    form cannot be used to guess accounts."""
     wanted = {name.strip() for name in usernames if name.strip()}
-    users = list(User.objects.filter(username__in=wanted, is_active=True))
+    known = _known_to(known_to) | Q(pk=known_to.pk)
+    users = list(User.objects.filter(known, username__in=wanted, is_active=True).distinct())
     missing = wanted - {user.username for user in users}
     if missing:
         raise errors.InvalidInput(
-            f"Unknown user(s): {', '.join(sorted(missing))}.", code="unknown_user"
+            f"You have no contact called {', '.join(sorted(missing))}. Find people by their "
+            "exact username first (the suggestions do when you pick someone).",
+            code="unknown_user",
         )
     return users
 

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chat import errors, selectors, services
+from chat.api.throttling import CreateChatThrottle
 from chat.forms import ChatCreateForm, LogInForm, SignUpForm
 from chat.payloads import chat_title
 
@@ -45,24 +46,32 @@ def signup(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def chat_list(request):
+    """The chat list; its form starts a chat as ``POST /api/chats`` does: with people the user
+    knows, under the same create-chat budget."""
     form = ChatCreateForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
+            if not CreateChatThrottle().allow_request(request, None):
+                raise errors.Throttled("You have started many chats lately; try again later.")
             chat, _ = services.chat_create(
                 creator=request.user,
                 chat_type=form.cleaned_data["chat_type"],
-                participants=selectors.users_by_usernames(form.cleaned_data["usernames"]),
+                participants=selectors.users_by_usernames(
+                    form.cleaned_data["usernames"], known_to=request.user
+                ),
                 name=form.cleaned_data["name"],
             )
         except errors.ChatError as exc:
             form.add_error(None, exc.detail)
+            status = exc.status
         else:
             return redirect("chat:detail", chat_id=chat.pk)
     try:
         listed = _chat_list_context(request, cursor=request.GET.get("after"))
     except errors.InvalidInput:
         return redirect("chat:list")
-    return render(request, "chat/list.html", {**listed, "form": form})
+    return render(request, "chat/list.html", {**listed, "form": form}, status=status)
 
 
 SEARCH_PAGE_RESULTS = 50

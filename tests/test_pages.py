@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def test_a_new_chat_forms_error_is_shown_once(client, make_user):
     client.force_login(make_user())
     page = client.post("/", {"chat_type": "direct", "usernames": "nobody"})
-    assert page.content.count(b"Unknown user(s): nobody") == 1
+    assert page.content.count(b"no contact called nobody") == 1
     empty = client.post("/", {"chat_type": "direct", "usernames": ""})
     assert empty.content.count(b"This field is required.") == 1
 

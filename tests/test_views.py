@@ -1,5 +1,7 @@
 """Pages: accounts, the chat list, chat creation and the chat page."""
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -49,25 +51,75 @@ def test_chat_list_shows_chats_with_escaped_text(client, make_user, make_chat):
     assert f'data-chat-id="{chat.pk}"' in page
 
 
+def look_up(client, *usernames):
+    """What the page's script does before sending the form: find each name exactly."""
+    for username in usernames:
+        assert client.get("/api/users", {"username": username}).status_code == 200
+
+
 def test_new_chat_form_creates_or_reuses_a_direct_chat(client, make_user):
     alice = make_user()
     make_user("bob")
     client.force_login(alice)
+    look_up(client, "bob")
     response = client.post("/", {"chat_type": "direct", "usernames": "bob"})
     chat = ChatRoom.objects.get()
     assert response.url == f"/chats/{chat.pk}/"
     assert client.post("/", {"chat_type": "direct", "usernames": "bob"}).url == response.url
     error = client.post("/", {"chat_type": "direct", "usernames": "nobody"})
-    assert error.status_code == 200 and b"Unknown user(s): nobody" in error.content
+    assert error.status_code == 400 and b"no contact called nobody" in error.content
 
 
 def test_new_group_chat_form(client, make_user):
     alice = make_user()
     make_user("bob"), make_user("carol")
     client.force_login(alice)
+    look_up(client, "bob", "carol")
     response = client.post("/", {"chat_type": "group", "usernames": "bob, carol", "name": "Team"})
     chat = ChatRoom.objects.get()
     assert response.url == f"/chats/{chat.pk}/" and chat.memberships.count() == 3
+
+
+def test_the_new_chat_form_adds_known_people_only_and_tells_nothing_of_strangers(
+    client, make_user, make_chat
+):
+    alice, bob = make_user(), make_user("bob")
+    make_user("stranger")
+    make_chat(alice, bob)  # bob shares a chat with alice
+    client.force_login(alice)
+    answers = [
+        client.post("/", {"chat_type": "group", "usernames": f"bob, {name}", "name": "G"})
+        for name in ("stranger", "nobody-at-all")
+    ]
+    assert [a.status_code for a in answers] == [400, 400]
+    said = [
+        re.search(r'errorlist nonfield"><li>(.*?)</li>', a.content.decode())[1] for a in answers
+    ]
+    assert "no contact called stranger" in said[0]
+    assert said[0].replace("stranger", "NAME") == said[1].replace("nobody-at-all", "NAME")
+    assert ChatRoom.objects.count() == 1
+    # Known through a shared chat: no lookup needed.
+    assert client.post("/", {"chat_type": "direct", "usernames": "bob"}).status_code == 302
+
+
+def test_the_new_chat_form_spends_the_api_s_create_chat_budget(
+    client, make_user, make_chat, monkeypatch
+):
+    from chat.api import throttling
+
+    monkeypatch.setattr(throttling.CreateChatThrottle, "rate", "2/hour", raising=False)
+    alice, bob = make_user(), make_user("bob")
+    make_chat(alice, bob)
+    client.force_login(alice)
+    form = {"chat_type": "group", "usernames": "bob", "name": "G"}
+    assert [client.post("/", form).status_code for _ in range(3)] == [302, 302, 429]
+    # One budget for the page and the API.
+    api = client.post(
+        "/api/chats", {"chatType": "group", "participants": [str(bob.pk)], "chatName": "H"},
+        content_type="application/json",
+    )  # fmt: skip
+    assert api.status_code in (403, 429)  # the session client has no CSRF token: 403 first
+    assert ChatRoom.objects.count() == 3
 
 
 def test_chat_page_is_for_members_only(client, make_user, make_chat):

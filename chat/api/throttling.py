@@ -34,3 +34,8 @@ def budget(scope: str) -> type[UserWindowThrottle]:
     top of the general one."""
     name = "".join(part.title() for part in scope.split("_")) + "Throttle"
     return type(name, (UserWindowThrottle,), {"scope": scope})
+
+
+SendThrottle = budget("send")
+CreateChatThrottle = budget("create_chat")
+LookupThrottle = budget("lookup")

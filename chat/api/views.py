@@ -8,17 +8,18 @@ from rest_framework.views import APIView
 
 from chat import errors, selectors, services
 from chat.api import serializers as s
-from chat.api.throttling import UserWindowThrottle, budget
+from chat.api.throttling import (
+    CreateChatThrottle,
+    LookupThrottle,
+    SendThrottle,
+    UserWindowThrottle,
+    budget,
+)
 from chat.media import uploads as media
 from chat.payloads import chat_payload, message_payload
 from chat.realtime import events
 
 ERRORS = {code: OpenApiResponse(s.ErrorOutput) for code in (400, 403, 404, 413, 429, 503)}
-
-
-SendThrottle = budget("send")
-CreateChatThrottle = budget("create_chat")
-LookupThrottle = budget("lookup")
 
 
 class _PostBudget:
