@@ -66,6 +66,32 @@ class Unavailable(ChatError):
         super().__init__(detail)
 
 
+class DatabaseUnavailable(ChatError):
+    """The relational database (users, chats, memberships) could not be reached; the same
+    request may be retried."""
+
+    code = "database_unavailable"
+    status = 503
+    retryable = True
+
+    def __init__(self, detail: str = "The database is unavailable; retry shortly."):
+        super().__init__(detail)
+
+
+# Seconds a client should wait before retrying a 503 (``Retry-After``).
+RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
+    """``DatabaseUnavailable`` when ``exc`` is the database's connection failing (refused,
+    dropped, no connection free in the pool in time), else None."""
+    from django.db import InterfaceError, OperationalError
+
+    if isinstance(exc, OperationalError | InterfaceError):
+        return DatabaseUnavailable()
+    return None
+
+
 @contextlib.contextmanager
 def store_unavailable_as_error():
     """Report a ``StoreError`` raised inside the block as ``Unavailable``."""

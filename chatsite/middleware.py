@@ -1,7 +1,15 @@
 """Site-wide request checks."""
 
+import logging
+
 from django.conf import settings
 from django.core.exceptions import BadRequest
+from django.template.response import TemplateResponse
+
+from chat import errors
+from chat.api.errors import json_error
+
+logger = logging.getLogger(__name__)
 
 
 class RefuseNulMiddleware:
@@ -44,4 +52,40 @@ class PermissionsPolicyMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A request that cannot reach the database is a 503 with ``Retry-After`` (the API's JSON
+    ``database_unavailable`` under /api/, a page elsewhere), never a 500: the user is loaded
+    here, where a failure can still be answered, and a view's failure is caught on its way
+    out. (The API's views answer their own in the same shape.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            request.user.is_authenticated  # noqa: B018 - loads the session and the user now
+        except Exception as exc:
+            if errors.database_unavailable(exc) is None:
+                raise
+            return self._unavailable(request, exc)
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if errors.database_unavailable(exception) is None:
+            return None
+        return self._unavailable(request, exception)
+
+    @staticmethod
+    def _unavailable(request, exc):
+        logger.warning("%s %s: database unavailable (%s)", request.method, request.path,
+                       type(exc.__cause__ or exc).__name__)  # fmt: skip
+        outage = errors.DatabaseUnavailable()
+        if request.path.startswith("/api/"):
+            response = json_error(503, outage.code, outage.detail, retryable=True)
+        else:
+            response = TemplateResponse(request, "503.html", status=503).render()
+        response["Retry-After"] = str(errors.RETRY_AFTER_SECONDS)
         return response

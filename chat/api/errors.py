@@ -5,7 +5,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from chat.errors import ChatError
+from chat.errors import RETRY_AFTER_SECONDS, ChatError, database_unavailable
 
 
 def _first_message(detail) -> str:
@@ -19,12 +19,17 @@ def _first_message(detail) -> str:
 
 
 def exception_handler(exc, context):
-    """Render chat and DRF errors in one JSON shape; anything else stays a 500."""
+    """Render chat and DRF errors in one JSON shape (an unreachable database is a retryable
+    503); anything else stays a 500."""
+    exc = database_unavailable(exc) or exc
     if isinstance(exc, ChatError):
         body = {"status": exc.status, "code": exc.code, "detail": exc.detail}
         if exc.retryable:
             body["retryable"] = True
-        return Response(body, status=exc.status)
+        response = Response(body, status=exc.status)
+        if exc.status == 503:
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -44,9 +49,12 @@ def exception_handler(exc, context):
     return response
 
 
-def json_error(status: int, code: str, detail: str) -> JsonResponse:
+def json_error(status: int, code: str, detail: str, *, retryable: bool = False) -> JsonResponse:
     """An error in the API's shape, for answers made outside DRF's views."""
-    return JsonResponse({"status": status, "code": code, "detail": detail}, status=status)
+    body = {"status": status, "code": code, "detail": detail}
+    if retryable:
+        body["retryable"] = True
+    return JsonResponse(body, status=status)
 
 
 def json_not_found(request, exception=None):

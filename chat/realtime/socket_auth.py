@@ -76,7 +76,7 @@ def _user_for_session(session_key: str | None):
     if backend_path not in settings.AUTHENTICATION_BACKENDS:
         return AnonymousUser()
     backend = load_backend(backend_path)
-    if type(backend) is not ModelBackend:
+    if not isinstance(backend, ModelBackend):
         return get_user(SimpleNamespace(session=session))
     user = _user_by_id(user_id)
     if user is None or not backend.user_can_authenticate(user):
