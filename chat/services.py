@@ -24,7 +24,7 @@ from chat.moderation.notices import notify, notify_chat
 from chat.ops import metrics
 from chat.stores import get_store
 from chat.stores.base import Message, NewMessage, StoreError
-from chat.text import is_emoji, is_storable
+from chat.text import is_emoji, is_plain_line, is_storable
 
 User = get_user_model()
 
@@ -92,10 +92,7 @@ def chat_create(
         return chat, True
     if chat_type != ChatRoom.ChatType.GROUP:
         raise errors.InvalidInput("chatType must be 'direct' or 'group'.")
-    if not name:
-        raise errors.InvalidInput("A group chat needs a name.")
-    if len(name) > ChatRoom._meta.get_field("name").max_length:
-        raise errors.InvalidInput("The chat name is too long.")
+    _check_chat_name(name)
     if not others:
         raise errors.InvalidInput("A group chat needs at least one other participant.")
     if len(others) + 1 > settings.CHAT_GROUP_MAX_MEMBERS:
@@ -108,6 +105,21 @@ def chat_create(
             [Membership(chat=chat, user=user) for user in [creator, *others.values()]]
         )
     return chat, True
+
+
+def _check_chat_name(name: str) -> None:
+    """``InvalidInput`` for a group name that is empty, too long, or holds a character that
+    cannot be stored or that hides what the name says (a newline, a direction override, a
+    zero-width space)."""
+    if not name:
+        raise errors.InvalidInput("A group chat needs a name.")
+    if len(name) > ChatRoom._meta.get_field("name").max_length:
+        raise errors.InvalidInput("The chat name is too long.")
+    if not is_storable(name) or not is_plain_line(name):
+        raise errors.InvalidInput(
+            "The chat name holds a control, line-break, zero-width or text-direction character.",
+            code="invalid_name",
+        )
 
 
 def _check_text(body, *, may_be_empty: bool = False, key: str = "") -> None:
@@ -331,6 +343,9 @@ def reaction_set(*, chat_id: str, user_id: str, message_id: str, emoji: str, on:
         raise errors.NotFound("This message takes no reactions.", code="no_such_message")
     if on:
         with transaction.atomic():
+            # Reactions to a chat's messages are put one at a time (the chat's row locked), so
+            # that concurrent new kinds cannot all pass the cap.
+            ChatRoom.objects.select_for_update().filter(pk=chat_id).exists()
             present = Reaction.objects.filter(chat_id=chat_id, seq=message.seq)
             kinds = set(present.values_list("emoji", flat=True))
             if emoji not in kinds and len(kinds) >= REACTIONS_PER_MESSAGE:
@@ -379,10 +394,7 @@ def group_rename(*, chat: ChatRoom, actor: User, name: str) -> SendResult | None
     """Rename a group (any member may); the note saying so, or None if the name is the same."""
     _group_of_member(chat)
     name = (name or "").strip()
-    if not name:
-        raise errors.InvalidInput("A group chat needs a name.")
-    if len(name) > ChatRoom._meta.get_field("name").max_length or not is_storable(name):
-        raise errors.InvalidInput("The chat name is too long or holds a character it cannot.")
+    _check_chat_name(name)
     if name == chat.name:
         return None
     chat.name = name

@@ -2,6 +2,8 @@
 
 import unicodedata
 
+import emoji
+
 
 def decimal_id(value) -> str | None:
     """``value`` as a numeric id (a user id, a seq): ASCII digits that fit a 64-bit integer,
@@ -56,25 +58,27 @@ def mixes_scripts(name: str) -> bool:
     return len(scripts) > 1
 
 
-# What an emoji is made of: symbols (So), skin-tone modifiers (Sk), the keycap's enclosing mark
-# (Me), the joiner and variation selectors; a keycap may start with a digit, "#" or "*".
-_EMOJI_CATEGORIES = {"So", "Sk", "Me"}
-_EMOJI_GLUE = {"\u200d", "\ufe0e", "\ufe0f"}
 EMOJI_MAX_LENGTH = 16
 
 
 def is_emoji(text) -> bool:
-    """True for one emoji as keyboards type them (a flag, a family, a skin-toned hand, a
-    keycap): symbol characters and their modifiers only, at most ``EMOJI_MAX_LENGTH`` code
-    points. Letters, spaces, markup and control characters are refused."""
-    if not isinstance(text, str) or not 0 < len(text) <= EMOJI_MAX_LENGTH:
-        return False
-    if text[0] in "0123456789#*":
-        return (
-            len(text) > 1
-            and "\u20e3" in text
-            and all(c in _EMOJI_GLUE or c == "\u20e3" for c in text[1:])
-        )
-    return unicodedata.category(text[0]) == "So" and all(
-        unicodedata.category(c) in _EMOJI_CATEGORIES or c in _EMOJI_GLUE for c in text
+    """True for exactly one emoji as Unicode defines them (a flag, a family, a skin-toned hand,
+    a keycap, a subdivision flag), from the ``emoji`` package's copy of Unicode's emoji data;
+    at most ``EMOJI_MAX_LENGTH`` code points. Other symbols (``﷽``, a blank Braille pattern),
+    letters, two emoji, spaces and control characters are refused."""
+    return isinstance(text, str) and 0 < len(text) <= EMOJI_MAX_LENGTH and emoji.is_emoji(text)
+
+
+# Characters that change how a line reads without being seen: controls (newlines included),
+# format characters (direction overrides and isolates, zero-width spaces and joiners) and line
+# and paragraph separators.
+_INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+
+
+def is_plain_line(text: str) -> bool:
+    """True for text that shows as what it is, on one line: no control, direction-changing,
+    zero-width or line-breaking character. Joiners and tags inside an emoji (a family, a
+    subdivision flag) are part of it and allowed."""
+    return not any(
+        unicodedata.category(c) in _INVISIBLE_CATEGORIES for c in emoji.replace_emoji(text, "")
     )

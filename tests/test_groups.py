@@ -92,3 +92,27 @@ async def test_the_members_sockets_hear_of_it_live(group):
     assert (updated["chatName"], updated["readOnly"]) == ("Crag", False)
     for socket in (a, c):
         await socket.disconnect()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Pay\u202eoti", "two\nlines", "line\u2028break", "zero\u200bwidth", "iso\u2066late",
+     "tab\there", "hidden\u200dlink"],
+)  # fmt: skip
+def test_group_names_hiding_what_they_say_are_refused(group, name):
+    alice, bob, _, _, chat = group
+    client = api_as(alice)
+    renamed = client.patch(f"/api/chats/{chat.pk}", {"chatName": name}, format="json")
+    assert (renamed.status_code, renamed.json()["code"]) == (400, "invalid_name")
+    body = {"chatType": "group", "participants": [str(bob.pk)], "chatName": name}
+    created = client.post("/api/chats", body, format="json")
+    assert (created.status_code, created.json()["code"]) == (400, "invalid_name")
+    chat.refresh_from_db()
+    assert chat.name != name
+
+
+def test_group_names_may_hold_emoji_joined_sequences(group):
+    alice, _, _, _, chat = group
+    name = "Family 👨‍👩‍👧 🏳️‍🌈"
+    renamed = api_as(alice).patch(f"/api/chats/{chat.pk}", {"chatName": name}, format="json")
+    assert renamed.status_code == 200 and renamed.json()["chatName"] == name

@@ -356,3 +356,63 @@ def test_the_index_writer_keeps_every_text_of_a_burst_from_many_threads():
         time.sleep(0.05)
     rows = dict(SearchEntry.objects.filter(chat_id=chat_id).values_list("seq", "body"))
     assert rows == {seq: f"burst {seq}" for seq in range(1, 401)}
+
+
+@pytest.mark.parametrize(
+    ("emoji", "accepted"),
+    [
+        ("👍", True), ("👍🏽", True), ("🇫🇷", True), ("1️⃣", True), ("👨‍👩‍👧", True),
+        ("🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f", True),  # England
+        ("❤", True), ("🫠", True),
+        ("﷽", False), ("\u2800", False), ("👍👍", False), ("a", False), ("👍 ", False),
+        ("\u200d", False), ("©x", False), ("<b>", False),
+    ],
+)  # fmt: skip
+def test_a_reaction_is_exactly_one_unicode_emoji(pair, emoji, accepted):
+    alice, _, chat = pair
+    url = f"/api/chats/{chat.pk}/messages"
+    sent = api_as(alice).post(url, {"message": "react"}, format="json").json()
+    put = api_as(alice).put(f"{url}/{sent['messageId']}/reactions/{quote(emoji)}")
+    assert (put.status_code == 200) is accepted, put.content
+    if not accepted:
+        assert put.json()["code"] == "invalid_field"
+
+
+def test_concurrent_new_kinds_of_reaction_stop_at_the_cap(make_user, make_chat):
+    import threading
+
+    from django.db import connections
+
+    from chat import services
+    from chat.models import Reaction
+
+    people = [make_user() for _ in range(8)]
+    chat = make_chat(*people, name="crowd")
+    url = f"/api/chats/{chat.pk}/messages"
+    sent = api_as(people[0]).post(url, {"message": "vote now"}, format="json").json()
+    kinds = [chr(0x1F600 + n) for n in range(40)]
+    barrier, outcomes = threading.Barrier(8), []
+
+    def react(n, person):
+        barrier.wait()
+        try:
+            for emoji in kinds[n * 5 : n * 5 + 5]:
+                try:
+                    services.reaction_set(
+                        chat_id=str(chat.pk), user_id=str(person.pk),
+                        message_id=sent["messageId"], emoji=emoji, on=True,
+                    )  # fmt: skip
+                    outcomes.append("ok")
+                except services.errors.InvalidInput as exc:
+                    outcomes.append(exc.code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=react, args=(n, p)) for n, p in enumerate(people)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    stored = set(Reaction.objects.filter(chat=chat).values_list("emoji", flat=True))
+    assert len(stored) == services.REACTIONS_PER_MESSAGE
+    assert outcomes.count("ok") == 20 and outcomes.count("too_many_reactions") == 20

@@ -20,7 +20,7 @@ from chat import errors
 from chat.media.storage import media_put, media_storage, presigned_post
 from chat.media.types import is_active
 from chat.models import ChatRoom, Upload
-from chat.text import is_storable
+from chat.text import is_plain_line, is_storable
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def valid_filename(name: str) -> str:
         raise _invalid(
             f"File names are limited to {NAME_MAX_LENGTH} characters.", "invalid_filename"
         )
-    if not is_storable(name) or any(unicodedata.category(c) in {"Cc", "Cf"} for c in name):
+    if not is_storable(name) or not is_plain_line(name):
         raise _invalid(
             "The file name holds a control or text-direction character.", "invalid_filename"
         )
