@@ -204,6 +204,9 @@ class Upload(models.Model):
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     thumbnail_key = models.CharField(max_length=512, blank=True)
+    thumbnail_ready = models.BooleanField(
+        default=True, help_text="Whether the preview at thumbnail_key has been made."
+    )
 
     def __str__(self):
         return f"{self.name} ({self.state})"

@@ -202,6 +202,10 @@ if [t for t in CHAT_UPLOAD_TYPES if is_active_type(t)]:
 # How long an upload URL is valid, in seconds (at most 5 minutes).
 CHAT_UPLOAD_EXPIRES = min(env.int("CHAT_UPLOAD_EXPIRES", default=300), 300)
 CHAT_ATTACHMENTS_PER_MESSAGE = env.int("CHAT_ATTACHMENTS_PER_MESSAGE", default=10)
+# Pictures' previews are made after the send by this many threads per process, one picture
+# each at a time (decoding costs up to 4 bytes a pixel), with at most this many waiting.
+CHAT_THUMBNAIL_WORKERS = env.int("CHAT_THUMBNAIL_WORKERS", default=1)
+CHAT_THUMBNAIL_QUEUE = env.int("CHAT_THUMBNAIL_QUEUE", default=500)
 CHAT_MEDIA_BUCKET = env.str("CHAT_MEDIA_BUCKET", default="")
 CHAT_STATIC_BUCKET = env.str("CHAT_STATIC_BUCKET", default="")
 CHAT_CDN_DOMAIN = env.str("CHAT_CDN_DOMAIN", default="")

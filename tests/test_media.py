@@ -15,6 +15,7 @@ from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
+from chat.media import thumbnails
 from chat.models import Upload
 from tests.clients import api_as
 from tests.frames import send_message
@@ -324,6 +325,7 @@ def test_an_upload_to_s3_is_attached_and_served_from_the_cdn(pair, s3_media):
     )  # fmt: skip
     assert sent.status_code == 201, sent.content
     (described,) = sent.json()["attachments"]
+    thumbnails.worker.wait_idle()  # the preview is made after the send
     key = f"media/{chat_id}/{ticket['attachmentId']}/photo.png"
     assert described["url"] == f"https://cdn.example.test/{key}"
     assert described["thumbnailUrl"].startswith("https://cdn.example.test/media/")
@@ -367,6 +369,7 @@ def test_s3_objects_carry_the_checked_type_never_one_guessed_from_the_name(pair,
         assert head["ContentType"] == content_type, name
         if content_type == "image/png":
             assert head["ContentDisposition"] == f'inline; filename="{name}"'
+            thumbnails.worker.wait_idle()
             thumbnail = described["thumbnailUrl"].removeprefix("https://cdn.example.test/")
             assert client.head_object(Bucket=bucket, Key=thumbnail)["ContentType"] == "image/jpeg"
         else:
@@ -548,3 +551,93 @@ def test_one_upload_sent_by_two_messages_at_once_is_attached_to_one(pair):
     assert sorted(answers) == [(201, None)] + [(400, "attachment_used")] * 3, answers
     history = api_as(alice).get(f"/api/chats/{chat_id}/messages").json()["messages"]
     assert [len(m["attachments"]) for m in history] == [1]
+
+
+# -- Pictures' previews: after the send, one at a time, bounded ---------------------------------
+
+
+def _send(user, chat_id, attachment):
+    return api_as(user).post(
+        f"/api/chats/{chat_id}/messages", {"message": "", "attachments": [attachment]},
+        format="json",
+    )  # fmt: skip
+
+
+def test_a_send_is_answered_before_its_preview_is_made(pair, local_media, monkeypatch):
+    import threading
+
+    alice, bob, _, chat = pair
+    chat_id = str(chat.pk)
+    release, started = threading.Event(), threading.Event()
+    render = thumbnails.render
+
+    def slow_render(data):
+        started.set()
+        assert release.wait(10)
+        return render(data)
+
+    monkeypatch.setattr(thumbnails, "render", slow_render)
+    sent = _send(alice, chat_id, uploaded(alice, chat_id, png(1200, 900)))
+    assert sent.status_code == 201
+    (described,) = sent.json()["attachments"]
+    assert (described["width"], described["height"]) == (1200, 900)  # from the header
+    assert started.wait(10)  # the worker has it, and the send was answered meanwhile
+    upload = Upload.objects.get(pk=described["id"])
+    assert upload.thumbnail_ready is False
+    release.set()
+    thumbnails.worker.wait_idle()
+    upload.refresh_from_db()
+    assert upload.thumbnail_ready is True
+    client = Client()
+    client.force_login(bob)
+    preview = client.get(described["thumbnailUrl"])
+    assert preview.status_code == 200 and preview["Content-Type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(b"".join(preview.streaming_content))).size == (480, 360)
+
+
+def test_a_preview_not_made_yet_is_made_on_first_fetch_or_by_the_sweep(pair, local_media):
+    from django.core.management import call_command
+
+    alice, bob, _, chat = pair
+    chat_id = str(chat.pk)
+    sent = [_send(alice, chat_id, uploaded(alice, chat_id, png(900, 900))) for _ in range(2)]
+    thumbnails.worker.wait_idle()
+    first, second = (s.json()["attachments"][0] for s in sent)
+    # As if the process had stopped before making them.
+    for described in (first, second):
+        upload = Upload.objects.get(pk=described["id"])
+        (local_media / upload.thumbnail_key).unlink()
+    Upload.objects.update(thumbnail_ready=False)
+    client = Client()
+    client.force_login(bob)
+    preview = client.get(first["thumbnailUrl"])
+    assert preview.status_code == 200 and preview["Content-Type"] == "image/jpeg"
+    Upload.objects.update(created_at=timezone.now() - datetime.timedelta(hours=1))
+    out = io.StringIO()
+    call_command("purge_uploads", stdout=out)
+    assert "1 missing previews made" in out.getvalue()
+    assert Upload.objects.filter(thumbnail_ready=False).count() == 0
+    assert (local_media / Upload.objects.get(pk=second["id"]).thumbnail_key).exists()
+
+
+def test_a_picture_over_the_pixel_cap_is_refused_without_decoding_it(
+    pair, local_media, monkeypatch
+):
+    alice, _, _, chat = pair
+    chat_id = str(chat.pk)
+    attachment = uploaded(alice, chat_id, png(1001, 1000))
+    monkeypatch.setattr(thumbnails, "IMAGE_MAX_PIXELS", 1000 * 1000)
+    decoded = []
+    monkeypatch.setattr(Image.Image, "load", lambda *a: decoded.append(a) or None)
+    sent = _send(alice, chat_id, attachment)
+    assert (sent.status_code, sent.json()["code"]) == (400, "image_too_large")
+    assert decoded == []
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "P", "L", "LA", "CMYK", "I;16"])
+def test_previews_of_pictures_of_every_mode(mode):
+    out = io.BytesIO()
+    picture = Image.new(mode, (3000, 1000))
+    picture.save(out, "TIFF" if mode == "CMYK" else "PNG")
+    preview = Image.open(io.BytesIO(thumbnails.render(out.getvalue())))
+    assert (preview.format, preview.mode, preview.size) == ("JPEG", "RGB", (480, 160))

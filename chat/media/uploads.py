@@ -2,7 +2,6 @@
 attaches it."""
 
 import datetime
-import io
 import logging
 import re
 import unicodedata
@@ -14,9 +13,9 @@ from django.core import signing
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from PIL import Image, UnidentifiedImageError
 
 from chat import errors
+from chat.media import thumbnails
 from chat.media.storage import media_put, media_storage, presigned_post
 from chat.media.types import is_active
 from chat.models import ChatRoom, Upload
@@ -25,9 +24,6 @@ from chat.text import is_plain_line, is_storable
 logger = logging.getLogger(__name__)
 
 NAME_MAX_LENGTH = 255
-THUMBNAIL_SIZE = (480, 480)
-# Images with more pixels than this are not decoded (a small file can hold a huge image).
-IMAGE_MAX_PIXELS = 40_000_000
 SNIFF_BYTES = 8192
 TOKEN_SALT = "chat.media.upload"
 
@@ -154,24 +150,6 @@ def _refuse(upload: Upload, detail: str, code: str) -> errors.InvalidInput:
     return _invalid(f"{upload.name}: {detail}", code)
 
 
-def _thumbnail(upload: Upload, data: bytes, final_key: str) -> None:
-    with Image.open(io.BytesIO(data)) as image:
-        width, height = image.size
-        if width * height > IMAGE_MAX_PIXELS:
-            raise _refuse(upload, "the image is too large to show.", "image_too_large")
-        upload.width, upload.height = width, height
-        image.draft("RGB", THUMBNAIL_SIZE)
-        preview = image.convert("RGB")
-        preview.thumbnail(THUMBNAIL_SIZE)
-        out = io.BytesIO()
-        preview.save(out, "JPEG", quality=80)
-    upload.thumbnail_key = final_key.rsplit("/", 1)[0] + "/thumbnail.jpg"
-    media_put(
-        upload.thumbnail_key, out.getvalue(), content_type="image/jpeg",
-        filename=upload.name.rsplit(".", 1)[0] + " (preview).jpg",
-    )  # fmt: skip
-
-
 def _check_and_publish(upload: Upload) -> None:
     """Read what was uploaded, check it, move it out of quarantine (and make a thumbnail)."""
     storage = media_storage()
@@ -191,10 +169,15 @@ def _check_and_publish(upload: Upload) -> None:
         )  # fmt: skip
     final_key = media_key(str(upload.chat_id), str(upload.pk), upload.name)
     if upload.content_type.startswith("image/"):
+        # Measured from the header only; the preview is made after the send (thumbnails).
         try:
-            _thumbnail(upload, data, final_key)
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+            upload.width, upload.height = thumbnails.measure(data)
+        except thumbnails.TooLarge:
+            raise _refuse(upload, "the image is too large to show.", "image_too_large") from None
+        except thumbnails.Unreadable:
             raise _refuse(upload, "the image cannot be read.", "type_mismatch") from None
+        upload.thumbnail_key = final_key.rsplit("/", 1)[0] + "/thumbnail.jpg"
+        upload.thumbnail_ready = False
     media_put(final_key, data, content_type=upload.content_type, filename=upload.name)
     storage.delete(upload.key)
     upload.key, upload.size, upload.state = final_key, size, Upload.State.ATTACHED
@@ -243,7 +226,7 @@ def attachments_claim(
     )
     if None in ids:
         raise unknown
-    described = []
+    described, pictures = [], []
     with transaction.atomic():
         found = {
             str(u.pk): u for u in Upload.objects.select_for_update().filter(pk__in=ids)
@@ -273,6 +256,9 @@ def attachments_claim(
             upload.client_message_id = client_message_id
             upload.save()
             described.append(descriptor(upload))
+            if upload.thumbnail_key:
+                pictures.append(upload.pk)
+        thumbnails.thumbnails_later(pictures)
     return tuple(described)
 
 

@@ -8,6 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from chat import errors, selectors
+from chat.media import thumbnails
 from chat.media.storage import media_storage
 from chat.media.types import INLINE_TYPES, SANDBOX_HEADERS, is_active
 from chat.media.uploads import upload_receive
@@ -15,6 +16,8 @@ from chat.models import Upload
 
 # Room for the form's other fields and the multipart framing around the file.
 FORM_OVERHEAD = 64 * 1024
+# How long a request for a preview not made yet waits for it.
+THUMBNAIL_WAIT_SECONDS = 10
 
 
 def _error(exc: errors.ChatError, status: int = 400) -> JsonResponse:
@@ -58,6 +61,15 @@ def _serve(request, chat_id, attachment_id, *, thumbnail: bool):
     member = selectors.member_access(chat_id=str(chat_id), user_id=str(request.user.pk))
     if found is None or member is None or (thumbnail and not found.thumbnail_key):
         raise Http404("No such file.")  # the same for a file of a chat one is not in
+    # A preview whose turn in the queue has not come yet is made on first fetch.
+    if (
+        thumbnail
+        and not found.thumbnail_ready
+        and not thumbnails.thumbnail_ensure(found.pk, timeout=THUMBNAIL_WAIT_SECONDS)
+    ):
+        response = HttpResponse("The preview is not ready yet.", status=503)
+        response["Retry-After"] = "2"
+        return response
     key = found.thumbnail_key if thumbnail else found.key
     content_type = "image/jpeg" if thumbnail else found.content_type
     if is_active(content_type):  # a row from before such types were refused

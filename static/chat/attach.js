@@ -71,6 +71,12 @@ const ChatFiles = {
         const image = document.createElement("img");
         image.src = attachment.thumbnailUrl;
         image.alt = attachment.name;
+        // A picture's preview is made just after it is sent: until it is there, ask again.
+        let tries = 0;
+        image.addEventListener("error", () => {
+          tries += 1;
+          if (tries <= 6) setTimeout(() => { image.src = attachment.thumbnailUrl; }, 500 * 2 ** tries);
+        });
         const scale = Math.min(1, 240 / Math.max(attachment.width, attachment.height));
         image.width = Math.round(attachment.width * scale);
         image.height = Math.round(attachment.height * scale);
