@@ -14,6 +14,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from chat.media.sweeper import start_sweeper  # noqa: E402
 from chat.realtime.routing import websocket_urlpatterns  # noqa: E402
 from chat.realtime.socket_auth import SameOriginMiddleware, SessionAuthMiddleware  # noqa: E402
 
@@ -23,6 +24,10 @@ application = ProtocolTypeRouter(
         "websocket": SameOriginMiddleware(SessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# Unattached uploads and missing previews are cleaned up by each server process, on either
+# media backend.
+start_sweeper()
 
 # What starting made (modules, settings, URL patterns: most of the heap) lives as long as the
 # process. Frozen, it is left out of every later collection, which then scans only what sockets

@@ -206,6 +206,9 @@ CHAT_ATTACHMENTS_PER_MESSAGE = env.int("CHAT_ATTACHMENTS_PER_MESSAGE", default=1
 # each at a time (decoding costs up to 4 bytes a pixel), with at most this many waiting.
 CHAT_THUMBNAIL_WORKERS = env.int("CHAT_THUMBNAIL_WORKERS", default=1)
 CHAT_THUMBNAIL_QUEUE = env.int("CHAT_THUMBNAIL_QUEUE", default=500)
+# Seconds between a server process's sweeps of unattached uploads and missing previews
+# (chat.media.sweeper); 0 leaves them to `manage.py purge_uploads`.
+CHAT_UPLOAD_SWEEP_SECONDS = env.float("CHAT_UPLOAD_SWEEP_SECONDS", default=3600)
 CHAT_MEDIA_BUCKET = env.str("CHAT_MEDIA_BUCKET", default="")
 CHAT_STATIC_BUCKET = env.str("CHAT_STATIC_BUCKET", default="")
 CHAT_CDN_DOMAIN = env.str("CHAT_CDN_DOMAIN", default="")

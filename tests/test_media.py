@@ -266,6 +266,54 @@ def test_expired_uploads_are_purged(pair, local_media):
     assert [p.parent.name for p in local_media.rglob("*.png")] == [fresh]
 
 
+def test_server_processes_sweep_unattached_uploads_and_missing_previews(pair, local_media):
+    import time
+
+    from chat.media.sweeper import Sweeper
+
+    alice, _, _, chat = pair
+    chat_id = str(chat.pk)
+    stale = uploaded(alice, chat_id, png())
+    Upload.objects.filter(pk=stale).update(expires_at=timezone.now() - datetime.timedelta(days=2))
+    picture = _send(alice, chat_id, uploaded(alice, chat_id, png(900, 600)))
+    thumbnails.worker.wait_idle()
+    (described,) = picture.json()["attachments"]
+    attached = Upload.objects.get(pk=described["id"])
+    (local_media / attached.thumbnail_key).unlink()  # its job lost with a stopped process
+    Upload.objects.filter(pk=attached.pk).update(
+        thumbnail_ready=False, created_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+    sweeper = Sweeper(0.05).start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (
+            Upload.objects.filter(pk=stale).exists()
+            or Upload.objects.filter(thumbnail_ready=False).exists()
+        ):
+            time.sleep(0.05)
+    finally:
+        sweeper.stopped.set()
+    assert not Upload.objects.filter(pk=stale).exists()
+    assert not [p for p in local_media.rglob("*") if p.is_file() and stale in str(p)]
+    assert (local_media / attached.thumbnail_key).exists()
+
+
+@pytest.mark.parametrize(("seconds", "started"), [("60", "True"), ("0", "False")])
+def test_the_asgi_application_starts_the_sweeper_unless_switched_off(seconds, started):
+    import subprocess
+    import sys
+
+    from tests.servers import ROOT, server_env
+
+    env = server_env("sqlite:///:memory:", CHAT_UPLOAD_SWEEP_SECONDS=seconds)
+    code = "import chatsite.asgi; from chat.media import sweeper; print(bool(sweeper._started))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.stdout.strip() == started, done.stderr
+
+
 # -- S3 (moto_server): the presigned POST and its policy ----------------------------------------
 
 
