@@ -26,7 +26,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.db import connections, router
 
-from chat import budgets
+from chat import budgets, text
 
 FAILED_LOGINS_PER_ADDRESS = budgets.Budget(
     "login-address", limit="CHAT_LOGIN_FAILURES_PER_ADDRESS", window=15 * 60
@@ -141,3 +141,35 @@ class PasswordBackend(ModelBackend):
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         raise PermissionDenied
+
+
+def username_lookalike_taken(username: str, *, exclude_user_id=None) -> bool:
+    """Whether an account's name looks like ``username`` on screen (the same confusable
+    skeleton, UTS #39): "aIice" beside "alice", "rnallory" beside "mallory"."""
+    from chat.models import UsernameSkeleton
+
+    same = UsernameSkeleton.objects.filter(skeleton=text.username_skeleton(username))
+    if exclude_user_id is not None:
+        same = same.exclude(user_id=exclude_user_id)
+    return same.exists()
+
+
+def username_skeleton_record(user) -> None:
+    """Keep ``user``'s skeleton row in step with their name (every way an account is made or
+    renamed: sign-up, the admin, ``createsuperuser``, a shell)."""
+    from chat.models import UsernameSkeleton
+
+    UsernameSkeleton.objects.update_or_create(
+        user_id=user.pk, defaults={"skeleton": text.username_skeleton(user.get_username())}
+    )
+
+
+def _user_saved(sender, instance, raw=False, **kwargs) -> None:
+    if not raw:
+        username_skeleton_record(instance)
+
+
+def connect_signals() -> None:
+    from django.db.models.signals import post_save
+
+    post_save.connect(_user_saved, sender=get_user_model(), dispatch_uid="chat-username-skeleton")

@@ -8,9 +8,11 @@ class ChatConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
+        from chat import accounts
         from chat.moderation.signals import connect_signals
 
         connect_signals()
+        accounts.connect_signals()
         if settings.CHAT_METRICS_NAMESPACE:
             from chat.ops.metrics import CloudWatchReporter
 

@@ -2,7 +2,6 @@
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
 from chat import accounts, budgets, text
@@ -79,12 +78,7 @@ class SignUpForm(UserCreationForm):
                 "cannot be mixed.",
                 code="mixed_scripts",
             )
-        skeleton = text.username_skeleton(username)
-        User = get_user_model()
-        candidates = User.objects.filter(username__iexact=skeleton) | User.objects.filter(
-            username__iexact=username
-        )
-        if any(text.username_skeleton(u.username) == skeleton for u in candidates):
+        if accounts.username_lookalike_taken(username):
             raise forms.ValidationError(
                 "This username looks like one already taken; choose another.", code="lookalike"
             )

@@ -266,3 +266,17 @@ class SearchEntry(models.Model):
 
     def __str__(self):
         return f"{self.chat_id}#{self.seq}"
+
+
+class UsernameSkeleton(models.Model):
+    """What a user's name looks like (``chat.text.username_skeleton``), kept for every account
+    so that a new name can be checked against all of them with one indexed query."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+        related_name="username_skeleton",
+    )  # fmt: skip
+    skeleton = models.CharField(max_length=600, db_index=True)
+
+    def __str__(self):
+        return self.skeleton

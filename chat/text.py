@@ -1,5 +1,6 @@
 """Text every store and socket can carry, and names people cannot mistake for each other."""
 
+import functools
 import unicodedata
 
 import emoji
@@ -24,29 +25,53 @@ def is_storable(text: str) -> bool:
     return True
 
 
-# Letters of Cyrillic and Greek drawn like Latin ones (lower case; names are casefolded first),
-# by their Unicode names.
-_LOOKALIKES = str.maketrans(
-    {
-        unicodedata.lookup(f"{script} SMALL LETTER {name}"): latin
-        for script, letters in (
-            ("CYRILLIC", "A:a VE:b IE:e IO:e KA:k EM:m EN:h O:o ER:p ES:c TE:t U:y HA:x "
-                         "BYELORUSSIAN-UKRAINIAN_I:i YI:i JE:j DZE:s KOMI_DE:d QA:q WE:w SHHA:h "
-                         "PALOCHKA:l"),
-            ("GREEK", "ALPHA:a BETA:b EPSILON:e ETA:n IOTA:i KAPPA:k NU:v OMICRON:o RHO:p TAU:t "
-                      "UPSILON:u CHI:x"),
-        )
-        for name, latin in (pair.replace("_", " ").split(":") for pair in letters.split())
+@functools.cache
+def _prototypes() -> dict[str, str]:
+    """Each character's prototype by Unicode's confusables data (UTS #39), from the
+    confusable_homoglyphs package's copy of confusables.txt: a character and the prototype it
+    is drawn like ("m" and "rn", "I" and "l", "0" and "O", Cyrillic "\u0430" and "a"). The
+    package keeps
+    each source-prototype pair both ways; prototypes are never sources, so in each group of
+    look-alikes the prototype is the one every other is paired with (a multi-character sequence
+    when there is one, else, for a lone pair, the smaller code point: the same group either
+    way)."""
+    from confusable_homoglyphs.confusables import confusables_data
+
+    def plain(text: str) -> str:  # the package wraps right-to-left characters in LRM marks
+        return text.replace("\u200e", "")
+
+    paired = {
+        plain(key): {plain(entry["c"]) for entry in entries}
+        for key, entries in confusables_data.items()
     }
-)  # fmt: skip
-# Scripts whose letters are confused with each other; a name mixing them is refused.
-_CONFUSABLE_SCRIPTS = {"LATIN", "CYRILLIC", "GREEK"}
+    prototypes = {}
+    for char, others in paired.items():
+        if len(char) != 1 or len(others) != 1:
+            continue  # a sequence, or a prototype of several
+        (other,) = others
+        if len(other) > 1 or len(paired.get(other, ())) > 1 or other < char:
+            prototypes[char] = other
+    return prototypes
+
+
+def _drawn_as(text: str) -> str:
+    prototypes = _prototypes()
+    return unicodedata.normalize("NFD", "".join(prototypes.get(c, c) for c in text))
 
 
 def username_skeleton(name: str) -> str:
-    """What a name looks like: casefolded, with Cyrillic and Greek look-alikes read as the Latin
-    letters they resemble. Two names with one skeleton look the same on screen."""
-    return name.casefold().translate(_LOOKALIKES)
+    """What a name looks like on screen: Unicode's confusable skeleton (UTS #39: decomposed,
+    each character replaced by its prototype), then casefolded and without accents, and mapped
+    again. "aIice" (capital i), "a1ice" and "alice", "rnallory" and "mallory", "b0b" and "bob",
+    "davé" and "dave", and "\u0430lice" with a Cyrillic "a" all have one skeleton."""
+    text = _drawn_as(unicodedata.normalize("NFD", name))
+    text = unicodedata.normalize("NFD", text.casefold())
+    text = "".join(c for c in text if unicodedata.category(c) != "Mn")
+    return _drawn_as(text).casefold()
+
+
+# Scripts whose letters are confused with each other; a name mixing them is refused.
+_CONFUSABLE_SCRIPTS = {"LATIN", "CYRILLIC", "GREEK"}
 
 
 def mixes_scripts(name: str) -> bool:

@@ -359,14 +359,30 @@ def _sign_up(username):
         ("\uff41\uff4c\uff49\uff43\uff45", "already exists"),  # fullwidth, NFKC-normalized
         ("\u0430lice", "one alphabet"),  # a Cyrillic a among Latin letters
         ("\u0430\u0441\u0435", "looks like one already taken"),  # all Cyrillic, drawn "ace"
-        ("\u03b1\u03bf\u03b5", "looks like one already taken"),  # all Greek, drawn "aoe"
+        ("\u03b1\u03bf\u03c1", "looks like one already taken"),  # all Greek, drawn "aop"
+        # Latin look-alikes, by Unicode's confusables (UTS #39 skeletons)
+        ("aIice", "looks like one already taken"),  # a capital i for an l
+        ("a1ice", "looks like one already taken"),
+        ("rnallory", "looks like one already taken"),  # r n for m
+        ("b0b", "looks like one already taken"),  # a zero for an o
+        ("dav\u00e9", "looks like one already taken"),  # an accent more
+        ("BOB", "already exists"),
     ],
 )
 def test_look_alike_usernames_are_refused(make_user, django_user_model, username, why):
-    make_user("alice"), make_user("ace"), make_user("aoe")
+    for name in ("alice", "ace", "aop", "mallory", "bob", "dave"):
+        make_user(name)
     page = _sign_up(username)
     assert page.status_code == 200 and why in page.content.decode()
-    assert django_user_model.objects.count() == 3
+    assert django_user_model.objects.count() == 6
+
+
+def test_a_renamed_account_s_look_is_what_new_names_are_checked_against(make_user):
+    user = make_user("alice")
+    user.username = "mallory"
+    user.save()
+    assert "looks like one already taken" in _sign_up("rnallory").content.decode()
+    assert _sign_up("alice").status_code == 302
 
 
 def test_names_in_one_alphabet_are_welcome(make_user, django_user_model):
