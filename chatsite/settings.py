@@ -212,6 +212,12 @@ CHAT_UPLOAD_SWEEP_SECONDS = env.float("CHAT_UPLOAD_SWEEP_SECONDS", default=3600)
 CHAT_MEDIA_BUCKET = env.str("CHAT_MEDIA_BUCKET", default="")
 CHAT_STATIC_BUCKET = env.str("CHAT_STATIC_BUCKET", default="")
 CHAT_CDN_DOMAIN = env.str("CHAT_CDN_DOMAIN", default="")
+# Media on S3 is fetched by URLs valid at most this long (and 15 minutes at most): signed by
+# CloudFront's key (its public key's id, and the PEM private key, a secret) with a CDN, else
+# presigned by S3. Members get them from /media/ views that check membership each time.
+CHAT_MEDIA_URL_SECONDS = min(env.int("CHAT_MEDIA_URL_SECONDS", default=900), 900)
+CHAT_CDN_KEY_ID = env.str("CHAT_CDN_KEY_ID", default="")
+CHAT_CDN_PRIVATE_KEY = env.str("CHAT_CDN_PRIVATE_KEY", default="")
 AWS_ENDPOINT_URL_S3 = env.str("AWS_ENDPOINT_URL_S3", default="")
 AWS_S3_REGION = env.str("AWS_REGION", default="us-east-1")
 _S3_OPTIONS = {
@@ -224,6 +230,11 @@ _S3_OPTIONS = {
 if CHAT_MEDIA == "s3":
     if not CHAT_MEDIA_BUCKET:
         raise ImproperlyConfigured("CHAT_MEDIA=s3 needs CHAT_MEDIA_BUCKET.")
+    if CHAT_CDN_DOMAIN and not (CHAT_CDN_KEY_ID and CHAT_CDN_PRIVATE_KEY):
+        raise ImproperlyConfigured(
+            "CHAT_MEDIA=s3 with CHAT_CDN_DOMAIN serves files by signed URLs only: set "
+            "CHAT_CDN_KEY_ID and CHAT_CDN_PRIVATE_KEY (python -m deploy up does)."
+        )
     STORAGES["media"] = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {**_S3_OPTIONS, "bucket_name": CHAT_MEDIA_BUCKET},

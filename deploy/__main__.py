@@ -127,6 +127,56 @@ def _ensure_bucket(aws: Aws, bucket: str) -> None:
     )  # fmt: skip
 
 
+def media_key_secret(stage: str) -> str:
+    return f"chat/{stage}/media-signing-key"
+
+
+def _public_pem(private_pem: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def _media_signing_key(aws: Aws, stage: str) -> tuple[str, str]:
+    """The stage's CloudFront key pair for members' files: its secret's ARN and the public key
+    (PEM). Made on the stage's first deploy (RSA 2048, as CloudFront takes), the private key
+    kept in Secrets Manager only: never printed, never a stack parameter."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    name = media_key_secret(stage)
+    if aws.dry_run:
+        aws.say(f"would use or make the secret {name} (the media signing key)")
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()  # fmt: skip
+        return f"arn:aws:secretsmanager:{aws.region}:{DRY_ACCOUNT}:secret:{name}", _public_pem(pem)
+    client = aws.client("secretsmanager")
+    try:
+        found = client.get_secret_value(SecretId=name)
+    except client.exceptions.ResourceNotFoundException:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()  # fmt: skip
+        made = aws.call(
+            "secretsmanager", "create_secret", Name=name, SecretString=pem,
+            Description="CloudFront key pair of members' files (private key, PEM)",
+            Tags=[{"Key": "chat:stage", "Value": stage}],
+        )  # fmt: skip
+        aws.say(f"made the media signing key {name}")
+        return made["ARN"], _public_pem(pem)
+    return found["ARN"], _public_pem(found["SecretString"])
+
+
 def _stack_status(aws: Aws, name: str) -> str | None:
     """The stack's status, or None if there is none."""
     if aws.dry_run:
@@ -198,7 +248,11 @@ def up(aws: Aws, stage: str, parameters: dict, *, without_types: set[str]) -> di
         aws.say(f"bundle {key}: {path.stat().st_size} bytes")
         aws.call("s3", "put_object", Bucket=bucket, Key=key, Body=path.read_bytes())
     name = stack_name(stage)
-    params = {**parameters, "Stage": stage, "BundleBucket": bucket, "BundleKey": key}
+    secret, public_key = _media_signing_key(aws, stage)
+    params = {
+        **parameters, "Stage": stage, "BundleBucket": bucket, "BundleKey": key,
+        "MediaSigningKeySecret": secret, "MediaSigningPublicKey": public_key,
+    }  # fmt: skip
     declared = set(tpl.get("Parameters", {}))
     unknown = set(params) - declared
     if unknown and not without_types:
@@ -327,6 +381,14 @@ def down(aws: Aws, stage: str, *, confirmed: bool, ask=input) -> None:
         aws.call("s3", "delete_bucket", Bucket=bucket)
     except Exception as error:
         if not aws.missing(error):
+            raise
+    try:
+        aws.call(
+            "secretsmanager", "delete_secret", SecretId=media_key_secret(stage),
+            ForceDeleteWithoutRecovery=True,
+        )  # fmt: skip
+    except Exception as error:
+        if "ResourceNotFound" not in str(error):
             raise
     aws.say("dry run: nothing was changed" if aws.dry_run else f"{name} is gone")
 

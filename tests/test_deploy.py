@@ -58,10 +58,13 @@ def test_a_dry_run_prints_every_call_and_makes_none():
     create = next(line for line in done.stdout.splitlines() if "create_stack" in line)
     assert '"CAPABILITY_NAMED_IAM"' in create and '"ParameterValue": "dev"' in create
     assert "nothing was changed" in done.stdout
+    assert "would use or make the secret chat/dev/media-signing-key" in done.stdout
+    assert "PRIVATE KEY" not in done.stdout
     gone = run_deploy("down", "prod", "--dry-run", "--endpoint-url", nowhere)
     assert gone.returncode == 0, gone.stderr
     calls = re.findall(r"^would call (\S+)", gone.stdout, re.MULTILINE)
-    assert "cloudformation.delete_stack" in calls and calls[-1] == "s3.delete_bucket"
+    assert "cloudformation.delete_stack" in calls
+    assert calls[-2:] == ["s3.delete_bucket", "secretsmanager.delete_secret"]
 
 
 def test_down_deletes_nothing_unless_the_stage_is_typed():
@@ -128,6 +131,16 @@ def test_up_creates_the_stage_on_moto_server_and_down_removes_it(moto_server):
     # block, CORS and lifecycle rules are checked as declared, below.)
     iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1")
     assert iam.get_role_policy(RoleName="chat-dev-app", PolicyName="chat-app")
+    # The CloudFront key pair of members' files: the private key only in Secrets Manager, the
+    # public key (and the secret's ARN) the stack's parameters.
+    secrets = boto3.client("secretsmanager", endpoint_url=url, region_name="us-east-1")
+    signing = secrets.get_secret_value(SecretId="chat/dev/media-signing-key")
+    assert signing["SecretString"].startswith("-----BEGIN PRIVATE KEY-----")
+    assert "PRIVATE KEY" not in up.stdout + up.stderr
+    given = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert given["MediaSigningKeySecret"] == signing["ARN"]
+    # (MediaSigningPublicKey goes to CloudFront's public key, which moto lacks: left out here.)
+    assert "made the media signing key chat/dev/media-signing-key" in up.stdout
     deploy_bucket = f"chat-dev-deploy-{account}-us-east-1"
     (stored,) = s3.list_objects_v2(Bucket=deploy_bucket)["Contents"]
     assert re.fullmatch(r"bundles/dev-\d{8}-\d{6}-[0-9a-f]{12}\.zip", stored["Key"])
@@ -137,6 +150,9 @@ def test_up_creates_the_stage_on_moto_server_and_down_removes_it(moto_server):
     again = run_deploy("up", "dev", *args, *[a for s in settings for a in ("--set", s)])
     assert again.returncode == 0, again.stdout + again.stderr
     assert "update_stack" in again.stdout and "deploy bucket" in again.stdout
+    assert "made the media signing key" not in again.stdout  # the same key pair kept
+    kept = secrets.get_secret_value(SecretId="chat/dev/media-signing-key")
+    assert kept["SecretString"] == signing["SecretString"]
 
     down = run_deploy("down", "dev", "--endpoint-url", url, "--yes")
     assert down.returncode == 0, down.stdout + down.stderr
@@ -147,6 +163,8 @@ def test_up_creates_the_stage_on_moto_server_and_down_removes_it(moto_server):
     assert not [b for b in buckets if b.startswith("chat-dev-")]
     with pytest.raises(iam.exceptions.NoSuchEntityException):
         iam.get_role(RoleName="chat-dev-app")
+    with pytest.raises(secrets.exceptions.ResourceNotFoundException):
+        secrets.get_secret_value(SecretId="chat/dev/media-signing-key")
 
 
 # -- What moto cannot create: the declared properties ------------------------------------------
@@ -166,9 +184,20 @@ def test_the_cdn_reads_private_buckets_through_origin_access_control():
     assert [(b["PathPattern"], b["TargetOriginId"]) for b in behaviors] == [("/media/*", "media")]
     for config in [distribution["DistributionConfig"]["DefaultCacheBehavior"], *behaviors]:
         assert config["ViewerProtocolPolicy"] == "redirect-to-https"
-    # Members' files: never sniffed, sandboxed when opened on their own.
+    # Members' files: never sniffed, sandboxed when opened on their own, and served only by
+    # URLs the app signed with the stage's key (its key group).
     (media,) = behaviors
     assert media["ResponseHeadersPolicyId"] == {"Ref": "MediaHeadersPolicy"}
+    assert media["TrustedKeyGroups"] == [{"Ref": "MediaKeyGroup"}]
+    group = of_type("AWS::CloudFront::KeyGroup")["MediaKeyGroup"]["KeyGroupConfig"]
+    assert group["Items"] == [{"Ref": "MediaPublicKey"}]
+    public_key = of_type("AWS::CloudFront::PublicKey")["MediaPublicKey"]["PublicKeyConfig"]
+    assert public_key["EncodedKey"] == {"Ref": "MediaSigningPublicKey"}
+    options = RESOURCES["Environment"]["Properties"]["OptionSettings"]
+    named = {o["OptionName"]: o["Value"] for o in options}
+    assert named["CHAT_CDN_KEY_ID"] == {"Ref": "MediaPublicKey"}
+    assert named["CHAT_CDN_PRIVATE_KEY"] == {"Ref": "MediaSigningKeySecret"}
+    assert not [d for d in media if d in {"TrustedSigners"}]  # key groups, not account keys
     headers = of_type("AWS::CloudFront::ResponseHeadersPolicy")["MediaHeadersPolicy"]
     security = headers["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
     assert security["ContentTypeOptions"] == {"Override": True}
@@ -238,7 +267,7 @@ def test_the_environment_is_websocket_friendly_healthy_and_configured():
     assert app["CHAT_STORE"] == "dynamodb" and app["CHAT_MEDIA"] == "s3"
     assert app["DJANGO_DEBUG"] == "0"
     secrets = {n for (ns, n) in options if ns.endswith("application:environmentsecrets")}
-    assert secrets == {"DJANGO_SECRET_KEY", "DATABASE_PASSWORD"}
+    assert secrets == {"DJANGO_SECRET_KEY", "DATABASE_PASSWORD", "CHAT_CDN_PRIVATE_KEY"}
     assert "DJANGO_SECRET_KEY" not in app and "DATABASE_PASSWORD" not in app
     # Every variable the environment sets is one the app reads (the README's table).
     readme = (ROOT / "README.md").read_text()

@@ -5,18 +5,21 @@ import base64
 import datetime
 import io
 import json
+import time
 import uuid
 
 import boto3
 import httpx
 import pytest
 from channels.db import database_sync_to_async
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
 from chat.media import thumbnails
-from chat.models import Upload
+from chat.models import Membership, Upload
 from tests.clients import api_as
 from tests.frames import send_message
 from tests.test_moderation import joined_socket, send
@@ -317,6 +320,39 @@ def test_the_asgi_application_starts_the_sweeper_unless_switched_off(seconds, st
 # -- S3 (moto_server): the presigned POST and its policy ----------------------------------------
 
 
+# The stage's CloudFront key pair: the distribution trusts the public key (its key group).
+CDN_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+CDN_KEY_ID = "K2JCJMDEHXQW5F"
+
+
+def cdn_target(user, url: str) -> str:
+    """Fetch a member's media URL as ``user``: a redirect to a CDN URL signed with the stage's
+    key (checked here as CloudFront checks it: moto has no CloudFront), valid 10 to 15 minutes;
+    the stored key it names."""
+    client = Client()
+    client.force_login(user)
+    answer = client.get(url)
+    assert answer.status_code == 302, answer.status_code
+    assert answer["Cache-Control"] == "private, max-age=300"
+    location = answer["Location"]
+    resource, _, query = location.partition("?")
+    fields = dict(pair.split("=", 1) for pair in query.split("&"))
+    assert fields["Key-Pair-Id"] == CDN_KEY_ID
+    expires = int(fields["Expires"])
+    assert time.time() + 600 - 5 <= expires <= time.time() + 900
+    policy = json.dumps(
+        {"Statement": [{"Resource": resource,
+                        "Condition": {"DateLessThan": {"AWS:EpochTime": expires}}}]},
+        separators=(",", ":"),
+    )  # fmt: skip
+    signature = fields["Signature"].translate(str.maketrans("-_~", "+=/"))
+    CDN_KEY.public_key().verify(
+        base64.b64decode(signature), policy.encode(), padding.PKCS1v15(), hashes.SHA1()
+    )
+    assert resource.startswith("https://cdn.example.test/media/")
+    return resource.removeprefix("https://cdn.example.test/")
+
+
 @pytest.fixture
 def s3_media(settings, moto_server):
     bucket = f"media-{uuid.uuid4().hex[:8]}"
@@ -326,6 +362,11 @@ def s3_media(settings, moto_server):
     settings.CHAT_MEDIA = "s3"
     settings.CHAT_MEDIA_BUCKET = bucket
     settings.CHAT_CDN_DOMAIN = "cdn.example.test"
+    settings.CHAT_CDN_KEY_ID = CDN_KEY_ID
+    settings.CHAT_CDN_PRIVATE_KEY = CDN_KEY.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()  # fmt: skip
     settings.STORAGES = {
         **settings.STORAGES,
         "media": {
@@ -362,7 +403,7 @@ def test_the_presigned_post_policy_allows_exactly_this_file(pair, s3_media):
 
 def test_an_upload_to_s3_is_attached_and_served_from_the_cdn(pair, s3_media):
     client, bucket = s3_media
-    alice, _, _, chat = pair
+    alice, bob, _, chat = pair
     chat_id = str(chat.pk)
     ticket = upload_url(alice, chat_id, data=png()).json()
     posted = httpx.post(ticket["url"], data=ticket["fields"], files={"file": ("p.png", png())})
@@ -375,14 +416,18 @@ def test_an_upload_to_s3_is_attached_and_served_from_the_cdn(pair, s3_media):
     (described,) = sent.json()["attachments"]
     thumbnails.worker.wait_idle()  # the preview is made after the send
     key = f"media/{chat_id}/{ticket['attachmentId']}/photo.png"
-    assert described["url"] == f"https://cdn.example.test/{key}"
-    assert described["thumbnailUrl"].startswith("https://cdn.example.test/media/")
+    assert described["url"] == f"/media/{chat_id}/{ticket['attachmentId']}/"
+    assert cdn_target(bob, described["url"]) == key
+    thumbnail = key.rsplit("/", 1)[0] + "/thumbnail.jpg"
+    assert cdn_target(bob, described["thumbnailUrl"]) == thumbnail
     stored = client.list_objects_v2(Bucket=bucket)["Contents"]
-    assert sorted(o["Key"] for o in stored) == sorted(
-        [key, key.rsplit("/", 1)[0] + "/thumbnail.jpg"]
-    )
-    # The key holds a random id: nothing in a chat's other URLs predicts it.
-    assert ticket["attachmentId"] in described["url"]
+    assert sorted(o["Key"] for o in stored) == sorted([key, thumbnail])
+    # A member removed from the chat gets no new URL (the same answer as for no such file).
+    client = Client()
+    client.force_login(bob)
+    Membership.objects.filter(chat=chat, user=bob).delete()
+    for url in (described["url"], described["thumbnailUrl"]):
+        assert client.get(url).status_code == 404
 
 
 def _sent_to_s3(user, chat_id, data, *, name, content_type):
@@ -412,13 +457,13 @@ def test_s3_objects_carry_the_checked_type_never_one_guessed_from_the_name(pair,
     ]
     for name, content_type, data in cases:
         described = _sent_to_s3(alice, chat_id, data, name=name, content_type=content_type)
-        key = described["url"].removeprefix("https://cdn.example.test/")
+        key = cdn_target(alice, described["url"])
         head = client.head_object(Bucket=bucket, Key=key)
         assert head["ContentType"] == content_type, name
         if content_type == "image/png":
             assert head["ContentDisposition"] == f'inline; filename="{name}"'
             thumbnails.worker.wait_idle()
-            thumbnail = described["thumbnailUrl"].removeprefix("https://cdn.example.test/")
+            thumbnail = cdn_target(alice, described["thumbnailUrl"])
             assert client.head_object(Bucket=bucket, Key=thumbnail)["ContentType"] == "image/jpeg"
         else:
             assert head["ContentDisposition"] == f'attachment; filename="{name}"'
@@ -430,9 +475,31 @@ def test_file_names_outside_ascii_are_encoded_in_the_object_s_disposition(pair, 
     described = _sent_to_s3(
         alice, str(chat.pk), "ünï".encode(), name="Grüße.txt", content_type="text/plain"
     )
-    key = described["url"].removeprefix("https://cdn.example.test/")
+    key = cdn_target(alice, described["url"])
     head = client.head_object(Bucket=bucket, Key=key)
     assert head["ContentDisposition"] == "attachment; filename*=utf-8''Gr%C3%BC%C3%9Fe.txt"
+
+
+def test_without_a_cdn_members_get_presigned_urls_valid_15_minutes(pair, s3_media, settings):
+    settings.CHAT_CDN_DOMAIN = ""
+    alice, bob, _, chat = pair
+    described = _sent_to_s3(
+        alice, str(chat.pk), b"notes", name="notes.txt", content_type="text/plain"
+    )
+    client = Client()
+    client.force_login(bob)
+    answer = client.get(described["url"])
+    assert answer.status_code == 302
+    location = answer["Location"]
+    fields = dict(pair.split("=", 1) for pair in location.partition("?")[2].split("&"))
+    if "X-Amz-Expires" in fields:  # signature version 4
+        assert fields["X-Amz-Expires"] == "900"
+    else:
+        assert time.time() + 890 <= int(fields["Expires"]) <= time.time() + 900
+    fetched = httpx.get(location)  # the bucket serves it with the headers stored with it
+    assert fetched.status_code == 200 and fetched.content == b"notes"
+    assert fetched.headers["Content-Type"] == "text/plain"
+    assert fetched.headers["Content-Disposition"] == 'attachment; filename="notes.txt"'
 
 
 def test_types_a_browser_runs_are_refused_even_when_configured(pair, settings):

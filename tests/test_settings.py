@@ -58,6 +58,12 @@ def test_upload_types_a_browser_would_run_are_refused_at_start():
     assert "text/html, image/svg+xml" in result.stderr
 
 
+def test_media_on_a_cdn_needs_its_signing_key():
+    media = {"CHAT_MEDIA": "s3", "CHAT_MEDIA_BUCKET": "b", "CHAT_CDN_DOMAIN": "cdn.example.com"}
+    result = manage("check", DJANGO_DEBUG="1", **media)
+    assert result.returncode != 0 and "CHAT_CDN_KEY_ID and CHAT_CDN_PRIVATE_KEY" in result.stderr
+
+
 def test_embedded_sqlite_runs_in_wal_mode_with_immediate_transactions(tmp_path):
     script = (
         "from django.db import connection\n"

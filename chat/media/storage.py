@@ -1,9 +1,16 @@
 """Where chat files are stored: ``STORAGES["media"]`` (local disk, or S3 through
 django-storages), and S3's presigned POST."""
 
+import datetime
+import functools
 import io
+import time
 
+from botocore.signers import CloudFrontSigner
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
 
 from chat.media.types import disposition
@@ -45,13 +52,45 @@ def presigned_post(*, key: str, content_type: str, max_bytes: int, expires_in: i
     return post["url"], post["fields"]
 
 
-def url_for(key: str, *, expires_in: int = 3600) -> str:
-    """A browser URL of a stored file (S3): on the CDN when there is one (keys are unguessable),
-    else a presigned GET of the private bucket."""
+def _expiry(now: float) -> int:
+    """When a URL made at ``now`` expires: within ``CHAT_MEDIA_URL_SECONDS``, and the same for
+    every URL of a file made in the same third of that time (so browsers can cache it)."""
+    lifetime = settings.CHAT_MEDIA_URL_SECONDS
+    step = max(1, lifetime // 3)
+    return int(now // step) * step + lifetime
+
+
+@functools.cache
+def _cdn_signer(key_id: str, private_key_pem: str) -> CloudFrontSigner:
+    private_key = serialization.load_pem_private_key(
+        private_key_pem.replace("\\n", "\n").encode(), password=None
+    )
+
+    def rsa_signer(message: bytes) -> bytes:
+        return private_key.sign(message, padding.PKCS1v15(), hashes.SHA1())  # CloudFront's
+
+    return CloudFrontSigner(key_id, rsa_signer)
+
+
+def url_for(key: str, *, now: float | None = None) -> str:
+    """A short-lived browser URL of a stored file (S3), valid at most
+    ``CHAT_MEDIA_URL_SECONDS`` (15 minutes): on the CDN, signed with the stage's key (the
+    distribution trusts only its key group), else a presigned GET of the private bucket. The
+    app's /media/ views hand these out to members only, on each fetch."""
+    now = time.time() if now is None else now
     if settings.CHAT_CDN_DOMAIN:
-        return f"https://{settings.CHAT_CDN_DOMAIN}/{key}"
+        if not (settings.CHAT_CDN_KEY_ID and settings.CHAT_CDN_PRIVATE_KEY):
+            raise ImproperlyConfigured(
+                "CHAT_CDN_DOMAIN serves media only through signed URLs: set CHAT_CDN_KEY_ID "
+                "and CHAT_CDN_PRIVATE_KEY."
+            )
+        signer = _cdn_signer(settings.CHAT_CDN_KEY_ID, settings.CHAT_CDN_PRIVATE_KEY)
+        expires = datetime.datetime.fromtimestamp(_expiry(now), tz=datetime.UTC)
+        return signer.generate_presigned_url(
+            f"https://{settings.CHAT_CDN_DOMAIN}/{key}", date_less_than=expires
+        )
     return s3_client().generate_presigned_url(
         "get_object",
         Params={"Bucket": settings.CHAT_MEDIA_BUCKET, "Key": key},
-        ExpiresIn=expires_in,
+        ExpiresIn=settings.CHAT_MEDIA_URL_SECONDS,
     )

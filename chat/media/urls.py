@@ -1,14 +1,11 @@
-"""Browser URLs of a message's attachments, made when it is shown."""
+"""Browser URLs of a message's attachments, made when it is shown: this app's /media/ URLs on
+either backend, which check membership on every fetch (and, on S3, redirect to a short-lived
+signed URL), so a link outlives neither its expiry nor its viewer's membership."""
 
-from django.conf import settings
 from django.urls import reverse
-
-from chat.media.storage import url_for
 
 
 def _url(chat_id: str, described: dict, *, thumbnail: bool) -> str:
-    if settings.CHAT_MEDIA == "s3":
-        return url_for(described["thumbnailKey"] if thumbnail else described["key"])
     view = "chat:media-thumbnail" if thumbnail else "chat:media"
     return reverse(view, args=[chat_id, described["id"]])
 

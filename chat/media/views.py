@@ -1,15 +1,16 @@
-"""The local media backend's two views: receiving an upload (what S3 does with a presigned
-POST) and serving a chat's files to its members."""
+"""The media views: receiving a local upload (what S3 does with a presigned POST), and serving
+a chat's files to its members, checked on every fetch: from this app's disk, or by a redirect
+to a short-lived signed URL of the CDN or bucket."""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from chat import errors, selectors
 from chat.media import thumbnails
-from chat.media.storage import media_storage
+from chat.media.storage import media_storage, url_for
 from chat.media.types import INLINE_TYPES, SANDBOX_HEADERS, is_active
 from chat.media.uploads import upload_receive
 from chat.models import Upload
@@ -71,6 +72,12 @@ def _serve(request, chat_id, attachment_id, *, thumbnail: bool):
         response["Retry-After"] = "2"
         return response
     key = found.thumbnail_key if thumbnail else found.key
+    if settings.CHAT_MEDIA == "s3":
+        # The bytes come from the CDN (or the bucket), by a URL valid minutes, made for a
+        # member now; the browser may reuse it for as long as this answer says.
+        response = HttpResponseRedirect(url_for(key))
+        response["Cache-Control"] = f"private, max-age={settings.CHAT_MEDIA_URL_SECONDS // 3}"
+        return response
     content_type = "image/jpeg" if thumbnail else found.content_type
     if is_active(content_type):  # a row from before such types were refused
         content_type = "application/octet-stream"
