@@ -95,25 +95,26 @@ def login_attempt(*, username: str, address: str):
     try:
         # Narrowest first: an address over its own budget spends nothing of the account's.
         for budget, key in _keys(username, address):
-            spent.append((budget, key))
-            if budget.take(key) > budget.limit:
+            count, counted = budget.take(key)
+            spent.append((budget, counted))
+            if count > budget.limit:
                 raise Throttled(busy=False)
         with admission.slot():
             yield
     except Throttled as throttled:
         if throttled.busy:  # not a failure: nothing was tried
-            for budget, key in spent:
-                budget.give_back(key)
+            for budget, counted in spent:
+                budget.give_back(counted)
         raise
-    for budget, key in spent:
-        budget.give_back(key)
+    for budget, counted in spent:
+        budget.give_back(counted)
     FAILED_LOGINS_PER_ACCOUNT_ADDRESS.reset(f"{username.casefold()}\n{address}")
 
 
-def _release_connection(model) -> None:
+def release_connection(model=None) -> None:
     """Hand the request's database connection back (to the pool) before a slow step, unless
     a transaction needs it; the next query takes one again."""
-    connection = connections[router.db_for_read(model)]
+    connection = connections[router.db_for_read(model or get_user_model())]
     if not connection.in_atomic_block:
         connection.close()
 
@@ -133,7 +134,7 @@ class PasswordBackend(ModelBackend):
             user = User._default_manager.get_by_natural_key(username)
         except User.DoesNotExist:
             user = None
-        _release_connection(User)
+        release_connection(User)
         if user is None:
             # Hash once anyway: a missing name takes as long as a wrong password.
             User().set_password(password)
@@ -143,24 +144,25 @@ class PasswordBackend(ModelBackend):
         raise PermissionDenied
 
 
-def username_lookalike_taken(username: str, *, exclude_user_id=None) -> bool:
-    """Whether an account's name looks like ``username`` on screen (the same confusable
-    skeleton, UTS #39): "aIice" beside "alice", "rnallory" beside "mallory"."""
+def username_lookalike_taken(username: str) -> bool:
+    """Whether an account's name looks like ``username`` on screen (a confusable skeleton in
+    common, UTS #39, in any case): "aIice" beside "alice", "rnallory" beside "mallory"."""
     from chat.models import UsernameSkeleton
 
-    same = UsernameSkeleton.objects.filter(skeleton=text.username_skeleton(username))
-    if exclude_user_id is not None:
-        same = same.exclude(user_id=exclude_user_id)
-    return same.exists()
+    return UsernameSkeleton.objects.filter(skeleton__in=text.username_looks(username)).exists()
 
 
 def username_skeleton_record(user) -> None:
-    """Keep ``user``'s skeleton row in step with their name (every way an account is made or
+    """Keep ``user``'s skeleton rows in step with their name (every way an account is made or
     renamed: sign-up, the admin, ``createsuperuser``, a shell)."""
     from chat.models import UsernameSkeleton
 
-    UsernameSkeleton.objects.update_or_create(
-        user_id=user.pk, defaults={"skeleton": text.username_skeleton(user.get_username())}
+    looks = text.username_looks(user.get_username())
+    rows = UsernameSkeleton.objects.filter(user_id=user.pk)
+    rows.exclude(skeleton__in=looks).delete()
+    UsernameSkeleton.objects.bulk_create(
+        [UsernameSkeleton(user_id=user.pk, skeleton=look) for look in looks],
+        ignore_conflicts=True,
     )
 
 

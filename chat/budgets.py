@@ -23,8 +23,13 @@ def spent(name: str, seconds: float) -> int:
 
 
 def spend(name: str, seconds: float) -> int:
-    """Count one more attempt under ``name`` in the current window; the count so far."""
-    key = _window(name, seconds, time.time())
+    """Count one more attempt under ``name`` in the current window of ``seconds``; the count so
+    far."""
+    return spend_in(_window(name, seconds, time.time()), seconds)
+
+
+def spend_in(key: str, seconds: float) -> int:
+    """Count one more attempt in the window entry ``key`` (of a window of ``seconds``)."""
     try:
         return cache.incr(key)
     except ValueError:  # the window's first attempt (or its entry just expired)
@@ -52,15 +57,17 @@ class Budget:
     def spend(self, key: str) -> None:
         spend(self._key(key), self.window)
 
-    def take(self, key: str) -> int:
-        """Count one attempt now (atomically); the count so far, this one included: over
-        ``limit`` means this attempt is refused."""
-        return spend(self._key(key), self.window)
+    def take(self, key: str) -> tuple[int, str]:
+        """Count one attempt now (atomically): the count so far, this one included (over
+        ``limit`` means this attempt is refused), and the window's entry it was counted in."""
+        counted = _window(self._key(key), self.window, time.time())
+        return spend_in(counted, self.window), counted
 
-    def give_back(self, key: str) -> None:
-        """Uncount an attempt ``take`` counted (it turned out not to be a failure)."""
-        with contextlib.suppress(ValueError):  # the window has turned since
-            cache.decr(_window(self._key(key), self.window, time.time()))
+    def give_back(self, counted: str) -> None:
+        """Uncount an attempt ``take`` counted in the entry ``counted`` (it turned out not to
+        be a failure): in its own window, even if the next has begun."""
+        with contextlib.suppress(ValueError):  # that window's entry has expired
+            cache.decr(counted)
 
     def reset(self, key: str) -> None:
         cache.delete(_window(self._key(key), self.window, time.time()))

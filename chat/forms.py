@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
 from chat import accounts, budgets, text
@@ -33,6 +34,30 @@ class BudgetedLogIn:
                 ) from None
             raise forms.ValidationError(
                 "Too many failed log-ins. Try again in 15 minutes.", code="throttled"
+            ) from None
+
+
+class PasswordChangeForm(auth_forms.PasswordChangeForm):
+    """Django's form to change one's password; the old password is checked as a log-in's is
+    (``chat.accounts``: budgets, admission, no connection held while hashing), so a stolen
+    session cannot guess it without limit, nor a crowd of signed-in users flood the server."""
+
+    throttled: accounts.Throttled | None = None
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self):
+        address = budgets.client_address(self.request) if self.request else ""
+        try:
+            with accounts.login_attempt(username=self.user.get_username(), address=address):
+                accounts.release_connection()
+                return super().clean_old_password()
+        except accounts.Throttled as throttled:
+            self.throttled = throttled
+            raise forms.ValidationError(
+                "Too many attempts. Try again in a few seconds or minutes.", code="throttled"
             ) from None
 
 

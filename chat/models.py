@@ -269,14 +269,19 @@ class SearchEntry(models.Model):
 
 
 class UsernameSkeleton(models.Model):
-    """What a user's name looks like (``chat.text.username_skeleton``), kept for every account
-    so that a new name can be checked against all of them with one indexed query."""
+    """How a user's name may look on screen (``chat.text.username_looks``: a digest of each
+    confusable skeleton of it), kept for every account so that a new name is checked against
+    all of them with one indexed query."""
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
-        related_name="username_skeleton",
-    )  # fmt: skip
-    skeleton = models.CharField(max_length=600, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="username_skeletons"
+    )
+    skeleton = models.CharField(max_length=64, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "skeleton"], name="one_row_per_look")
+        ]
 
     def __str__(self):
         return self.skeleton

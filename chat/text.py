@@ -1,6 +1,7 @@
 """Text every store and socket can carry, and names people cannot mistake for each other."""
 
 import functools
+import hashlib
 import unicodedata
 
 import emoji
@@ -74,6 +75,17 @@ def username_skeleton(name: str) -> str:
 _CONFUSABLE_SCRIPTS = {"LATIN", "CYRILLIC", "GREEK"}
 
 
+def username_looks(name: str) -> set[str]:
+    """Digests of the skeletons of ``name`` as written, in lower case and in capitals: an "I"
+    reads as "l" among capitals and as "i" in lower case, so "ALICE", "ALlCE" and "alice" share
+    one. Two names sharing a digest look alike. (Digests: a skeleton can be several times
+    longer than its name.)"""
+    return {
+        hashlib.sha256(username_skeleton(form).encode()).hexdigest()
+        for form in {name, name.lower(), name.upper()}
+    }
+
+
 def mixes_scripts(name: str) -> bool:
     """True when the name's letters come from more than one of Latin, Cyrillic and Greek (the
     mark of a look-alike: "alice" spelled with a Cyrillic "a")."""
@@ -100,10 +112,27 @@ def is_emoji(text) -> bool:
 _INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
 
 
+# Unicode's Default_Ignorable_Code_Point characters (DerivedCoreProperties.txt), which show as
+# nothing: among them the Hangul fillers and the combining grapheme joiner, which are letters
+# or marks by their category.
+_IGNORABLE = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)  # fmt: skip
+
+
+def _invisible(char: str) -> bool:
+    point = ord(char)
+    return unicodedata.category(char) in _INVISIBLE_CATEGORIES or any(
+        low <= point <= high for low, high in _IGNORABLE
+    )
+
+
 def is_plain_line(text: str) -> bool:
     """True for text that shows as what it is, on one line: no control, direction-changing,
-    zero-width or line-breaking character. Joiners and tags inside an emoji (a family, a
-    subdivision flag) are part of it and allowed."""
-    return not any(
-        unicodedata.category(c) in _INVISIBLE_CATEGORIES for c in emoji.replace_emoji(text, "")
-    )
+    zero-width, line-breaking or otherwise invisible character (a Hangul filler, a variation
+    selector). Joiners, selectors and tags inside an emoji (a family, a subdivision flag) are
+    part of it and allowed."""
+    return not any(_invisible(c) for c in emoji.replace_emoji(text, ""))

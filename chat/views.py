@@ -13,15 +13,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from chat import errors, selectors, services
 from chat.api.throttling import CreateChatThrottle
-from chat.forms import ChatCreateForm, LogInForm, SignUpForm
+from chat.forms import ChatCreateForm, LogInForm, PasswordChangeForm, SignUpForm
 from chat.payloads import chat_title
 
 
-class LogInView(auth_views.LoginView):
-    """Django's log-in page; a log-in refused before its password was tried is a 429 with
-    ``Retry-After`` (``chat.accounts``)."""
-
-    form_class = LogInForm
+class _ThrottledAs429:
+    """A form refused before its password was tried answers 429 with ``Retry-After``."""
 
     def form_invalid(self, form):
         response = super().form_invalid(form)
@@ -29,6 +26,21 @@ class LogInView(auth_views.LoginView):
             response.status_code = 429
             response["Retry-After"] = "2" if form.throttled.busy else str(15 * 60)
         return response
+
+
+class LogInView(_ThrottledAs429, auth_views.LoginView):
+    """Django's log-in page, checking passwords as ``chat.accounts`` says."""
+
+    form_class = LogInForm
+
+
+class PasswordChangeView(_ThrottledAs429, auth_views.PasswordChangeView):
+    """Django's password change page; the old password is checked as a log-in's is."""
+
+    form_class = PasswordChangeForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
 
 
 @require_http_methods(["GET", "POST"])

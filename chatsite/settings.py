@@ -401,8 +401,11 @@ if CHAT_STATIC_BUCKET:
         _STATIC_SOURCES = [f"{AWS_ENDPOINT_URL_S3.rstrip('/')}/{CHAT_STATIC_BUCKET}/static/"]
     else:
         _STATIC_SOURCES = [f"{origin}/static/" for origin in _bucket_origins(CHAT_STATIC_BUCKET)]
-    for _directive in ("script-src", "style-src", "font-src", "img-src"):
-        _DIRECTIVES[_directive] += _STATIC_SOURCES
+    # Not even 'self': the site's /media/ URLs redirect to members' files on the CDN, and a
+    # source's path is not checked after a redirect.
+    for _directive in ("script-src", "style-src", "font-src"):
+        _DIRECTIVES[_directive] = list(_STATIC_SOURCES)
+    _DIRECTIVES["img-src"] += _STATIC_SOURCES
     STATIC_URL = f"{(_CDN or _bucket_origins(CHAT_STATIC_BUCKET))[0]}/static/"
 # Log-ins (chat.accounts): failed log-ins in 15 minutes from one client address, for one account
 # from one address, and for one account from anywhere, before passwords are no longer tried;

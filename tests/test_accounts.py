@@ -139,3 +139,23 @@ def test_the_admin_log_in_has_the_same_budgets(make_user, settings):
         assert page.status_code == 200
     page, client = log_in(staff.username, PASSWORD, path="/admin/login/")
     assert "Too many failed log-ins" in page.content.decode() and not signed_in(client)
+
+
+def test_changing_a_password_checks_the_old_one_under_the_same_budgets(make_user, settings, checks):
+    settings.CHAT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS = 2
+    alice = make_user()
+    client = Client(REMOTE_ADDR="203.0.113.5")  # a stolen session, guessing
+    client.force_login(alice)
+    form = {"new_password1": "a-new-long-password-7", "new_password2": "a-new-long-password-7"}
+    guesses = [
+        client.post("/accounts/password_change/", {**form, "old_password": f"guess{n}"})
+        for n in range(3)
+    ]
+    assert [g.status_code for g in guesses] == [200, 200, 429]
+    assert len(checks) == 2 and checks == [False, False]  # no connection held while hashing
+    right = client.post("/accounts/password_change/", {**form, "old_password": PASSWORD})
+    assert right.status_code == 429  # not even tried from there now
+    owner = Client(REMOTE_ADDR="198.51.100.7")
+    owner.force_login(alice)
+    changed = owner.post("/accounts/password_change/", {**form, "old_password": PASSWORD})
+    assert changed.status_code == 302

@@ -97,7 +97,7 @@ async def test_the_members_sockets_hear_of_it_live(group):
 @pytest.mark.parametrize(
     "name",
     ["Pay\u202eoti", "two\nlines", "line\u2028break", "zero\u200bwidth", "iso\u2066late",
-     "tab\there", "hidden\u200dlink"],
+     "tab\there", "hidden\u200dlink", "\u3164", "a\u034fb", "a\ufe00b", "soft\u00adhyphen"],
 )  # fmt: skip
 def test_group_names_hiding_what_they_say_are_refused(group, name):
     alice, bob, _, _, chat = group

@@ -367,6 +367,7 @@ def _sign_up(username):
         ("b0b", "looks like one already taken"),  # a zero for an o
         ("dav\u00e9", "looks like one already taken"),  # an accent more
         ("BOB", "already exists"),
+        ("ALlCE", "looks like one already taken"),  # in capitals, an l for an I
     ],
 )
 def test_look_alike_usernames_are_refused(make_user, django_user_model, username, why):
@@ -375,6 +376,12 @@ def test_look_alike_usernames_are_refused(make_user, django_user_model, username
     page = _sign_up(username)
     assert page.status_code == 200 and why in page.content.decode()
     assert django_user_model.objects.count() == 6
+
+
+def test_a_name_whose_skeleton_is_far_longer_signs_up(django_user_model):
+    name = "\uaf26" * 150  # its skeleton is seven times as long
+    assert _sign_up(name).status_code == 302
+    assert django_user_model.objects.filter(username=name).exists()
 
 
 def test_a_renamed_account_s_look_is_what_new_names_are_checked_against(make_user):

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
 
-from chat.media.types import disposition
+from chat.media.types import disposition, is_active
 
 
 def media_storage():
@@ -37,6 +37,18 @@ def media_put(key: str, data: bytes, *, content_type: str, filename: str) -> Non
         )  # fmt: skip
     else:
         media_storage().save(key, io.BytesIO(data))
+
+
+def media_retype(key: str, *, content_type: str, filename: str) -> None:
+    """Set a stored S3 object's type and disposition again (copied onto itself): the checked
+    type, or a download of no type for one a browser would run."""
+    if is_active(content_type):
+        content_type = "application/octet-stream"
+    s3_client().copy_object(
+        Bucket=settings.CHAT_MEDIA_BUCKET, Key=key, MetadataDirective="REPLACE",
+        CopySource={"Bucket": settings.CHAT_MEDIA_BUCKET, "Key": key},
+        ContentType=content_type, ContentDisposition=disposition(content_type, filename),
+    )  # fmt: skip
 
 
 def presigned_post(*, key: str, content_type: str, max_bytes: int, expires_in: int):

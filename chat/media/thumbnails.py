@@ -1,20 +1,22 @@
 """Pictures' previews, made off the send path with bounded memory.
 
-A small file can hold a huge picture, and decoding one costs memory in proportion to its pixels,
-not its bytes. So a send only reads a picture's header (its size, refused past
-``IMAGE_MAX_PIXELS``), and its 480-pixel JPEG preview is made afterwards, by one worker thread
-per process taking the pictures one at a time (``CHAT_THUMBNAIL_WORKERS``), from a queue of at
-most ``CHAT_THUMBNAIL_QUEUE``. Decoding is bounded too: JPEGs are decoded at a reduced scale
-(``draft``), other pictures reduced in place before any copy is made, so a picture costs about
-its pixels x 4 bytes once. A preview not made yet is made when first asked for (the local
-backend's view), or by ``manage.py purge_uploads`` (a queue that overflowed, a process that
-stopped); pages retry a preview that is not there yet.
+A small file can hold a huge picture, and decoding one costs memory in proportion to its
+pixels, not its bytes. So a send only reads a picture's header (its size, refused past
+``IMAGE_MAX_PIXELS``, 10 million for WebP), and its 480-pixel JPEG preview is made afterwards,
+by one worker thread per process (``CHAT_THUMBNAIL_WORKERS``) taking the pictures one at a time
+from a queue of at most ``CHAT_THUMBNAIL_QUEUE``. Decoding is bounded too: JPEGs are decoded at
+a reduced scale (``draft``), other pictures reduced before any copy is made, so a picture costs
+about its pixels x 4 bytes once. A preview not made yet is made when first asked for (the
+/media/ view, on either backend, waits for it through the queue), or by the sweep (a queue that
+overflowed, a process that stopped); pages retry a preview that is not there yet. A picture
+that cannot be previewed is marked so once and shown by its name.
 """
 
 import io
 import logging
+import queue
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
@@ -31,6 +33,16 @@ IMAGE_MAX_PIXELS = 40_000_000
 Image.MAX_IMAGE_PIXELS = IMAGE_MAX_PIXELS
 
 
+# WebP's decoder allocates several buffers of the whole picture (measured: 555 MiB for a
+# 6000 x 6000 WebP, against 145 MiB for the same PNG), so WebP pictures have a cap of their own.
+FORMAT_MAX_PIXELS = {"WEBP": 10_000_000}
+
+
+def max_pixels(image_format: str | None) -> int:
+    """The most pixels a picture of ``image_format`` (Pillow's name) may have."""
+    return FORMAT_MAX_PIXELS.get(image_format or "", IMAGE_MAX_PIXELS)
+
+
 class Unreadable(Exception):
     """Not a picture Pillow can read."""
 
@@ -44,9 +56,10 @@ def measure(data: bytes) -> tuple[int, int]:
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
+            image_format = image.format
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         raise Unreadable() from None
-    if width * height > IMAGE_MAX_PIXELS:
+    if width * height > max_pixels(image_format):
         raise TooLarge()
     return width, height
 
@@ -58,7 +71,7 @@ def render(data: bytes) -> bytes:
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
-            if width * height > IMAGE_MAX_PIXELS:
+            if width * height > max_pixels(image.format):
                 raise TooLarge()
             image.draft("RGB", SIZE)
             image.load()
@@ -96,7 +109,9 @@ def thumbnail_make(upload_id) -> bool:
     try:
         preview = render(data)
     except (Unreadable, TooLarge):
+        # Never tried again: its page shows the picture's name, which opens the file.
         logger.warning("Picture %s cannot be previewed", upload.pk)
+        Upload.objects.filter(pk=upload.pk).update(thumbnail_key="")
         return False
     media_put(
         upload.thumbnail_key, preview, content_type="image/jpeg",
@@ -107,12 +122,14 @@ def thumbnail_make(upload_id) -> bool:
 
 
 class _Worker:
-    """The process's preview makers: ``CHAT_THUMBNAIL_WORKERS`` threads, at most
-    ``CHAT_THUMBNAIL_QUEUE`` pictures waiting; one job per picture however often asked."""
+    """The process's preview makers: ``CHAT_THUMBNAIL_WORKERS`` daemon threads (a process that
+    stops leaves its queue to the sweep rather than finishing it first), at most
+    ``CHAT_THUMBNAIL_QUEUE`` pictures waiting, one job per picture however often asked."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None
+        self._queue: queue.SimpleQueue[tuple[str, Future]] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
         self._jobs: dict[str, Future] = {}
 
     def submit(self, upload_id) -> Future | None:
@@ -124,32 +141,34 @@ class _Worker:
             if len(self._jobs) >= settings.CHAT_THUMBNAIL_QUEUE:
                 logger.warning("Preview queue full: %s waits for the next sweep", key)
                 return None
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(
-                    settings.CHAT_THUMBNAIL_WORKERS, thread_name_prefix="chat-thumbnail"
-                )
-            job = self._executor.submit(self._run, key)
-            self._jobs[key] = job
+            while len(self._threads) < settings.CHAT_THUMBNAIL_WORKERS:
+                thread = threading.Thread(target=self._serve, name="chat-thumbnail", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+            job = self._jobs[key] = Future()
+            self._queue.put((key, job))
             return job
 
-    def _run(self, key: str) -> bool:
-        close_old_connections()
-        try:
-            return thumbnail_make(key)
-        except Exception:
-            logger.exception("Preview of %s failed", key)
-            return False
-        finally:
+    def _serve(self) -> None:
+        while True:
+            key, job = self._queue.get()
             close_old_connections()
-            with self._lock:
-                self._jobs.pop(key, None)
+            try:
+                job.set_result(thumbnail_make(key))
+            except Exception as exc:
+                logger.exception("Preview of %s failed", key)
+                job.set_exception(exc)
+            finally:
+                close_old_connections()
+                with self._lock:
+                    self._jobs.pop(key, None)
 
     def wait_idle(self, timeout: float = 30) -> None:
-        """Wait until no job is queued or running (tests, and a process shutting down)."""
+        """Wait until no job is queued or running (tests)."""
         with self._lock:
             jobs = list(self._jobs.values())
         for job in jobs:
-            job.result(timeout)
+            job.exception(timeout)
 
 
 worker = _Worker()
@@ -170,7 +189,7 @@ def thumbnail_ensure(upload_id, *, timeout: float) -> bool:
         return False
     try:
         return job.result(timeout)
-    except TimeoutError:
+    except Exception:  # not in time, or failed (logged)
         return False
 
 
@@ -182,4 +201,8 @@ def thumbnails_pending_make(*, older_than) -> int:
     pending = Upload.objects.filter(
         state=Upload.State.ATTACHED, thumbnail_ready=False, created_at__lt=older_than
     ).exclude(thumbnail_key="")
-    return sum(thumbnail_make(upload_id) for upload_id in pending.values_list("pk", flat=True))
+    # Through the queue, one at a time, as every other preview of the process.
+    return sum(
+        thumbnail_ensure(upload_id, timeout=60)
+        for upload_id in pending.values_list("pk", flat=True).iterator()
+    )

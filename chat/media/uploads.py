@@ -176,7 +176,8 @@ def _check_and_publish(upload: Upload) -> None:
             raise _refuse(upload, "the image is too large to show.", "image_too_large") from None
         except thumbnails.Unreadable:
             raise _refuse(upload, "the image cannot be read.", "type_mismatch") from None
-        upload.thumbnail_key = final_key.rsplit("/", 1)[0] + "/thumbnail.jpg"
+        # A name no file can have (stored names never start with a dot).
+        upload.thumbnail_key = final_key.rsplit("/", 1)[0] + "/.preview.jpg"
         upload.thumbnail_ready = False
     media_put(final_key, data, content_type=upload.content_type, filename=upload.name)
     storage.delete(upload.key)
