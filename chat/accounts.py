@@ -144,12 +144,16 @@ class PasswordBackend(ModelBackend):
         raise PermissionDenied
 
 
-def username_lookalike_taken(username: str) -> bool:
-    """Whether an account's name looks like ``username`` on screen (a confusable skeleton in
-    common, UTS #39, in any case): "aIice" beside "alice", "rnallory" beside "mallory"."""
+def username_lookalike_taken(username: str, *, besides_user_id=None) -> bool:
+    """Whether an account's name (other than ``besides_user_id``'s) looks like ``username`` on
+    screen (a confusable skeleton in common, UTS #39, in any case): "aIice" beside "alice",
+    "rnallory" beside "mallory"."""
     from chat.models import UsernameSkeleton
 
-    return UsernameSkeleton.objects.filter(skeleton__in=text.username_looks(username)).exists()
+    same = UsernameSkeleton.objects.filter(skeleton__in=text.username_looks(username))
+    if besides_user_id is not None:
+        same = same.exclude(user_id=besides_user_id)
+    return same.exists()
 
 
 def username_skeleton_record(user) -> None:

@@ -4,8 +4,10 @@ Every change goes through the model or ``chat.moderation``, so open sockets hear
 (``chat.moderation.notices``), and every action is recorded in the admin log with who did it.
 """
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import Count
@@ -14,9 +16,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from chat import accounts, errors
 from chat.models import ChatRoom, Membership, StoredMessage
 from chat.moderation.actions import message_remove, user_ban
 from chat.payloads import iso_from_ms
+from chat.services import chat_name_check
 from chat.stores import get_store
 from chat.stores.base import HistoryPage, InvalidCursor, StoreError
 from chat.text import decimal_id
@@ -51,8 +55,22 @@ def _set_rooms(modeladmin, request, queryset, *, verb: str, **fields):
     modeladmin.message_user(request, f"{verb}: {queryset.count()} chat(s).", messages.SUCCESS)
 
 
+class ChatRoomForm(forms.ModelForm):
+    """A room's name follows the same rules as the API's renames (no invisible characters)."""
+
+    def clean_name(self):
+        name = (self.cleaned_data.get("name") or "").strip()
+        if name or self.instance.chat_type == ChatRoom.ChatType.GROUP:
+            try:
+                chat_name_check(name)
+            except errors.InvalidInput as exc:
+                raise forms.ValidationError(exc.detail) from None
+        return name
+
+
 @admin.register(ChatRoom)
 class ChatRoomAdmin(admin.ModelAdmin):
+    form = ChatRoomForm
     list_display = [
         "__str__",
         "chat_type",
@@ -230,9 +248,33 @@ User = get_user_model()
 admin.site.unregister(User)
 
 
+class _LookalikeCheck:
+    """Staff choose names under the sign-up's rule too: none that looks like another's."""
+
+    def clean_username(self):
+        clean = getattr(super(), "clean_username", None)  # the creation form has one
+        username = clean() if clean else self.cleaned_data.get("username")
+        if username and accounts.username_lookalike_taken(
+            username, besides_user_id=self.instance.pk
+        ):
+            raise forms.ValidationError("This username looks like one already taken.")
+        return username
+
+
+class UserChangeForm(_LookalikeCheck, auth_forms.UserChangeForm):
+    pass
+
+
+class UserCreationForm(_LookalikeCheck, auth_forms.AdminUserCreationForm):
+    pass
+
+
 @admin.register(User)
 class ChatUserAdmin(UserAdmin):
     """The user admin, with a ban: deactivate, end sessions, close sockets, in one action."""
+
+    form = UserChangeForm
+    add_form = UserCreationForm
 
     actions = ["ban"]
 

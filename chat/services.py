@@ -92,7 +92,7 @@ def chat_create(
         return chat, True
     if chat_type != ChatRoom.ChatType.GROUP:
         raise errors.InvalidInput("chatType must be 'direct' or 'group'.")
-    _check_chat_name(name)
+    chat_name_check(name)
     if not others:
         raise errors.InvalidInput("A group chat needs at least one other participant.")
     if len(others) + 1 > settings.CHAT_GROUP_MAX_MEMBERS:
@@ -107,10 +107,10 @@ def chat_create(
     return chat, True
 
 
-def _check_chat_name(name: str) -> None:
-    """``InvalidInput`` for a group name that is empty, too long, or holds a character that
-    cannot be stored or that hides what the name says (a newline, a direction override, a
-    zero-width space)."""
+def chat_name_check(name: str) -> None:
+    """``InvalidInput`` for a group name (the API's, the pages' and the admin's) that is empty,
+    too long, or holds a character that cannot be stored or that hides what the name says (a
+    newline, a direction override, a zero-width space)."""
     if not name:
         raise errors.InvalidInput("A group chat needs a name.")
     if len(name) > ChatRoom._meta.get_field("name").max_length:
@@ -394,7 +394,7 @@ def group_rename(*, chat: ChatRoom, actor: User, name: str) -> SendResult | None
     """Rename a group (any member may); the note saying so, or None if the name is the same."""
     _group_of_member(chat)
     name = (name or "").strip()
-    _check_chat_name(name)
+    chat_name_check(name)
     if name == chat.name:
         return None
     chat.name = name

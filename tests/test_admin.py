@@ -40,3 +40,27 @@ def test_room_change_page_lists_members(staff_client, make_user, make_chat):
     chat = make_chat(alice, bob)
     page = staff_client.get(f"/admin/chat/chatroom/{chat.pk}/change/")
     assert page.status_code == 200 and b"alice" in page.content and b"bob" in page.content
+
+
+def test_staff_renames_follow_the_rules_of_names(staff_client, make_user, make_chat):
+    from chat.models import ChatRoom
+
+    alice, bob = make_user("alice"), make_user("bob")
+    chat = make_chat(alice, bob, name="Climbers")
+    page = f"/admin/chat/chatroom/{chat.pk}/change/"
+    form = {"name": "Pay\u202eoti", "created_by": alice.pk, "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0"}  # fmt: skip
+    answer = staff_client.post(page, form)
+    assert answer.status_code == 200 and "text-direction" in answer.content.decode()
+    assert ChatRoom.objects.get(pk=chat.pk).name == "Climbers"
+    user_page = f"/admin/auth/user/{bob.pk}/change/"
+    changed = staff_client.post(user_page, {
+        "username": "aIice", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
+        "is_active": "on"})  # fmt: skip
+    assert changed.status_code == 200 and "looks like one already taken" in changed.content.decode()
+    bob.refresh_from_db()
+    assert bob.username == "bob"
+    added = staff_client.post("/admin/auth/user/add/", {
+        "username": "a1ice", "password1": "x-long-pass-99",
+        "password2": "x-long-pass-99", "usable_password": "true"})  # fmt: skip
+    assert added.status_code == 200 and "looks like one already taken" in added.content.decode()

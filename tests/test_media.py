@@ -834,3 +834,31 @@ def test_a_file_named_like_a_preview_keeps_its_own_bytes(pair, local_media):
         assert b"".join(client.get(described["url"]).streaming_content) == data, name
         preview = b"".join(client.get(described["thumbnailUrl"]).streaming_content)
         assert Image.open(io.BytesIO(preview)).size == (480, 320)
+
+
+def test_one_sender_cannot_hold_everyone_s_previews_back(pair, local_media, settings, monkeypatch):
+    import threading
+
+    alice, bob, _, chat = pair
+    chat_id = str(chat.pk)
+    settings.CHAT_THUMBNAIL_QUEUE = 20  # a sender may have 2 waiting
+    release = threading.Event()
+    render = thumbnails.render
+    monkeypatch.setattr(thumbnails, "render", lambda data: release.wait(10) and render(data))
+    mine = api_as(alice).post(
+        f"/api/chats/{chat_id}/messages",
+        {"message": "", "attachments": [uploaded(alice, chat_id, png(600, 400)) for _ in range(5)]},
+        format="json",
+    ).json()["attachments"]  # fmt: skip
+    theirs = _send(bob, chat_id, uploaded(bob, chat_id, png(600, 400))).json()["attachments"]
+    with thumbnails.worker._lock:
+        waiting = set(thumbnails.worker._jobs)
+    assert len(waiting & {a["id"] for a in mine}) == 2
+    assert theirs[0]["id"] in waiting
+    release.set()
+    thumbnails.worker.wait_idle()
+    # The others are made on first fetch.
+    client = Client()
+    client.force_login(bob)
+    for described in mine:
+        assert client.get(described["thumbnailUrl"]).status_code == 200

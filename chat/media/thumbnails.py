@@ -131,9 +131,12 @@ class _Worker:
         self._queue: queue.SimpleQueue[tuple[str, Future]] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._jobs: dict[str, Future] = {}
+        self._owners: dict[str, str] = {}  # job -> who sent the picture
 
-    def submit(self, upload_id) -> Future | None:
-        """The picture's job (queued now, or already); None when the queue is full."""
+    def submit(self, upload_id, *, owner: str = "") -> Future | None:
+        """The picture's job (queued now, or already); None when the queue is full, or when
+        ``owner`` (who sent it) has a tenth of the queue waiting already: one sender cannot
+        hold everyone's previews back (theirs come on first fetch or from the sweep)."""
         key = str(upload_id)
         with self._lock:
             if key in self._jobs:
@@ -141,6 +144,12 @@ class _Worker:
             if len(self._jobs) >= settings.CHAT_THUMBNAIL_QUEUE:
                 logger.warning("Preview queue full: %s waits for the next sweep", key)
                 return None
+            share = max(1, settings.CHAT_THUMBNAIL_QUEUE // 10)
+            if owner and sum(o == owner for o in self._owners.values()) >= share:
+                logger.info("Sender %s has %d previews waiting: %s comes later", owner, share, key)
+                return None
+            if owner:
+                self._owners[key] = owner
             while len(self._threads) < settings.CHAT_THUMBNAIL_WORKERS:
                 thread = threading.Thread(target=self._serve, name="chat-thumbnail", daemon=True)
                 thread.start()
@@ -162,6 +171,7 @@ class _Worker:
                 close_old_connections()
                 with self._lock:
                     self._jobs.pop(key, None)
+                    self._owners.pop(key, None)
 
     def wait_idle(self, timeout: float = 30) -> None:
         """Wait until no job is queued or running (tests)."""
@@ -174,11 +184,12 @@ class _Worker:
 worker = _Worker()
 
 
-def thumbnails_later(upload_ids) -> None:
-    """Queue these attached pictures' previews once the transaction attaching them commits."""
-    ids = [str(upload_id) for upload_id in upload_ids]
-    if ids:
-        transaction.on_commit(lambda: [worker.submit(upload_id) for upload_id in ids])
+def thumbnails_later(pictures) -> None:
+    """Queue these attached pictures' previews (``(upload id, sender id)`` pairs) once the
+    transaction attaching them commits."""
+    jobs = [(str(upload_id), str(owner)) for upload_id, owner in pictures]
+    if jobs:
+        transaction.on_commit(lambda: [worker.submit(u, owner=o) for u, o in jobs])
 
 
 def thumbnail_ensure(upload_id, *, timeout: float) -> bool:

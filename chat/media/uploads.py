@@ -258,7 +258,7 @@ def attachments_claim(
             upload.save()
             described.append(descriptor(upload))
             if upload.thumbnail_key:
-                pictures.append(upload.pk)
+                pictures.append((upload.pk, upload.uploader_id))
         thumbnails.thumbnails_later(pictures)
     return tuple(described)
 
