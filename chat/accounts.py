@@ -23,19 +23,23 @@ import threading
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connections, router
 
 from chat import budgets, text
 
+# Failed log-ins are counted in windows of this many seconds.
+WINDOW = 15 * 60
+# How long a log-in refused as busy should wait before trying again, in seconds.
+BUSY_RETRY_AFTER = 2
 FAILED_LOGINS_PER_ADDRESS = budgets.Budget(
-    "login-address", limit="CHAT_LOGIN_FAILURES_PER_ADDRESS", window=15 * 60
+    "login-address", limit="CHAT_LOGIN_FAILURES_PER_ADDRESS", window=WINDOW
 )
 FAILED_LOGINS_PER_ACCOUNT_ADDRESS = budgets.Budget(
-    "login-account-address", limit="CHAT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS", window=15 * 60
+    "login-account-address", limit="CHAT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS", window=WINDOW
 )
 FAILED_LOGINS_PER_ACCOUNT = budgets.Budget(
-    "login-account", limit="CHAT_LOGIN_FAILURES_PER_ACCOUNT", window=15 * 60
+    "login-account", limit="CHAT_LOGIN_FAILURES_PER_ACCOUNT", window=WINDOW
 )
 
 
@@ -46,6 +50,21 @@ class Throttled(Exception):
     def __init__(self, *, busy: bool):
         super().__init__("busy" if busy else "budget")
         self.busy = busy
+
+    @property
+    def retry_after(self) -> int:
+        """Seconds to wait before trying again."""
+        return BUSY_RETRY_AFTER if self.busy else WINDOW
+
+    def as_validation_error(self) -> "ValidationError":
+        """The refusal as a form shows it."""
+        if self.busy:
+            return ValidationError(
+                "Many people are signing in right now. Try again in a few seconds.", code="busy"
+            )
+        return ValidationError(
+            "Too many failed log-ins. Try again in 15 minutes.", code="throttled"
+        )
 
 
 class _Admission:
@@ -92,22 +111,25 @@ def login_attempt(*, username: str, address: str):
     is spent or the server is busy. Inside, the caller checks the password and raises on a
     failure (the attempt stays spent); leaving normally is a success, and gives it back."""
     spent = []
+    # Narrowest first: an address over its own budget spends nothing of the account's.
+    for budget, key in _keys(username, address):
+        count, counted = budget.take(key)
+        spent.append((budget, counted))
+        if count > budget.limit:
+            raise Throttled(busy=False)
+
+    def give_back():
+        for budget, counted in spent:
+            budget.give_back(counted)
+
     try:
-        # Narrowest first: an address over its own budget spends nothing of the account's.
-        for budget, key in _keys(username, address):
-            count, counted = budget.take(key)
-            spent.append((budget, counted))
-            if count > budget.limit:
-                raise Throttled(busy=False)
         with admission.slot():
             yield
-    except Throttled as throttled:
-        if throttled.busy:  # not a failure: nothing was tried
-            for budget, counted in spent:
-                budget.give_back(counted)
+    except Throttled:  # busy: nothing was tried, so nothing counts
+        give_back()
         raise
-    for budget, counted in spent:
-        budget.give_back(counted)
+    # A failed check (the caller raised) stays spent; a success gives back and clears.
+    give_back()
     FAILED_LOGINS_PER_ACCOUNT_ADDRESS.reset(f"{username.casefold()}\n{address}")
 
 

@@ -2,6 +2,8 @@
 
 import contextlib
 
+from django.db import InterfaceError, OperationalError
+
 from chat.stores.base import StoreError
 
 
@@ -82,14 +84,14 @@ class DatabaseUnavailable(ChatError):
 RETRY_AFTER_SECONDS = 5
 
 
-def database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
-    """``DatabaseUnavailable`` when ``exc`` is the database's connection failing (refused,
-    dropped, no connection free in the pool in time), else None."""
-    from django.db import InterfaceError, OperationalError
+# What the database's connection failing raises (refused, dropped, no connection free in the
+# pool in time): the edges answer ``DatabaseUnavailable`` for these.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
 
-    if isinstance(exc, OperationalError | InterfaceError):
-        return DatabaseUnavailable()
-    return None
+
+def database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
+    """``DatabaseUnavailable`` when ``exc`` is one of ``DATABASE_ERRORS``, else None."""
+    return DatabaseUnavailable() if isinstance(exc, DATABASE_ERRORS) else None
 
 
 @contextlib.contextmanager

@@ -27,14 +27,7 @@ class BudgetedLogIn:
                 return super().clean()
         except accounts.Throttled as throttled:
             self.throttled = throttled
-            if throttled.busy:
-                raise forms.ValidationError(
-                    "Many people are signing in right now. Try again in a few seconds.",
-                    code="busy",
-                ) from None
-            raise forms.ValidationError(
-                "Too many failed log-ins. Try again in 15 minutes.", code="throttled"
-            ) from None
+            raise throttled.as_validation_error() from None
 
 
 class PasswordChangeForm(auth_forms.PasswordChangeForm):
@@ -56,9 +49,7 @@ class PasswordChangeForm(auth_forms.PasswordChangeForm):
                 return super().clean_old_password()
         except accounts.Throttled as throttled:
             self.throttled = throttled
-            raise forms.ValidationError(
-                "Too many attempts. Try again in a few seconds or minutes.", code="throttled"
-            ) from None
+            raise throttled.as_validation_error() from None
 
 
 class LogInForm(BudgetedLogIn, AuthenticationForm):

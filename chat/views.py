@@ -24,7 +24,7 @@ class _ThrottledAs429:
         response = super().form_invalid(form)
         if form.throttled is not None:
             response.status_code = 429
-            response["Retry-After"] = "2" if form.throttled.busy else str(15 * 60)
+            response["Retry-After"] = str(form.throttled.retry_after)
         return response
 
 

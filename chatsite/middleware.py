@@ -67,16 +67,14 @@ class DatabaseUnavailableMiddleware:
     def __call__(self, request):
         try:
             request.user.is_authenticated  # noqa: B018 - loads the session and the user now
-        except Exception as exc:
-            if errors.database_unavailable(exc) is None:
-                raise
+        except errors.DATABASE_ERRORS as exc:
             return self._unavailable(request, exc)
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if errors.database_unavailable(exception) is None:
-            return None
-        return self._unavailable(request, exception)
+        if isinstance(exception, errors.DATABASE_ERRORS):
+            return self._unavailable(request, exception)
+        return None
 
     @staticmethod
     def _unavailable(request, exc):

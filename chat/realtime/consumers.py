@@ -209,19 +209,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except errors.ChatError as exc:
             failure = ProtocolError(exc.code, exc.detail, frame=frame, retryable=exc.retryable)
             await self._send(failure.as_frame())
-        except Exception as exc:
+        except errors.DATABASE_ERRORS as exc:
+            logger.warning("Frame from %s: database unavailable (%s)", self.connection_id,
+                           type(exc.__cause__ or exc).__name__)  # fmt: skip
+            outage = errors.DatabaseUnavailable()
+            failure = ProtocolError(outage.code, outage.detail, frame=frame, retryable=True)
+            await self._send(failure.as_frame())
+        except Exception:
             # Whatever else goes wrong with one frame, the socket stays open and usable.
-            outage = errors.database_unavailable(exc)
-            if outage is not None:
-                logger.warning("Frame from %s: database unavailable (%s)", self.connection_id,
-                               type(exc.__cause__ or exc).__name__)  # fmt: skip
-                failure = ProtocolError(outage.code, outage.detail, frame=frame, retryable=True)
-            else:
-                logger.exception("Frame from %s failed", self.connection_id)
-                failure = ProtocolError(
-                    "internal_error", "The server could not handle this frame.", frame=frame,
-                    retryable=True,
-                )  # fmt: skip
+            logger.exception("Frame from %s failed", self.connection_id)
+            failure = ProtocolError(
+                "internal_error", "The server could not handle this frame.", frame=frame,
+                retryable=True,
+            )  # fmt: skip
             await self._send(failure.as_frame())
         finally:
             logs.chat_id.reset(chat)
