@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
 
-from chat.media.types import disposition, is_active
+from chat.media.types import disposition, served_type
 
 
 def media_storage():
@@ -42,8 +42,7 @@ def media_put(key: str, data: bytes, *, content_type: str, filename: str) -> Non
 def media_retype(key: str, *, content_type: str, filename: str) -> None:
     """Set a stored S3 object's type and disposition again (copied onto itself): the checked
     type, or a download of no type for one a browser would run."""
-    if is_active(content_type):
-        content_type = "application/octet-stream"
+    content_type = served_type(content_type)
     s3_client().copy_object(
         Bucket=settings.CHAT_MEDIA_BUCKET, Key=key, MetadataDirective="REPLACE",
         CopySource={"Bucket": settings.CHAT_MEDIA_BUCKET, "Key": key},
@@ -64,12 +63,17 @@ def presigned_post(*, key: str, content_type: str, max_bytes: int, expires_in: i
     return post["url"], post["fields"]
 
 
+def url_reuse_seconds() -> int:
+    """How long a file's URL stays the same (a third of ``CHAT_MEDIA_URL_SECONDS``): browsers
+    may reuse it that long, and it is then still valid for two thirds of its life."""
+    return max(1, settings.CHAT_MEDIA_URL_SECONDS // 3)
+
+
 def _expiry(now: float) -> int:
     """When a URL made at ``now`` expires: within ``CHAT_MEDIA_URL_SECONDS``, and the same for
-    every URL of a file made in the same third of that time (so browsers can cache it)."""
-    lifetime = settings.CHAT_MEDIA_URL_SECONDS
-    step = max(1, lifetime // 3)
-    return int(now // step) * step + lifetime
+    every URL of a file made in the same ``url_reuse_seconds``."""
+    step = url_reuse_seconds()
+    return int(now // step) * step + settings.CHAT_MEDIA_URL_SECONDS
 
 
 @functools.cache
@@ -84,12 +88,11 @@ def _cdn_signer(key_id: str, private_key_pem: str) -> CloudFrontSigner:
     return CloudFrontSigner(key_id, rsa_signer)
 
 
-def url_for(key: str, *, now: float | None = None) -> str:
+def url_for(key: str) -> str:
     """A short-lived browser URL of a stored file (S3), valid at most
     ``CHAT_MEDIA_URL_SECONDS`` (15 minutes): on the CDN, signed with the stage's key (the
     distribution trusts only its key group), else a presigned GET of the private bucket. The
     app's /media/ views hand these out to members only, on each fetch."""
-    now = time.time() if now is None else now
     if settings.CHAT_CDN_DOMAIN:
         if not (settings.CHAT_CDN_KEY_ID and settings.CHAT_CDN_PRIVATE_KEY):
             raise ImproperlyConfigured(
@@ -97,7 +100,7 @@ def url_for(key: str, *, now: float | None = None) -> str:
                 "and CHAT_CDN_PRIVATE_KEY."
             )
         signer = _cdn_signer(settings.CHAT_CDN_KEY_ID, settings.CHAT_CDN_PRIVATE_KEY)
-        expires = datetime.datetime.fromtimestamp(_expiry(now), tz=datetime.UTC)
+        expires = datetime.datetime.fromtimestamp(_expiry(time.time()), tz=datetime.UTC)
         return signer.generate_presigned_url(
             f"https://{settings.CHAT_CDN_DOMAIN}/{key}", date_less_than=expires
         )

@@ -38,6 +38,12 @@ def is_active(content_type: str) -> bool:
     return any(word in base for word in ("html", "javascript", "ecmascript"))
 
 
+def served_type(content_type: str) -> str:
+    """The type a stored file is served as: its checked type, or, for a type a browser would
+    run (a row from before such types were refused), a download of no type."""
+    return "application/octet-stream" if is_active(content_type) else content_type
+
+
 def disposition(content_type: str, filename: str) -> str:
     """``Content-Disposition`` for a stored file: inline for pictures, else a download; the
     name RFC 6266-encoded (ASCII, so it can be an S3 object's metadata too)."""

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chat import errors, selectors
 from chat.media import thumbnails
-from chat.media.storage import media_storage, url_for
-from chat.media.types import INLINE_TYPES, SANDBOX_HEADERS, is_active
+from chat.media.storage import media_storage, url_for, url_reuse_seconds
+from chat.media.types import INLINE_TYPES, SANDBOX_HEADERS, served_type
 from chat.media.uploads import upload_receive
 from chat.models import Upload
 
@@ -76,11 +76,9 @@ def _serve(request, chat_id, attachment_id, *, thumbnail: bool):
         # The bytes come from the CDN (or the bucket), by a URL valid minutes, made for a
         # member now; the browser may reuse it for as long as this answer says.
         response = HttpResponseRedirect(url_for(key))
-        response["Cache-Control"] = f"private, max-age={settings.CHAT_MEDIA_URL_SECONDS // 3}"
+        response["Cache-Control"] = f"private, max-age={url_reuse_seconds()}"
         return response
-    content_type = "image/jpeg" if thumbnail else found.content_type
-    if is_active(content_type):  # a row from before such types were refused
-        content_type = "application/octet-stream"
+    content_type = "image/jpeg" if thumbnail else served_type(found.content_type)
     response = FileResponse(
         media_storage().open(key, "rb"),
         content_type=content_type,
