@@ -12,6 +12,7 @@ overflowed, a process that stopped); pages retry a preview that is not there yet
 that cannot be previewed is marked so once and shown by its name.
 """
 
+import contextlib
 import io
 import logging
 import queue
@@ -51,46 +52,47 @@ class TooLarge(Exception):
     """A picture of more than ``IMAGE_MAX_PIXELS`` pixels."""
 
 
-def measure(data: bytes) -> tuple[int, int]:
-    """A picture's width and height, from its header only (nothing is decoded)."""
+@contextlib.contextmanager
+def _opened(data: bytes):
+    """The picture, opened from its header (nothing decoded yet): ``TooLarge`` past its
+    format's cap, ``Unreadable`` for what Pillow cannot read, there or inside the block."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
-            image_format = image.format
+            if width * height > max_pixels(image.format):
+                raise TooLarge()
+            yield image
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         raise Unreadable() from None
-    if width * height > max_pixels(image_format):
-        raise TooLarge()
-    return width, height
+
+
+def measure(data: bytes) -> tuple[int, int]:
+    """A picture's width and height, from its header only (nothing is decoded)."""
+    with _opened(data) as image:
+        return image.size
 
 
 def render(data: bytes) -> bytes:
     """The picture's preview: a JPEG of at most ``SIZE``. Decodes it once (JPEGs at a reduced
     scale) and makes no full-size copy: reduced by whole factors first (by sampling where
     Pillow's filters would copy the picture to premultiply alpha or expand a palette)."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            if width * height > max_pixels(image.format):
-                raise TooLarge()
-            image.draft("RGB", SIZE)
-            image.load()
-            width, height = image.size
-            factor = max(1, min(width // (2 * SIZE[0]), height // (2 * SIZE[1])))
-            if factor > 1:
-                if image.mode in {"RGB", "L"}:
-                    image = image.reduce(factor)
-                else:
-                    small = (max(1, width // factor), max(1, height // factor))
-                    image = image.resize(small, Image.Resampling.NEAREST)
-            if image.mode not in {"RGB", "L"}:
-                image = image.convert("RGBA" if image.mode in {"RGBA", "LA", "PA", "P"} else "RGB")
-            image.thumbnail(SIZE)
-            out = io.BytesIO()
-            image.convert("RGB").save(out, "JPEG", quality=80)
-            return out.getvalue()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise Unreadable() from None
+    with _opened(data) as image:
+        image.draft("RGB", SIZE)
+        image.load()
+        width, height = image.size
+        factor = max(1, min(width // (2 * SIZE[0]), height // (2 * SIZE[1])))
+        if factor > 1:
+            if image.mode in {"RGB", "L"}:
+                image = image.reduce(factor)
+            else:
+                small = (max(1, width // factor), max(1, height // factor))
+                image = image.resize(small, Image.Resampling.NEAREST)
+        if image.mode not in {"RGB", "L"}:
+            image = image.convert("RGBA" if image.mode in {"RGBA", "LA", "PA", "P"} else "RGB")
+        image.thumbnail(SIZE)
+        out = io.BytesIO()
+        image.convert("RGB").save(out, "JPEG", quality=80)
+        return out.getvalue()
 
 
 def thumbnail_make(upload_id) -> bool:
