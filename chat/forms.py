@@ -102,16 +102,24 @@ class SignUpForm(UserCreationForm):
 
 
 class ChatCreateForm(forms.Form):
-    chat_type = forms.ChoiceField(
-        choices=ChatRoom.ChatType.choices, initial=ChatRoom.ChatType.DIRECT, label="Type"
-    )
+    """The "New chat" dialog: the people to talk to and, for a group, its name. One person and
+    no name starts (or opens) the direct chat with them; more people, or a name, a group."""
+
     usernames = forms.CharField(
         max_length=2000,
         label="With",
-        help_text="One username for a direct chat; several, separated by commas, for a group.",
+        help_text="Type a username and pick it; several people, separated by commas, make a group.",
         widget=forms.TextInput(attrs={"data-picker": "many", "autocomplete": "off"}),
     )
-    name = forms.CharField(max_length=200, required=False, label="Group name")
+    name = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Group name",
+        help_text="Needed for a group.",
+    )
+    chat_type = forms.ChoiceField(
+        choices=ChatRoom.ChatType.choices, required=False, widget=forms.HiddenInput
+    )
 
     def clean_usernames(self) -> list[str]:
         names = [name.strip() for name in self.cleaned_data["usernames"].split(",")]
@@ -119,3 +127,12 @@ class ChatCreateForm(forms.Form):
         if not names:
             raise forms.ValidationError("Name at least one user.")
         return names
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("chat_type") and "usernames" in cleaned:
+            direct = len(cleaned["usernames"]) == 1 and not cleaned.get("name", "").strip()
+            cleaned["chat_type"] = ChatRoom.ChatType.DIRECT if direct else ChatRoom.ChatType.GROUP
+            if not direct and not cleaned.get("name", "").strip():
+                self.add_error("name", "A group needs a name.")
+        return cleaned

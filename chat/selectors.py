@@ -105,6 +105,24 @@ def chat_members(chat: ChatRoom) -> list[dict]:
     return [{"userId": str(user_id), "username": username} for user_id, username in rows]
 
 
+def chat_summary(*, chat_id: str, user: User) -> dict:
+    """One chat as the chat list shows it to ``user`` (a member): its members, last message and
+    unread count. ``NotFound`` / ``Forbidden`` as ``chat_for_member``."""
+    if not _well_formed(chat_id):
+        raise errors.NotFound("No such chat.")
+    membership = Membership.objects.filter(chat_id=chat_id, user=user).select_related("chat")
+    membership = membership.first()
+    if membership is None:
+        raise _not_a_member(chat_id)
+    with errors.store_unavailable_as_error():
+        newest = get_store().last_messages([chat_id]).get(chat_id)
+    unread = max(0, newest.seq - membership.last_read_seq) if newest else 0
+    return chat_payload(
+        membership.chat, participants=chat_members(membership.chat), last_message=newest,
+        unread=unread,
+    )  # fmt: skip
+
+
 def chat_list_for_user(
     *, user_id: str, limit: int = CHAT_LIST_LIMIT, cursor: str | None = None
 ) -> dict:

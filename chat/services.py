@@ -87,6 +87,7 @@ def chat_create(
                 Membership.objects.bulk_create(
                     [Membership(chat=chat, user=creator), Membership(chat=chat, user=other)]
                 )
+                _announce_added(chat, [creator, other])
         except IntegrityError:
             return ChatRoom.objects.get(direct_key=key), False
         return chat, True
@@ -101,10 +102,19 @@ def chat_create(
         )
     with transaction.atomic():
         chat = ChatRoom.objects.create(chat_type=chat_type, name=name, created_by=creator)
-        Membership.objects.bulk_create(
-            [Membership(chat=chat, user=user) for user in [creator, *others.values()]]
-        )
+        members = [creator, *others.values()]
+        Membership.objects.bulk_create([Membership(chat=chat, user=user) for user in members])
+        _announce_added(chat, members)
     return chat, True
+
+
+def _announce_added(chat: ChatRoom, people: list[User]) -> None:
+    """Tell the open sockets of ``people`` (on commit) that they are now in ``chat``: their chat
+    lists show it and join it. One notice for them all, whatever the number of sockets."""
+    notify(
+        "membershipAdded", chatId=str(chat.pk), members=[str(user.pk) for user in people],
+        chatName=chat.name, chatType=chat.chat_type,
+    )  # fmt: skip
 
 
 def chat_name_check(name: str) -> None:
@@ -416,8 +426,7 @@ def group_add(*, chat: ChatRoom, actor: User, people: list[User]) -> SendResult 
         )
     with transaction.atomic():
         Membership.objects.bulk_create([Membership(chat=chat, user=user) for user in new])
-        for user in new:
-            notify("membershipAdded", chatId=str(chat.pk), userId=str(user.pk), chatName=chat.name)
+        _announce_added(chat, new)
     names = ", ".join(user.get_username() for user in new)
     return _system_note(chat, actor, f"{actor.get_username()} added {names}")
 

@@ -83,7 +83,7 @@ def chat_list(request):
         listed = _chat_list_context(request, cursor=request.GET.get("after"))
     except errors.InvalidInput:
         return redirect("chat:list")
-    return render(request, "chat/list.html", {**listed, "form": form}, status=status)
+    return render(request, "chat/list.html", {**listed, "new_chat_form": form}, status=status)
 
 
 SEARCH_PAGE_RESULTS = 50
@@ -124,8 +124,25 @@ def initials(title: str) -> str:
 
 
 def hue(key: str) -> int:
-    """One of eight avatar colours, the same for a chat everywhere."""
+    """One of eight avatar colours for a person (user id) or a group (chat id), the same
+    everywhere (static/chat/text.js's hue())."""
     return sum(key.encode()) % 8
+
+
+def message_preview(message: dict) -> str:
+    """A message in one line: its text, else what it carries (static/chat/text.js's preview())."""
+    if message.get("deleted"):
+        return "message deleted"
+    if message.get("message"):
+        return message["message"]
+    files = message.get("attachments") or []
+    if not files:
+        return ""
+    pictures = sum(1 for f in files if str(f.get("contentType", "")).startswith("image/"))
+    if pictures == len(files):
+        return f"📷 {pictures} photos" if pictures > 1 else "📷 Photo"
+    more = f" and {len(files) - 1} more" if len(files) > 1 else ""
+    return f"📎 {files[0]['name']}{more}"
 
 
 def _chat_list_context(request, *, cursor=None, active_chat_id="") -> dict:
@@ -137,9 +154,13 @@ def _chat_list_context(request, *, cursor=None, active_chat_id="") -> dict:
         chat["title"] = chat_title(
             name=chat["chatName"], members=chat["members"], viewer_id=viewer_id
         )
-        chat["initials"], chat["hue"] = initials(chat["title"]), hue(chat["chatId"])
         others = [m["userId"] for m in chat["members"] if m["userId"] != viewer_id]
         chat["other_id"] = others[0] if chat["chatType"] == "direct" and others else ""
+        # One colour per person everywhere: a direct chat wears the other person's.
+        chat["initials"] = initials(chat["title"])
+        chat["hue"] = hue(chat["other_id"] or chat["chatId"])
+        if chat["lastMessage"]:
+            chat["preview"] = message_preview(chat["lastMessage"])
     return {
         "chats": chats,
         "next_cursor": page["nextCursor"],
@@ -147,6 +168,7 @@ def _chat_list_context(request, *, cursor=None, active_chat_id="") -> dict:
         "user_id": viewer_id,
         "active_chat_id": active_chat_id,
         "presence_poll": settings.CHAT_PRESENCE_POLL_SECONDS,
+        "new_chat_form": ChatCreateForm(),
     }
 
 
@@ -168,18 +190,22 @@ def chat_detail(request, chat_id):
         "maxLength": settings.CHAT_MESSAGE_MAX_LENGTH,
         "maxUpload": settings.CHAT_UPLOAD_MAX_BYTES,
         "uploadTypes": settings.CHAT_UPLOAD_TYPES,
+        "maxAttachments": settings.CHAT_ATTACHMENTS_PER_MESSAGE,
         "chatType": chat.chat_type,
         "receipts": selectors.chat_receipts(chat),
         "members": members,
         "createdBy": str(chat.created_by_id or ""),
     }
+    other_id = (
+        next((m["userId"] for m in members if m["userId"] != str(request.user.pk)), "")
+        if chat.chat_type == "direct"
+        else ""
+    )
     context = {
         **_chat_list_context(request, active_chat_id=str(chat.pk)),
         "initials": initials(title),
-        "hue": hue(str(chat.pk)),
-        "other_id": next((m["userId"] for m in members if m["userId"] != str(request.user.pk)), "")
-        if chat.chat_type == "direct"
-        else "",
+        "hue": hue(other_id or str(chat.pk)),
+        "other_id": other_id,
         "chat": chat,
         "title": title,
         "members": members,

@@ -364,7 +364,8 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
-        "img-src": [SELF, "data:"],
+        # blob: pictures chosen to send, previewed before they are uploaded.
+        "img-src": [SELF, "data:", "blob:"],
         "font-src": [SELF],
         "connect-src": [SELF],  # the page's own socket included (same host and port)
         "object-src": [NONE],
@@ -420,9 +421,10 @@ CHAT_LOGIN_WAIT_SECONDS = env.float("CHAT_LOGIN_WAIT_SECONDS", default=2.0)
 # Sign-ups per client address in an hour (chat.budgets).
 CHAT_SIGNUPS_PER_ADDRESS = env.int("CHAT_SIGNUPS_PER_ADDRESS", default=10)
 
-# Browser features no page uses are switched off for the site and anything it embeds.
+# Browser features no page uses are switched off for the site and anything it embeds (only
+# features browsers know: an unknown one is an error in every page's console).
 PERMISSIONS_POLICY = (
-    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), "
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), "
     "midi=(), magnetometer=(), gyroscope=(), accelerometer=(), display-capture=()"
 )
 

@@ -80,7 +80,9 @@ async def test_the_members_sockets_hear_of_it_live(group):
         ).status_code  # fmt: skip
 
     assert await database_sync_to_async(add_carol)() == 200
-    assert await next_of(c, "added") == {"type": "added", "chatId": chat_id, "chatName": "Climbers"}
+    assert await next_of(c, "added") == {
+        "type": "added", "chatId": chat_id, "chatName": "Climbers", "chatType": "group",
+    }  # fmt: skip
     note = await next_of(a, "message")
     assert (note["message"]["kind"], note["message"]["message"]) == ("system", "alice added carol")
 
@@ -116,3 +118,47 @@ def test_group_names_may_hold_emoji_joined_sequences(group):
     name = "Family 👨‍👩‍👧 🏳️‍🌈"
     renamed = api_as(alice).patch(f"/api/chats/{chat.pk}", {"chatName": name}, format="json")
     assert renamed.status_code == 200 and renamed.json()["chatName"] == name
+
+
+async def test_a_new_chat_is_announced_to_everyone_in_it_and_listed_by_its_id(group):
+    alice, bob, carol, dave, _ = group
+    b = await socket_of(await logged_in(bob))
+    d = await socket_of(await logged_in(dave))
+    a = await socket_of(await logged_in(alice))
+
+    def start(chat_type, people, name=""):
+        client = api_as(alice)
+        participants = [find(client, person) for person in people]
+        body = {"chatType": chat_type, "participants": participants, "chatName": name}
+        return client.post("/api/chats", body, format="json").json()["chatId"]
+
+    direct_id = await database_sync_to_async(start)("direct", [bob])
+    expected = {"type": "added", "chatId": direct_id, "chatName": "", "chatType": "direct"}
+    assert await next_of(b, "added") == expected
+    assert await next_of(a, "added") == expected  # the starter's other tabs list it too
+    group_id = await database_sync_to_async(start)("group", [bob, carol], "Band")
+    added = await next_of(b, "added")
+    assert (added["chatId"], added["chatName"], added["chatType"]) == (group_id, "Band", "group")
+    # Dave is in neither chat: nothing reached him.
+    assert await d.receive_nothing(timeout=0.3)
+    # Asking again for an existing direct chat announces nothing.
+    assert await database_sync_to_async(start)("direct", [bob]) == direct_id
+    assert await b.receive_nothing(timeout=0.3)
+
+    def summary(user, chat_id):
+        response = api_as(user).get(f"/api/chats/{chat_id}")
+        return response.status_code, response.json()
+
+    def say_hi():
+        api_as(alice).post(f"/api/chats/{direct_id}/messages", {"message": "hi"}, format="json")
+
+    await database_sync_to_async(say_hi)()
+    status, listed = await database_sync_to_async(summary)(bob, direct_id)
+    assert status == 200
+    assert (listed["chatType"], listed["unreadCount"]) == ("direct", 1)
+    assert listed["lastMessage"]["message"] == "hi"
+    assert [m["username"] for m in listed["members"]] == ["alice", "bob"]
+    assert (await database_sync_to_async(summary)(dave, direct_id))[0] == 403
+    assert (await database_sync_to_async(summary)(dave, "not-a-chat"))[0] == 404
+    for socket in (a, b, d):
+        await socket.disconnect()

@@ -268,6 +268,14 @@ def _chat_answer(chat) -> Response:
 
 class ChatView(APIView):
     @extend_schema(
+        responses={200: s.ChatOutput, **ERRORS},
+        summary="One of your chats, as listed: members, last message, unread count",
+        operation_id="chat_retrieve",
+    )
+    def get(self, request, chat_id):
+        return Response(selectors.chat_summary(chat_id=chat_id, user=request.user))
+
+    @extend_schema(
         request=s.ChatRenameInput,
         responses={200: s.ChatOutput, **ERRORS},
         summary="Rename a group (any member)",

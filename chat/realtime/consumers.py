@@ -134,7 +134,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         elif kind == "userChanged":
             self._later(self._check_session())
         elif kind == "membershipAdded":
-            frame = {"type": "added", "chatId": chat_id, "chatName": notice.get("chatName", "")}
+            frame = {
+                "type": "added", "chatId": chat_id, "chatName": notice.get("chatName", ""),
+                "chatType": notice.get("chatType", "group"),
+            }  # fmt: skip
             self._later(self._send(frame))
         elif kind == "membershipRemoved":
             self._later(self._lose_chat(chat_id, {"type": "removed", "chatId": chat_id}))

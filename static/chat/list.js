@@ -1,12 +1,15 @@
 // The chat list: joins every listed chat and moves a chat to the top with its newest message;
-// unread counts follow reads made in any tab; after a reconnect it catches up from the API.
+// chats started with the user, groups they are added to and renames appear live, and a chat they
+// are removed from goes; unread counts follow reads made in any tab and make the page's title;
+// after a reconnect it catches up from the API. While offline, opening a chat waits for the
+// connection instead of leaving for the browser's error page.
 "use strict";
 
 (function () {
   const list = document.getElementById("chat-list");
   const chatIds = JSON.parse(document.getElementById("chat-ids").textContent);
   const myId = document.body.dataset.userId;
-  // Beside a conversation, the list leaves that chat and the page title to it.
+  // Beside a conversation, the list leaves that chat's unread count to it.
   const chatData = document.getElementById("chat-data");
   const openChatId = chatData ? JSON.parse(chatData.textContent).chatId : null;
 
@@ -19,20 +22,105 @@
     last.textContent = "";
     const who = document.createElement("b");
     who.textContent = message.userId === myId ? "You:" : `${message.username}:`;
-    const body = message.deleted ? "message deleted" : message.message || "(file)";
-    const text = body.length > 120 ? `${body.slice(0, 119)}…` : body;
-    last.append(who, ` ${text}`);
+    last.append(who, ` ${ChatText.clip(ChatText.preview(message), 120)}`);
     item.dataset.lastSeq = String(message.seq);
+  }
+
+  function unreadOf(item) {
+    return Number(item.querySelector(".unread").textContent || 0);
+  }
+
+  // The page's title counts every chat's unread messages (the open chat's are being read).
+  function countAll() {
+    let total = 0;
+    for (const each of list.querySelectorAll("li[data-chat-id]")) {
+      if (each.dataset.chatId !== openChatId) total += unreadOf(each);
+    }
+    ChatNotify.setUnread("list", total);
   }
 
   function setUnread(item, count) {
     const badge = item.querySelector(".unread");
     badge.textContent = String(count);
     badge.hidden = count <= 0;
-    if (openChatId) return;
-    let total = 0;
-    for (const each of list.querySelectorAll(".unread:not([hidden])")) total += Number(each.textContent || 0);
-    ChatNotify.setUnread(total);
+    countAll();
+  }
+
+  function showEmptyState() {
+    if (list.querySelector("li[data-chat-id]") || list.querySelector("li.empty")) return;
+    const empty = document.createElement("li");
+    empty.className = "empty";
+    const button = document.createElement("strong");
+    button.textContent = "New chat";
+    empty.append("No chats yet. Press ", button, " and pick someone by their username to start talking.");
+    list.append(empty);
+  }
+
+  // A chat the user was just put in: listed at once by its name, filled in from the API once
+  // joined (so that nothing sent before the join is missed, and nothing after it).
+  function addItem(frame) {
+    const item = document.createElement("li");
+    item.dataset.chatId = frame.chatId;
+    item.dataset.chatType = frame.chatType || "group";
+    item.dataset.lastSeq = "0";
+    item.dataset.fresh = "true";
+    const link = document.createElement("a");
+    link.href = `/chats/${frame.chatId}/`;
+    const avatar = document.createElement("span");
+    avatar.className = "avatar";
+    avatar.setAttribute("aria-hidden", "true");
+    avatar.dataset.hue = String(ChatText.hue(frame.chatId));
+    avatar.textContent = ChatText.initials(frame.chatName || "?");
+    const title = document.createElement("span");
+    title.className = "chat-name";
+    title.textContent = frame.chatName || "New chat";
+    const badge = document.createElement("span");
+    badge.className = "unread";
+    badge.setAttribute("aria-label", "unread messages");
+    badge.hidden = true;
+    badge.textContent = "0";
+    const last = document.createElement("span");
+    last.className = "last-message";
+    last.textContent = "No messages yet";
+    link.append(avatar, title, badge, last);
+    item.append(link);
+    const empty = list.querySelector("li.empty");
+    if (empty) empty.remove();
+    list.prepend(item);
+    return item;
+  }
+
+  // What a live message that arrived before the API's answer adds: {seq, message} of others'.
+  const early = new Map(); // chatId -> [message]
+
+  async function fillIn(item) {
+    const chatId = item.dataset.chatId;
+    let chat;
+    try {
+      const response = await fetch(`/api/chats/${chatId}`, { credentials: "same-origin" });
+      if (!response.ok) return;
+      chat = await response.json();
+    } catch (err) {
+      return; // offline: the reconnect's catch-up fills it in
+    }
+    if (!item.isConnected) return;
+    const title = ChatText.title(chat, myId);
+    item.querySelector(".chat-name").textContent = title;
+    const avatar = item.querySelector(".avatar");
+    avatar.textContent = ChatText.initials(title);
+    avatar.dataset.hue = String(ChatText.hue(ChatText.avatarKey(chat, myId)));
+    const other = chat.chatType === "direct" && chat.members.find((m) => m.userId !== myId);
+    if (other) avatar.dataset.presenceUser = other.userId;
+    const seen = chat.lastMessage ? chat.lastMessage.seq : 0;
+    const later = (early.get(chatId) || []).filter((m) => m.seq > seen);
+    early.delete(chatId);
+    delete item.dataset.fresh;
+    if (chat.lastMessage && Number(item.dataset.lastSeq) <= seen) renderLastMessage(item, chat.lastMessage);
+    setUnread(item, chat.unreadCount + later.length);
+    const newest = later.length ? later[later.length - 1] : chat.lastMessage;
+    if (newest && newest.userId !== myId && chatId !== openChatId) {
+      ChatNotify.message(title, newest, item.querySelector("a").getAttribute("href"));
+    }
   }
 
   // A join the server refused for now (the user's frame budget spent by a long list, live
@@ -58,23 +146,50 @@
     }, 1000);
   }
 
-  // What may have happened while the socket was down: last messages and unread counts.
-  async function catchUp() {
+  // What may have happened while the socket was down: last messages, unread counts, and chats
+  // started or left meanwhile.
+  async function catchUp(socket) {
+    let page;
     try {
       const response = await fetch("/api/chats?limit=200", { credentials: "same-origin" });
       if (!response.ok) return;
-      const page = await response.json();
-      for (const chat of page.chats.slice().reverse()) {
-        const item = itemOf(chat.chatId);
-        if (!item) continue;
-        if (chat.lastMessage && Number(item.dataset.lastSeq || 0) < chat.lastMessage.seq) {
-          renderLastMessage(item, chat.lastMessage);
-          list.prepend(item);
-        }
-        setUnread(item, chat.unreadCount);
-      }
+      page = await response.json();
     } catch (err) {
-      // Offline again: the next reconnect tries again.
+      return; // offline again: the next reconnect tries again
+    }
+    for (const chat of page.chats.slice().reverse()) {
+      let item = itemOf(chat.chatId);
+      if (!item) {
+        // Started with the user while the socket was down: listed, and filled in once joined.
+        addItem(chat);
+        socket.send({ action: "joinChat", chatId: chat.chatId });
+        continue;
+      }
+      if (chat.lastMessage && Number(item.dataset.lastSeq || 0) < chat.lastMessage.seq) {
+        renderLastMessage(item, chat.lastMessage);
+        list.prepend(item);
+      }
+      setUnread(item, chat.chatId === openChatId ? 0 : chat.unreadCount);
+    }
+  }
+
+  function onMessage(item, frame, socket) {
+    const message = frame.message;
+    const fromOther = message.userId !== myId && frame.chatId !== openChatId;
+    if (message.userId !== myId && frame.chatId !== openChatId) {
+      scheduleDelivered(socket, frame.chatId, message.seq);
+    }
+    if (message.seq <= Number(item.dataset.lastSeq || 0)) return; // already counted (catch-up)
+    renderLastMessage(item, message);
+    list.prepend(item);
+    if (item.dataset.fresh) {
+      // Counted once the API's answer says what came before.
+      if (fromOther) early.set(frame.chatId, [...(early.get(frame.chatId) || []), message]);
+      return;
+    }
+    if (fromOther) {
+      setUnread(item, unreadOf(item) + 1);
+      ChatNotify.message(item.querySelector(".chat-name").textContent, message, item.querySelector("a").getAttribute("href"));
     }
   }
 
@@ -83,61 +198,64 @@
       retryJoin(socket, frame.chatId);
       return;
     }
-    if (frame.type === "joined") refusals.delete(frame.chatId);
-    if (frame.type === "added" && !itemOf(frame.chatId)) {
-      // Someone added us to a group: it joins the list, live.
-      const item = document.createElement("li");
-      item.dataset.chatId = frame.chatId;
-      item.dataset.lastSeq = "0";
-      const link = document.createElement("a");
-      link.href = `/chats/${frame.chatId}/`;
-      const title = document.createElement("span");
-      title.className = "chat-name";
-      title.textContent = frame.chatName || "New group";
-      const badge = document.createElement("span");
-      badge.className = "unread";
-      badge.hidden = true;
-      const last = document.createElement("span");
-      last.className = "last-message";
-      last.textContent = "You were added";
-      link.append(title, badge, last);
-      item.append(link);
-      const empty = list.querySelector("li.empty");
-      if (empty) empty.remove();
-      list.prepend(item);
+    if (frame.type === "added") {
+      if (!itemOf(frame.chatId)) addItem(frame);
       socket.send({ action: "joinChat", chatId: frame.chatId });
       return;
     }
     if (frame.type === "removed" || frame.type === "chatDeleted") {
       const gone = itemOf(frame.chatId);
-      if (gone) gone.remove();
+      if (gone && frame.chatId !== openChatId) {
+        gone.remove();
+        countAll();
+        showEmptyState();
+      }
       return;
     }
     const item = frame.chatId ? itemOf(frame.chatId) : null;
     if (!item) return;
-    if (frame.type === "read" && frame.userId === myId) {
-      // Read here or in another tab.
-      setUnread(item, Math.max(0, Number(item.dataset.lastSeq || 0) - frame.seq));
-      return;
+    switch (frame.type) {
+      case "joined":
+        refusals.delete(frame.chatId);
+        if (item.dataset.fresh) fillIn(item);
+        break;
+      case "read":
+        // Read here or in another tab.
+        if (frame.userId === myId) setUnread(item, Math.max(0, Number(item.dataset.lastSeq || 0) - frame.seq));
+        break;
+      case "chatUpdated":
+        if (frame.chatName && item.dataset.chatType === "group") {
+          item.querySelector(".chat-name").textContent = frame.chatName;
+          item.querySelector(".avatar").textContent = ChatText.initials(frame.chatName);
+        }
+        break;
+      case "message":
+        onMessage(item, frame, socket);
+        break;
+      default:
+        break;
     }
-    if (frame.type !== "message") return;
-    if (frame.message.userId !== myId && frame.chatId !== openChatId) {
-      scheduleDelivered(socket, frame.chatId, frame.message.seq);
-    }
-    renderLastMessage(item, frame.message);
-    if (frame.message.userId !== myId && frame.chatId !== openChatId) {
-      setUnread(item, Number(item.querySelector(".unread").textContent || 0) + 1);
-      const link = item.querySelector("a");
-      ChatNotify.message(item.querySelector(".chat-name").textContent, frame.message, link.getAttribute("href"));
-    }
-    list.prepend(item);
   }
 
-  // The title counts what is unread from the start; the open chat is being read.
+  // Offline, a click on a chat waits here for the connection, then opens it.
+  let offline = false;
+  let waitingFor = null;
+  list.addEventListener("click", (event) => {
+    const link = event.target.closest("a[href]");
+    if (!link || !offline || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    waitingFor = link.href;
+    const banner = document.getElementById("connection-banner");
+    if (banner) {
+      banner.hidden = false;
+      banner.textContent = `You are offline: “${link.querySelector(".chat-name").textContent}” opens as soon as the connection is back.`;
+    }
+  });
+
   for (const item of list.querySelectorAll("li[data-chat-id]")) {
-    const open = item.dataset.chatId === openChatId;
-    setUnread(item, open ? 0 : Number(item.querySelector(".unread").textContent || 0));
+    if (item.dataset.chatId === openChatId) setUnread(item, 0);
   }
+  countAll();
 
   let connectedBefore = false;
   const socket = ChatSocket.join({
@@ -146,8 +264,12 @@
       for (const chatId of chatIds) {
         if (chatId !== openChatId) this.send({ action: "joinChat", chatId });
       }
-      if (connectedBefore) catchUp();
+      if (connectedBefore) catchUp(this);
       connectedBefore = true;
+    },
+    onState(state) {
+      offline = state === "reconnecting";
+      if (state === "connected" && waitingFor) window.location.href = waitingFor;
     },
     onFrame: (frame) => onFrame(frame, socket),
   });

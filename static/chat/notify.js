@@ -4,10 +4,15 @@
 
 const ChatNotify = {
   baseTitle: document.title,
+  counts: new Map(),
 
-  // "(3) Title" while there are unread messages, the plain title otherwise.
-  setUnread(count) {
-    document.title = count > 0 ? `(${count}) ${ChatNotify.baseTitle}` : ChatNotify.baseTitle;
+  // "(3) Title" while there are unread messages, the plain title otherwise. Each part of the
+  // page reports its own count ("list": the other chats; "room": the open chat while hidden).
+  setUnread(source, count) {
+    ChatNotify.counts.set(source, count);
+    let total = 0;
+    for (const each of ChatNotify.counts.values()) total += each;
+    document.title = total > 0 ? `(${total}) ${ChatNotify.baseTitle}` : ChatNotify.baseTitle;
   },
 
   enabled() {
@@ -18,7 +23,7 @@ const ChatNotify = {
   // A desktop notification (and a chime) for a message, if switched on; a click opens its chat.
   message(title, message, url) {
     if (!ChatNotify.enabled()) return;
-    const body = message.deleted ? "message deleted" : message.message || "sent a file";
+    const body = ChatText.preview(message);
     const note = new Notification(title, { body: `${message.username}: ${body}`.slice(0, 200), tag: message.chatId });
     note.onclick = () => {
       window.focus();
@@ -53,8 +58,26 @@ const ChatNotify = {
     }
     const render = () => {
       const on = ChatNotify.enabled();
-      toggle.textContent = on ? "Notifications on" : "Notify me";
+      const blocked = Notification.permission === "denied";
+      toggle.textContent = on ? "Notifications on" : blocked ? "Notifications blocked" : "Notify me";
+      toggle.title = blocked
+        ? "This browser blocks notifications from this site: allow them in the site's settings (the icon left of the address), then click here."
+        : on ? "Click to stop desktop notifications" : "Click to get a desktop notification for each new message";
       toggle.setAttribute("aria-pressed", String(on));
+    };
+    // Said where it is seen and read out by screen readers: why nothing was switched on.
+    const say = (text) => {
+      let status = document.getElementById("notify-status");
+      if (!status) {
+        status = document.createElement("span");
+        status.id = "notify-status";
+        status.className = "notify-status";
+        status.setAttribute("role", "status");
+        toggle.after(status);
+      }
+      status.textContent = text;
+      clearTimeout(say.timer);
+      say.timer = setTimeout(() => { status.textContent = ""; }, 8000);
     };
     toggle.hidden = false;
     toggle.addEventListener("click", async () => {
@@ -62,6 +85,8 @@ const ChatNotify = {
         localStorage.setItem("chat-notify", "off");
       } else if ((await Notification.requestPermission()) === "granted") {
         localStorage.setItem("chat-notify", "on");
+      } else {
+        say("Notifications are blocked by the browser: allow them for this site in its settings, then click again.");
       }
       render();
     });

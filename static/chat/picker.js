@@ -121,19 +121,4 @@
   }
 
   for (const input of document.querySelectorAll("input[data-picker]")) attach(input);
-
-  // Chats start only with people one knows. A name typed or picked in the "New chat" form is
-  // first looked up by its exact spelling (GET /api/users, as the group page's "Add" does),
-  // which makes that person known; then the form is sent.
-  const newChat = document.getElementById("new-chat");
-  if (newChat) {
-    newChat.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const names = newChat.querySelector("input[data-picker]").value.split(",").map((n) => n.trim()).filter(Boolean);
-      await Promise.all(
-        names.map((name) => fetch(`/api/users?username=${encodeURIComponent(name)}`, { credentials: "same-origin" }).catch(() => null)),
-      );
-      newChat.submit();
-    });
-  }
 })();

@@ -44,7 +44,7 @@
     const avatar = document.createElement("span");
     avatar.className = "avatar small";
     avatar.setAttribute("aria-hidden", "true");
-    avatar.dataset.hue = String([...String(message.userId)].reduce((sum, c) => sum + c.charCodeAt(0), 0) % 8);
+    avatar.dataset.hue = String(ChatText.hue(message.userId));
     avatar.textContent = (message.username || "?").slice(0, 2).toUpperCase();
     meta.append(avatar);
     const who = document.createElement("span");
@@ -54,9 +54,10 @@
     when.dateTime = message.createdAt || new Date(message.timestamp).toISOString();
     when.textContent = formatTime(message.timestamp);
     meta.append(who, " ", when);
+    item.title = when.dateTime ? new Date(message.timestamp).toLocaleString() : "";
     const body = document.createElement("div");
     body.className = "body";
-    body.textContent = message.message;
+    setBody(body, message.message);
     item.append(meta);
     if (message.replyTo) item.append(buildQuote(message.replyTo));
     item.append(body);
@@ -69,8 +70,84 @@
     } else if (message.messageId && message.kind !== "system") {
       item.append(buildReactions(message.reactions || []), messageActions(item, message.userId === data.userId));
     }
+    item.tabIndex = -1;
+    outOfTabOrder(item);
     return item;
   }
+
+  // A message's text, its web links clickable (built as DOM nodes, never as HTML).
+  function setBody(body, text) {
+    body.replaceChildren(...ChatText.linkify(text || ""));
+  }
+
+  // -- Keyboard: the conversation is one stop in the Tab order. Arrow keys move between
+  // messages (roving focus); Enter or → reaches a message's buttons and links, ← and → move
+  // among them; Escape goes back to the message box.
+  function outOfTabOrder(item) {
+    for (const control of item.querySelectorAll("button, a[href]")) control.tabIndex = -1;
+  }
+
+  let current = null; // the message that is the conversation's Tab stop
+  function makeCurrent(item) {
+    if (current === item) return;
+    if (current) current.tabIndex = -1;
+    current = item;
+    if (item) item.tabIndex = 0;
+  }
+
+  function keepTabStop() {
+    if (current && current.isConnected) return;
+    const messages = list.querySelectorAll(".message:not(.pending)");
+    makeCurrent(messages.length ? messages[messages.length - 1] : null);
+  }
+
+  function controlsOf(item) {
+    return [...item.querySelectorAll("button, a[href]")].filter((c) => c.getClientRects().length && !c.closest("[hidden]"));
+  }
+
+  list.addEventListener("focusin", (event) => {
+    const item = event.target.closest(".message");
+    if (item && !item.classList.contains("pending")) makeCurrent(item);
+  });
+
+  list.addEventListener("keydown", (event) => {
+    if (event.target.closest(".editor")) return;
+    const item = event.target.closest(".message");
+    if (!item) return;
+    const onItem = event.target === item;
+    const messages = [...list.querySelectorAll(".message")];
+    const at = messages.indexOf(item);
+    let next = null;
+    if (event.key === "ArrowDown") next = messages[at + 1];
+    else if (event.key === "ArrowUp") next = messages[at - 1];
+    else if (event.key === "Home" && onItem) next = messages[0];
+    else if (event.key === "End" && onItem) next = messages[messages.length - 1];
+    if (next) {
+      event.preventDefault();
+      next.focus();
+      next.scrollIntoView({ block: "nearest" });
+      if (event.key === "ArrowUp" && at - 1 === 0 && !olderButton.hidden) loadOlder();
+      return;
+    }
+    if (event.key === "Escape") {
+      event.preventDefault();
+      if (onItem) input.focus();
+      else item.focus();
+      return;
+    }
+    const controls = controlsOf(item);
+    if (!controls.length) return;
+    const index = controls.indexOf(event.target);
+    if (onItem && (event.key === "Enter" || event.key === "ArrowRight")) {
+      event.preventDefault();
+      controls[0].focus();
+    } else if (!onItem && (event.key === "ArrowRight" || event.key === "ArrowLeft")) {
+      event.preventDefault();
+      const step = event.key === "ArrowRight" ? 1 : -1;
+      if (index + step < 0) item.focus();
+      else controls[Math.min(controls.length - 1, index + step)].focus();
+    }
+  });
 
   // A reply's quote of the message it answers; a click scrolls to that message.
   function buildQuote(quote) {
@@ -130,14 +207,55 @@
       row.append(chip);
     }
     row.hidden = !reactions.length;
+    for (const chip of row.children) chip.tabIndex = -1;
   }
 
   function react(item, emoji, on) {
-    if (!socket || !item) return;
-    socket.send({ action: "react", chatId, messageId: item.dataset.messageId, emoji, on });
+    if (!item) return;
+    act({ action: "react", chatId, messageId: item.dataset.messageId, emoji, on });
+  }
+
+  // -- Reactions, edits and deletes: sent now, or kept and sent again once the chat is joined
+  // again, until the server says it happened (or refused it, which is shown on the message).
+  const actions = new Map(); // "action:messageId[:emoji]" -> frame
+  function actionKey(frame) {
+    return [frame.action, frame.messageId, frame.emoji || ""].join(":");
+  }
+
+  function act(frame) {
+    actions.set(actionKey(frame), frame);
+    markWaiting(frame.messageId);
+    if (joined && socket) socket.send(frame);
+  }
+
+  function settle(key) {
+    const frame = actions.get(key);
+    if (!frame) return;
+    actions.delete(key);
+    markWaiting(frame.messageId);
+  }
+
+  // A message with an action not yet confirmed says so while the connection is down.
+  function markWaiting(messageId) {
+    const item = shown.get(messageId);
+    if (!item) return;
+    const waiting = [...actions.values()].some((f) => f.messageId === messageId);
+    item.classList.toggle("waiting", waiting && !joined);
+  }
+
+  function resendActions() {
+    for (const frame of actions.values()) {
+      markWaiting(frame.messageId);
+      socket.send(frame);
+    }
   }
 
   function setReactions(messageId, reactions) {
+    for (const [key, frame] of actions) {
+      if (frame.action !== "react" || frame.messageId !== messageId) continue;
+      const chip = reactions.find((r) => r.emoji === frame.emoji);
+      if (Boolean(chip && chip.userIds.includes(data.userId)) === frame.on) settle(key);
+    }
     const item = shown.get(messageId);
     const row = item && item.querySelector(".reactions");
     if (row) renderReactions(row, reactions);
@@ -295,6 +413,7 @@
       choice.type = "button";
       choice.textContent = emoji;
       choice.setAttribute("aria-label", `React with ${emoji}`);
+      choice.tabIndex = -1;
       choice.addEventListener("click", () => {
         const row = item.querySelector(".reactions");
         const chip = [...row.querySelectorAll(".reaction")].find((c) => c.textContent.startsWith(`${emoji} `));
@@ -304,7 +423,18 @@
       palette.append(choice);
     }
     palette.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") close();
+      const choices = [...palette.querySelectorAll("button")];
+      const at = choices.indexOf(document.activeElement);
+      if (event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();
+        close();
+      } else if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
+        event.preventDefault();
+        event.stopPropagation();
+        const step = event.key === "ArrowRight" ? 1 : -1;
+        choices[(at + step + choices.length) % choices.length].focus();
+      }
     });
     opener.parentElement.after(palette);
     opener.setAttribute("aria-expanded", "true");
@@ -339,7 +469,8 @@
     const edit = actionButton("edit", "Edit", "Edit this message", () => startEdit(item));
     const remove = actionButton("delete", "Delete", "Delete this message", () => {
       if (!window.confirm("Delete this message for everyone?")) return;
-      socket.send({ action: "deleteMessage", chatId, messageId: item.dataset.messageId });
+      act({ action: "deleteMessage", chatId, messageId: item.dataset.messageId });
+      input.focus();
     });
     return [edit, remove];
   }
@@ -358,15 +489,19 @@
     const finish = () => {
       editor.remove();
       body.hidden = false;
+      input.focus();
     };
     editor.addEventListener("keydown", (event) => {
       if (event.key === "Escape") {
+        event.preventDefault();
         finish();
       } else if (event.key === "Enter" && !event.shiftKey) {
         event.preventDefault();
         const text = editor.value;
-        if (text.trim() && text !== body.textContent) {
-          socket.send({ action: "editMessage", chatId, messageId: item.dataset.messageId, message: text });
+        if (text.trim() && text !== body.textContent && text.length <= data.maxLength) {
+          act({ action: "editMessage", chatId, messageId: item.dataset.messageId, message: text });
+          setBody(body, text); // shown at once; the server's messageEdited confirms it
+          markEdited(item);
         }
         finish();
       }
@@ -426,6 +561,7 @@
     seqs.add(message.seq);
     while (seqs.has(contiguous + 1)) contiguous += 1;
     if (stick) scroller.scrollTop = scroller.scrollHeight;
+    keepTabStop();
   }
 
   function requestSync() {
@@ -474,34 +610,112 @@
       });
       reason.append(" ", again);
     }
+    const dismiss = document.createElement("button");
+    dismiss.type = "button";
+    dismiss.className = "dismiss";
+    dismiss.textContent = "Dismiss";
+    dismiss.setAttribute("aria-label", "Dismiss this message that was not sent");
+    dismiss.addEventListener("click", () => {
+      entry.element.remove();
+      input.focus();
+    });
+    reason.append(" ", dismiss);
     entry.element.append(reason);
     pending.delete(clientMessageId);
+    // Failed sends stay in the Tab order (they are not messages yet): their buttons are how
+    // they are retried or dismissed.
   }
 
-  // A file: shown at once as a pending message with a progress bar, uploaded, then sent.
-  function addFile(file) {
-    const clientMessageId = addPending("", { uploading: true, fileName: file.name || "pasted image" });
-    const entry = pending.get(clientMessageId);
-    const refused = ChatFiles.refusal(file, data);
-    if (refused) {
-      fail(clientMessageId, refused, null);
-      return;
+  // -- Files: chosen, dropped or pasted files wait in a tray above the message box, each with
+  // a preview and a remove button; Send uploads them and sends one message with them and the
+  // text as its caption. A file that cannot be sent says why in the tray, dismissibly.
+  const tray = document.getElementById("tray");
+  const trayFiles = tray.querySelector(".tray-files");
+  const staged = []; // {file, url, element}
+
+  function renderTray() {
+    tray.hidden = !trayFiles.children.length;
+    updateCount();
+  }
+
+  function trayRow(file, refused) {
+    const row = document.createElement("li");
+    row.className = refused ? "tray-file refused" : "tray-file";
+    const name = file.name || "pasted image";
+    let url = null;
+    if (!refused && file.type.startsWith("image/")) {
+      url = URL.createObjectURL(file);
+      const picture = document.createElement("img");
+      picture.src = url;
+      picture.alt = "";
+      row.append(picture);
     }
+    const label = document.createElement("span");
+    label.className = "tray-name";
+    label.textContent = refused ? `${name}: ${refused}` : `${name} (${ChatFiles.formatSize(file.size)})`;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "tray-remove";
+    remove.textContent = "×";
+    remove.setAttribute("aria-label", refused ? `Dismiss: ${name}` : `Remove ${name}`);
+    row.append(label, remove);
+    return { row, url, remove };
+  }
+
+  function stage(file) {
+    const refused = ChatFiles.refusal(file, data) ||
+      (staged.length >= data.maxAttachments ? `At most ${data.maxAttachments} files go in one message.` : null);
+    const { row, url, remove } = trayRow(file, refused);
+    const entry = { file, url, element: row };
+    if (!refused) staged.push(entry);
+    remove.addEventListener("click", () => {
+      unstage(entry);
+      input.focus();
+    });
+    trayFiles.append(row);
+    renderTray();
+  }
+
+  function unstage(entry) {
+    const at = staged.indexOf(entry);
+    if (at >= 0) staged.splice(at, 1);
+    if (entry.url) URL.revokeObjectURL(entry.url);
+    entry.element.remove();
+    renderTray();
+  }
+
+  function clearTray() {
+    for (const entry of [...staged]) unstage(entry);
+    trayFiles.replaceChildren();
+    renderTray();
+  }
+
+  // Upload the files, then send them in one message with `text`; shown at once as a pending
+  // message with the files' names and a progress bar.
+  function sendFiles(files, text) {
+    const names = files.map((f) => f.name || "pasted image").join(", ");
+    const clientMessageId = addPending(text, { uploading: true, fileName: names });
+    const entry = pending.get(clientMessageId);
     const bar = document.createElement("progress");
     bar.className = "progress";
-    bar.max = 1;
+    bar.max = files.length;
     bar.value = 0;
+    bar.setAttribute("aria-label", `Uploading ${names}`);
     entry.element.append(bar);
-    ChatFiles.upload(file, chatId, (fraction) => {
-      bar.value = fraction;
-    }).then(
-      (attachmentId) => {
+    const done = new Array(files.length).fill(0);
+    Promise.all(
+      files.map((file, i) => ChatFiles.upload(file, chatId, (fraction) => {
+        done[i] = fraction;
+        bar.value = done.reduce((a, b) => a + b, 0);
+      })),
+    ).then(
+      (attachmentIds) => {
         bar.remove();
         entry.uploading = false;
-        entry.attachments = [attachmentId];
+        entry.attachments = attachmentIds;
         sendPending(clientMessageId);
       },
-      (err) => fail(clientMessageId, err.message, () => addFile(file)),
+      (err) => fail(clientMessageId, err.message, () => sendFiles(files, text)),
     );
   }
 
@@ -541,6 +755,7 @@
         setReadOnly(Boolean(frame.readOnly), "This chat is read-only: a moderator locked it.");
         if (frame.lastSeq > contiguous) requestSync();
         for (const clientMessageId of pending.keys()) sendPending(clientMessageId);
+        resendActions();
         scheduleRead(); // what the page showed before the socket was up is read too
         break;
       case "history":
@@ -556,7 +771,7 @@
           scheduleDelivered(frame.message.seq);
           if (document.hidden) {
             unseen += 1;
-            ChatNotify.setUnread(unseen);
+            ChatNotify.setUnread("room", unseen);
             ChatNotify.message(document.querySelector(".chat-header h1").textContent, frame.message, null);
           }
         }
@@ -598,8 +813,10 @@
         break;
       case "messageEdited": {
         const item = shown.get(frame.messageId);
+        const asked = actions.get(actionKey({ action: "editMessage", messageId: frame.messageId }));
+        if (asked && asked.message === frame.message) settle(actionKey(asked));
         if (item) {
-          item.querySelector(".body").textContent = frame.message;
+          setBody(item.querySelector(".body"), frame.message);
           markEdited(item);
           const quote = { seq: frame.seq, username: item.querySelector(".author").textContent, message: frame.message.slice(0, 200) };
           updateQuotes(frame.seq, (button) => fillQuote(button, quote));
@@ -607,12 +824,18 @@
         break;
       }
       case "messageDeleted": {
+        settle(actionKey({ action: "deleteMessage", messageId: frame.messageId }));
         const item = shown.get(frame.messageId);
         if (item) markDeleted(item);
         updateQuotes(frame.seq, (button) => fillQuote(button, { seq: frame.seq, deleted: true }));
         if (replyingTo && replyingTo.seq === frame.seq) stopReply();
         break;
       }
+      case "edited":
+      case "deleted":
+        // The server's answer to this page's edit or delete (its broadcast follows).
+        if (frame.type === "deleted") settle(actionKey({ action: "deleteMessage", messageId: frame.messageId }));
+        break;
       case "reactions":
       case "reacted":
         setReactions(frame.messageId, frame.reactions);
@@ -629,7 +852,19 @@
           syncing = false;
           if (frame.retryable) later(requestSync);
         }
-        if ((frame.action === "editMessage" || frame.action === "deleteMessage") && frame.messageId) {
+        if (["editMessage", "deleteMessage", "react"].includes(frame.action) && frame.messageId) {
+          if (frame.retryable) {
+            // Refused for now (rate, an outage): asked again shortly, and at the next join.
+            later(() => {
+              for (const asked of actions.values()) {
+                if (asked.action === frame.action && asked.messageId === frame.messageId && joined) socket.send(asked);
+              }
+            });
+            break;
+          }
+          for (const [key, asked] of actions) {
+            if (asked.action === frame.action && asked.messageId === frame.messageId) settle(key);
+          }
           const item = shown.get(frame.messageId);
           if (item) {
             const why = document.createElement("div");
@@ -723,6 +958,38 @@
     return true;
   }
 
+  // -- The message box: a draft per chat kept in this browser (through reloads and switching
+  // chats) until sent; a count of characters near the limit, and over it Send refuses.
+  const draftKey = `chat-draft:${data.userId}:${chatId}`;
+  function saveDraft() {
+    try {
+      if (input.value) localStorage.setItem(draftKey, input.value);
+      else localStorage.removeItem(draftKey);
+    } catch (err) {
+      // Storage full or switched off: the draft lives as long as the page.
+    }
+  }
+
+  const charCount = document.getElementById("char-count");
+  function updateCount() {
+    const length = input.value.length;
+    const over = length - data.maxLength;
+    charCount.hidden = length < data.maxLength * 0.9;
+    charCount.classList.toggle("over", over > 0);
+    charCount.textContent = over > 0
+      ? `${over.toLocaleString()} characters too long (the limit is ${data.maxLength.toLocaleString()})`
+      : `${length.toLocaleString()} / ${data.maxLength.toLocaleString()}`;
+    input.setAttribute("aria-invalid", String(over > 0));
+    document.getElementById("send").disabled = input.disabled || over > 0;
+  }
+
+  try {
+    input.value = localStorage.getItem(draftKey) || "";
+  } catch (err) {
+    input.value = "";
+  }
+  updateCount();
+
   replyBar.querySelector(".cancel-reply").addEventListener("click", () => {
     stopReply();
     input.focus();
@@ -731,8 +998,9 @@
   const fileInput = document.getElementById("file-input");
   document.getElementById("attach").addEventListener("click", () => fileInput.click());
   fileInput.addEventListener("change", () => {
-    for (const file of fileInput.files) addFile(file);
+    for (const file of fileInput.files) stage(file);
     fileInput.value = "";
+    input.focus();
   });
   const dropZone = document.querySelector(".chat");
   dropZone.addEventListener("dragover", (event) => {
@@ -745,22 +1013,34 @@
     dropZone.classList.remove("dropping");
     if (input.disabled || !event.dataTransfer.files.length) return;
     event.preventDefault();
-    for (const file of event.dataTransfer.files) addFile(file);
+    for (const file of event.dataTransfer.files) stage(file);
+    input.focus();
   });
   input.addEventListener("paste", (event) => {
     const files = event.clipboardData ? [...event.clipboardData.files] : [];
     if (!files.length) return;
     event.preventDefault();
-    for (const file of files) addFile(file);
+    for (const file of files) stage(file);
   });
 
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = input.value;
-    if (!text.trim()) return;
-    if (text.length > data.maxLength) return;
+    const files = staged.map((entry) => entry.file);
+    if (!text.trim() && !files.length) return;
+    if (text.length > data.maxLength) {
+      updateCount();
+      return;
+    }
     input.value = "";
-    addPending(text);
+    saveDraft();
+    updateCount();
+    if (files.length) {
+      clearTray();
+      sendFiles(files, text.trim() ? text : "");
+    } else {
+      addPending(text);
+    }
   });
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey) {
@@ -768,9 +1048,17 @@
       composer.requestSubmit();
     } else if (event.key === "Escape" && replyingTo) {
       stopReply();
+    } else if (event.key === "ArrowUp" && !input.value && list.querySelector(".message")) {
+      // Up from an empty message box: into the conversation, at the newest message.
+      event.preventDefault();
+      keepTabStop();
+      const messages = list.querySelectorAll(".message");
+      if (messages.length) messages[messages.length - 1].focus();
     }
   });
   input.addEventListener("input", () => {
+    saveDraft();
+    updateCount();
     if (joined && socket && Date.now() - typingSentAt > 2000) {
       typingSentAt = Date.now();
       socket.send({ action: "typing", chatId });
@@ -794,7 +1082,7 @@
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden) {
       unseen = 0;
-      ChatNotify.setUnread(0);
+      ChatNotify.setUnread("room", 0);
     }
   });
   // An unacked message is sent again (same clientMessageId) if its ack is slow to come.
@@ -814,7 +1102,11 @@
         for (const message of page.messages) show(message);
         nextCursor = page.nextCursor;
         olderButton.hidden = !page.hasMore;
-        scroller.scrollTop = scroller.scrollHeight;
+        // Opened where the unread part starts (its divider at the top), else at the newest.
+        const divider = list.querySelector(".unread-divider");
+        if (divider) divider.scrollIntoView({ block: "start" });
+        else scroller.scrollTop = scroller.scrollHeight;
+        if (!input.disabled) input.focus({ preventScroll: true });
         // Opened at a message (a search result): show it in its context.
         const wanted = Number(new URLSearchParams(window.location.search).get("seq"));
         if (wanted > 0) jumpTo(wanted);
@@ -833,6 +1125,7 @@
       onFrame,
       onState(state) {
         if (state !== "connected") joined = false;
+        for (const frame of actions.values()) markWaiting(frame.messageId);
       },
     });
     scheduleRead();

@@ -95,20 +95,28 @@ def test_two_browsers_chat_live_and_history_survives_reload_and_restart(server):
             sign_up(page_a, server.url, alice)
             sign_up(page_b, server.url, bob)
 
-            page_a.select_option("#id_chat_type", "direct")
+            # Bob's page is open before the chat exists: a first-run empty state.
+            page_b.goto(server.url + "/")
+            expect(page_b.locator("#connection-state")).to_have_text("live")
+            expect(page_b.locator("#chat-list li.empty")).to_contain_text("New chat")
+
+            # Alice starts the chat from the "New chat" dialog.
+            page_a.click("#new-chat-open")
+            expect(page_a.locator("#new-chat-dialog")).to_be_visible()
+            expect(page_a.locator("#id_name")).to_be_hidden()  # one person: no group name
             page_a.fill("#id_usernames", bob)
             page_a.click("#new-chat button[type=submit]")
             expect(page_a).to_have_url(re.compile(r"/chats/[0-9a-f-]+/$"))
             expect(page_a.locator("#connection-state")).to_have_text("live")
 
-            # Bob's chat list updates live: last message and unread count.
-            page_b.goto(server.url + "/")
-            expect(page_b.locator("#connection-state")).to_have_text("live")
+            # Bob's chat list shows the new chat live, with its last message and unread count.
             send(page_a, "Hello Bob")
             expect(bodies(page_a)).to_have_text(["Hello Bob"])
             listed = page_b.locator("#chat-list li").filter(has_text=alice)
             expect(listed.locator(".last-message")).to_contain_text("Hello Bob")
             expect(listed.locator(".unread")).to_have_text("1")
+            expect(page_b.locator("#chat-list li.empty")).to_have_count(0)
+            expect(page_b).to_have_title("(1) Chats")
 
             listed.click()
             expect(page_b.locator("#connection-state")).to_have_text("live")
@@ -240,13 +248,18 @@ def png_bytes(width=320, height=200) -> bytes:
     return out.getvalue()
 
 
-def test_an_image_dropped_in_the_chat_uploads_with_progress_and_shows_for_both(server):
+def test_files_wait_in_a_tray_with_previews_then_go_with_a_caption_and_show_for_both(server):
     import base64
 
     alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
     chat_id = alice.direct_chat(bob)
     image = base64.b64encode(png_bytes()).decode()
     with live_pages(server, [alice, bob], f"/chats/{chat_id}/") as (page_a, page_b):
+        bobs_list = page_b.context.new_page()
+        bobs_list.goto(server.url + "/")
+        expect(bobs_list.locator("#connection-state")).to_have_text("live")
+        requests = []
+        page_a.on("request", lambda request: requests.append(request.url))
         # Uploads go slowly enough to watch their progress.
         page_a.route(
             "**/uploads/**", lambda route: (page_a.wait_for_timeout(700), route.continue_())
@@ -256,6 +269,7 @@ def test_an_image_dropped_in_the_chat_uploads_with_progress_and_shows_for_both(s
                 const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
                 const transfer = new DataTransfer();
                 transfer.items.add(new File([bytes], "sunset.png", { type: "image/png" }));
+                transfer.items.add(new File(["plan"], "plan.txt", { type: "text/plain" }));
                 const zone = document.querySelector(".chat");
                 const options = { dataTransfer: transfer, bubbles: true, cancelable: true };
                 zone.dispatchEvent(new DragEvent("dragover", options));
@@ -263,22 +277,50 @@ def test_an_image_dropped_in_the_chat_uploads_with_progress_and_shows_for_both(s
             }""",
             image,
         )
+        # Nothing is sent yet: the files wait in the tray, the picture previewed.
+        tray = page_a.locator("#tray")
+        expect(tray.locator(".tray-file")).to_have_count(2)
+        expect(tray.locator(".tray-file img")).to_have_count(1)
+        assert page_a.eval_on_selector("#tray img", "(img) => img.naturalWidth") == 320
+        expect(page_a.locator("#messages .message")).to_have_count(0)
+        assert not [url for url in requests if "/upload" in url]
+        # One of them removed; a caption written; Send.
+        tray.get_by_role("button", name="Remove plan.txt").click()
+        expect(tray.locator(".tray-file")).to_have_count(1)
+        send(page_a, "the view from the top")
+        expect(tray).to_be_hidden()
         expect(page_a.locator("#messages .message.pending progress")).to_be_visible()
         for page in (page_a, page_b):
-            preview = page.locator("#messages .message .attachment-image img")
-            expect(preview).to_have_count(1)
-            expect(preview).to_have_attribute("alt", "sunset.png")
+            shown = page.locator("#messages .message").filter(has=page.locator(".attachment-image"))
+            expect(shown.locator("img")).to_have_attribute("alt", "sunset.png")
+            expect(shown.locator(".body")).to_have_text("the view from the top")
         expect(page_a.locator("#messages .message.pending")).to_have_count(0)
+        # A picture without a caption: the chat list says "Photo".
+        page_a.evaluate(
+            """(data) => {
+                const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+                const transfer = new DataTransfer();
+                transfer.items.add(new File([bytes], "dusk.png", { type: "image/png" }));
+                const zone = document.querySelector(".chat");
+                const options = { dataTransfer: transfer, bubbles: true, cancelable: true };
+                zone.dispatchEvent(new DragEvent("drop", options));
+            }""",
+            image,
+        )
+        page_a.click("#send")
+        last = bobs_list.locator(f'#chat-list li[data-chat-id="{chat_id}"] .last-message')
+        expect(last).to_contain_text("Photo")
         for page in (page_a, page_b):
             page.reload()
-            expect(page.locator("#messages .attachment-image img")).to_have_count(1)
+            expect(page.locator("#messages .attachment-image img")).to_have_count(2)
             loaded = page.eval_on_selector(
                 "#messages .attachment-image img", "(img) => img.naturalWidth"
             )
             assert loaded > 0  # the thumbnail was served to this member
-        # A file over the limit is refused in the page, before any upload starts.
-        requests = []
-        page_a.on("request", lambda request: requests.append(request.url))
+        bobs_list.reload()
+        expect(last).to_contain_text("Photo")
+        # A file over the limit is refused in the tray, before any upload starts, and dismissed.
+        requests.clear()
         page_a.set_input_files(
             "#file-input",
             files=[
@@ -289,9 +331,24 @@ def test_an_image_dropped_in_the_chat_uploads_with_progress_and_shows_for_both(s
                 }
             ],
         )
-        failed = page_a.locator("#messages .message.failed")
-        expect(failed.locator(".why")).to_contain_text("Too big")
+        refused = page_a.locator("#tray .tray-file.refused")
+        expect(refused).to_contain_text("Too big")
         assert not [url for url in requests if "/upload" in url]
+        refused.get_by_role("button", name="Dismiss: huge.png").click()
+        expect(page_a.locator("#tray")).to_be_hidden()
+        # An upload that fails leaves a message that says so and can be dismissed.
+        page_a.route("**/api/upload-url", lambda route: route.fulfill(
+            status=503, content_type="application/json", body='{"detail": "Uploads are down."}'
+        ))  # fmt: skip
+        page_a.set_input_files(
+            "#file-input", files=[{"name": "a.txt", "mimeType": "text/plain", "buffer": b"hi"}]
+        )
+        page_a.click("#send")
+        failed = page_a.locator("#messages .message.failed")
+        expect(failed.locator(".why")).to_contain_text("Uploads are down.")
+        failed.get_by_role("button", name="Dismiss this message that was not sent").click()
+        expect(page_a.locator("#messages .message.failed")).to_have_count(0)
+        expect(page_a.locator("#message-input")).to_be_focused()
 
 
 # Pages may be cut off from the server on demand: sockets opened while ``__blockSockets`` is set

@@ -119,7 +119,9 @@ def test_search_opens_a_message_in_its_place_and_the_picker_suggests_names(serve
         # The picker: Bob, known from the chat, is suggested from his first letters; arrow keys
         # and Enter pick him; Escape closes the list.
         page.goto(f"{server.url}/")
+        page.click("#new-chat-open")
         field = page.locator("#id_usernames")
+        expect(field).to_be_focused()
         field.press_sequentially(bob.username[:2].upper(), delay=30)
         options = page.locator(".picker [role=option]")
         expect(options).to_have_count(1)
@@ -136,3 +138,9 @@ def test_search_opens_a_message_in_its_place_and_the_picker_suggests_names(serve
         field.press("Escape")
         expect(field).to_have_attribute("aria-expanded", "false")
         expect(page.locator(".picker")).to_be_hidden()
+        # The first Escape closed the suggestions only; the next closes the dialog, and focus
+        # goes back to its button.
+        expect(page.locator("#new-chat-dialog")).to_be_visible()
+        field.press("Escape")
+        expect(page.locator("#new-chat-dialog")).to_be_hidden()
+        expect(page.locator("#new-chat-open")).to_be_focused()
