@@ -80,6 +80,25 @@ def test_new_group_chat_form(client, make_user):
     assert response.url == f"/chats/{chat.pk}/" and chat.memberships.count() == 3
 
 
+def test_the_new_chat_dialog_picks_the_kind_of_chat_from_the_people_named(client, make_user):
+    alice = make_user()
+    make_user("bob"), make_user("carol")
+    client.force_login(alice)
+    look_up(client, "bob", "carol")
+    # One person, no name: the direct chat with them.
+    direct = client.post("/", {"usernames": "bob"})
+    assert ChatRoom.objects.get(pk=direct.url.split("/")[2]).chat_type == "direct"
+    # Two people and no name: the dialog asks for one, and nothing is made.
+    unnamed = client.post("/", {"usernames": "bob, carol"})
+    assert unnamed.status_code == 200 and b"A group needs a name." in unnamed.content
+    assert b"data-open-on-load" in unnamed.content  # the dialog opens again with its errors
+    assert ChatRoom.objects.count() == 1
+    # Two people and a name, or one person and a name: groups.
+    for usernames in ("bob, carol", "bob"):
+        group = client.post("/", {"usernames": usernames, "name": "Band"})
+        assert ChatRoom.objects.get(pk=group.url.split("/")[2]).chat_type == "group"
+
+
 def test_the_new_chat_form_adds_known_people_only_and_tells_nothing_of_strangers(
     client, make_user, make_chat
 ):

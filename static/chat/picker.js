@@ -71,6 +71,7 @@
         users = [];
       }
       if (ticket !== asked) return; // a later keystroke asked again
+      if (document.activeElement !== input) return; // answered after the field was left
       listbox.replaceChildren();
       active = -1;
       users.forEach((user, i) => {
@@ -117,7 +118,10 @@
         close();
       }
     });
-    input.addEventListener("blur", () => setTimeout(close, 100));
+    input.addEventListener("blur", () => {
+      asked += 1; // an answer still on its way is not shown
+      setTimeout(close, 100);
+    });
   }
 
   for (const input of document.querySelectorAll("input[data-picker]")) attach(input);

@@ -1,0 +1,322 @@
+"""What a new user meets first, tried by two or three people in their own browsers: chats that
+appear in the others' lists as they are started, renamed or left; a page that fits a phone;
+links, drafts, the title, the keyboard, files, an outage and the page's density."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.live.browser import launch, logged_in_context
+from tests.live.test_browser import (
+    HIDDEN_AND_NOTIFICATIONS,
+    SOCKET_SWITCH,
+    bodies,
+    daphne_server,
+    name,
+    screenshot,
+    send,
+)
+from tests.live.users import LiveUser
+
+pytestmark = [pytest.mark.live, pytest.mark.browser]
+
+
+@pytest.fixture
+def server(tmp_path):
+    with daphne_server(tmp_path) as daphne:
+        yield daphne
+
+
+@pytest.fixture
+def browser():
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def people(server, count):
+    return [LiveUser(server.url, name()).sign_up().log_in() for _ in range(count)]
+
+
+def open_page(browser, server, user, path, **options):
+    """``user``'s own browser context at ``path``, once its socket is live; its console errors
+    are collected in ``page.errors``."""
+    context = logged_in_context(browser, server.url, user, **options)
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.goto(server.url + path)
+    expect(page.locator("#connection-state")).to_have_text("live")
+    return page
+
+
+def item(page, chat_id):
+    return page.locator(f'#chat-list li[data-chat-id="{chat_id}"]')
+
+
+def test_chats_started_renamed_and_left_show_live_in_the_others_lists(server, browser):
+    alice, bob, carol = people(server, 3)
+    side = alice.direct_chat(carol)  # Carol reads this one while the group starts
+    page_a = open_page(browser, server, alice, "/")
+    page_b = open_page(browser, server, bob, "/", init_script=HIDDEN_AND_NOTIFICATIONS)
+    page_b.click("#notify-toggle")
+    expect(page_b.locator("#notify-toggle")).to_have_text("Notifications on")
+    page_c = open_page(browser, server, carol, f"/chats/{side}/")
+    expect(page_c).to_have_title(f"{alice.username} · Chat")
+
+    # Alice starts a group from the dialog: two people, so it asks for a name.
+    page_a.click("#new-chat-open")
+    page_a.fill("#id_usernames", f"{bob.username}, {carol.username}")
+    expect(page_a.locator("#id_name")).to_be_visible()
+    page_a.locator("#id_name").focus()
+    expect(page_a.locator(".picker")).to_be_hidden()
+    page_a.click("#new-chat button[type=submit]")
+    assert page_a.eval_on_selector("#id_name", "(e) => e.validity.valueMissing")
+    expect(page_a).to_have_url(server.url + "/")
+    page_a.fill("#id_name", "Trip")
+    expect(page_a.locator(".picker")).to_be_hidden()  # the suggestions closed: nothing moves
+    page_a.click("#new-chat button[type=submit]")
+    expect(page_a).to_have_url(re.compile(r"/chats/[0-9a-f-]+/$"))
+    group = page_a.url.rstrip("/").rsplit("/", 1)[1]
+
+    # Bob's open list shows it at once, without a reload; Carol's too, beside her open chat.
+    expect(item(page_b, group).locator(".chat-name")).to_have_text("Trip")
+    expect(item(page_c, group).locator(".chat-name")).to_have_text("Trip")
+    expect(page_a.locator("#connection-state")).to_have_text("live")
+    send(page_a, "hi all")
+    expect(item(page_b, group).locator(".unread")).to_have_text("1")
+    expect(item(page_b, group).locator(".last-message")).to_contain_text("hi all")
+    expect(page_b).to_have_title("(1) Chats")
+    notes = page_b.evaluate("window.__notes")
+    assert notes == [["Trip", f"{alice.username}: hi all"]], notes
+    # Carol's title counts the other chat's message while her own chat is open.
+    expect(page_c).to_have_title(f"(1) {alice.username} · Chat")
+    screenshot(page_b, "new-chat-live")
+
+    # A rename shows in every list; being removed takes the chat out of Carol's.
+    renamed = alice.api("PATCH", f"/api/chats/{group}", json={"chatName": "Summit trip"})
+    assert renamed.status_code == 200
+    expect(item(page_b, group).locator(".chat-name")).to_have_text("Summit trip")
+    expect(item(page_c, group).locator(".chat-name")).to_have_text("Summit trip")
+    removed = alice.api("DELETE", f"/api/chats/{group}/members/{carol.user_id}")
+    assert removed.status_code == 200
+    expect(item(page_c, group)).to_have_count(0)
+    expect(page_c).to_have_title(f"{alice.username} · Chat")
+    expect(item(page_b, group)).to_have_count(1)
+
+    # A direct chat started while Bob reads another chat: listed with its first message.
+    page_b.goto(f"{server.url}/chats/{group}/")
+    expect(page_b.locator("#connection-state")).to_have_text("live")
+    direct = carol.direct_chat(bob)
+    carol.api("POST", f"/api/chats/{direct}/messages", json={"message": "psst"})
+    expect(item(page_b, direct).locator(".chat-name")).to_have_text(carol.username)
+    expect(item(page_b, direct).locator(".unread")).to_have_text("1")
+    expect(page_b).to_have_title("(1) Summit trip · Chat")
+    # The other person's colour, as beside their messages.
+    hue = item(page_b, direct).locator(".avatar").get_attribute("data-hue")
+    page_b.goto(f"{server.url}/chats/{direct}/")
+    expect(page_b.locator("#messages .message .avatar").first).to_have_attribute("data-hue", hue)
+    expect(page_b.locator(".chat-header .avatar")).to_have_attribute("data-hue", hue)
+    for page in (page_a, page_b, page_c):
+        assert page.errors == [], page.errors
+
+
+LONG_WORD = "Supercalifragilistic" * 15
+LONG_URL = "https://example.com/" + "a-very-long-path-segment/" * 12 + "end"
+LONG_FILE = "quarterly-report-with-an-unreasonably-long-name-" * 3 + ".txt"
+
+# Everything on the page lies within the window, and nothing scrolls sideways.
+OVERFLOW = """() => {
+  const width = window.innerWidth;
+  const wide = [...document.querySelectorAll("body *")].filter((e) => {
+    const box = e.getBoundingClientRect();
+    return box.width > 0 && (box.right > width + 1 || box.left < -1) && !e.closest(".visually-hidden, .skip-link");
+  }).map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`);
+  return { scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5) };
+}"""
+
+
+def test_nothing_is_wider_than_a_phone_whatever_is_said(server, browser):
+    alice, bob = people(server, 2)
+    chat_id = alice.direct_chat(bob)
+    messages = f"/api/chats/{chat_id}/messages"
+    quoted = alice.api("POST", messages, json={"message": f"{LONG_WORD} and more"}).json()
+    bob.api("POST", messages, json={"message": LONG_URL, "replyTo": quoted["messageId"]})
+    bob.api("POST", messages, json={"message": "short"})
+    group = alice.api(
+        "POST", "/api/chats",
+        json={"chatType": "group", "chatName": "G" * 200, "participants": [alice.find(bob)]},
+    ).json()["chatId"]  # fmt: skip
+    alice.api("POST", f"/api/chats/{group}/messages", json={"message": LONG_WORD})
+    for sent, width in enumerate((320, 390)):
+        page = open_page(
+            browser, server, bob, f"/chats/{chat_id}/", viewport={"width": width, "height": 700}
+        )
+        expect(page.locator("#messages .message")).to_have_count(3 + sent)
+        # A file with a long name waits in the tray, then is sent.
+        page.set_input_files(
+            "#file-input",
+            files=[{"name": LONG_FILE, "mimeType": "text/plain", "buffer": b"numbers"}],
+        )
+        expect(page.locator("#tray .tray-file")).to_have_count(1)
+        assert page.evaluate(OVERFLOW)["wide"] == []
+        page.click("#send")
+        expect(page.locator("#messages .attachment-file")).to_have_count(1 + sent)
+        page.locator("#messages .message").first.locator(".reply").click(force=True)
+        expect(page.locator("#reply-bar")).to_be_visible()
+        layout = page.evaluate(OVERFLOW)
+        assert layout["scroll"] <= width and layout["wide"] == [], layout
+        send_box = page.locator("#send").bounding_box()
+        assert 0 <= send_box["x"] and send_box["x"] + send_box["width"] <= width
+        assert send_box["y"] + send_box["height"] <= 700
+        # A compact top bar: one line.
+        assert page.locator(".topbar").bounding_box()["height"] <= 48
+        if width == 320:
+            screenshot(page, "app-phone-chat")
+        page.goto(server.url + "/")
+        expect(page.locator("#chat-list li[data-chat-id]")).to_have_count(2)
+        layout = page.evaluate(OVERFLOW)
+        assert layout["scroll"] <= width and layout["wide"] == [], layout
+        if width == 320:
+            screenshot(page, "app-phone-list")
+        page.goto(f"{server.url}/chats/{group}/")
+        expect(page.locator("#messages .message")).to_have_count(1)
+        layout = page.evaluate(OVERFLOW)
+        assert layout["scroll"] <= width and layout["wide"] == [], layout
+        assert page.errors == [], page.errors
+        page.context.close()
+
+
+def test_links_drafts_and_the_length_limit_in_the_message_box(server, browser):
+    alice, bob = people(server, 2)
+    chat_id = alice.direct_chat(bob)
+    other = alice.api(
+        "POST", "/api/chats",
+        json={"chatType": "group", "chatName": "Other", "participants": [alice.find(bob)]},
+    ).json()["chatId"]  # fmt: skip
+    text = (
+        "docs: https://example.com/docs, (see http://example.org/a_(b)) and "
+        "javascript:alert(1) ftp://files.example.com <a href='x'>not markup</a> "
+        "data:text/html,hi"
+    )
+    alice.api("POST", f"/api/chats/{chat_id}/messages", json={"message": text})
+    page = open_page(browser, server, bob, f"/chats/{chat_id}/")
+    body = page.locator("#messages .message .body").first
+    expect(body).to_have_text(text)
+    links = body.locator("a")
+    expect(links).to_have_count(2)
+    assert [links.nth(i).get_attribute("href") for i in range(2)] == [
+        "https://example.com/docs",
+        "http://example.org/a_(b)",
+    ]
+    for i in range(2):
+        expect(links.nth(i)).to_have_attribute("rel", "noopener noreferrer")
+        expect(links.nth(i)).to_have_attribute("target", "_blank")
+
+    # A draft per chat: kept when switching chats and reloading, cleared by sending.
+    box = page.locator("#message-input")
+    expect(box).to_be_focused()  # the message box has focus when a chat opens
+    box.fill("half a thought")
+    item(page, other).locator("a").click()
+    expect(page.locator(".chat-title h1")).to_have_text("Other")
+    expect(page.locator("#message-input")).to_have_value("")
+    page.locator("#message-input").fill("for the group")
+    item(page, chat_id).locator("a").click()
+    expect(page.locator("#message-input")).to_have_value("half a thought")
+    page.reload()
+    expect(page.locator("#message-input")).to_have_value("half a thought")
+    send(page, "half a thought, finished")
+    expect(bodies(page).last).to_have_text("half a thought, finished")
+    page.reload()
+    expect(page.locator("#message-input")).to_have_value("")
+    page.goto(f"{server.url}/chats/{other}/")
+    expect(page.locator("#message-input")).to_have_value("for the group")
+
+    # Near the limit a count shows; over it, nothing is cut and Send says no.
+    limit = page.evaluate("JSON.parse(document.getElementById('chat-data').textContent).maxLength")
+    page.locator("#message-input").fill("x" * (limit - 10))
+    expect(page.locator("#char-count")).to_have_text(f"{limit - 10:,} / {limit:,}")
+    page.locator("#message-input").fill("y" * (limit + 100))
+    expect(page.locator("#char-count")).to_contain_text("100 characters too long")
+    expect(page.locator("#send")).to_be_disabled()
+    assert len(page.locator("#message-input").input_value()) == limit + 100
+    page.locator("#message-input").press("Enter")
+    expect(page.locator("#messages .message")).to_have_count(0)
+    page.locator("#message-input").fill("fits")
+    expect(page.locator("#char-count")).to_be_hidden()
+    expect(page.locator("#send")).to_be_enabled()
+    assert page.errors == [], page.errors
+
+
+def test_the_keyboard_reaches_every_message_without_tabbing_through_them(server, browser):
+    alice, bob = people(server, 2)
+    chat_id = alice.direct_chat(bob)
+    for n in range(30):
+        who = alice if n % 2 else bob
+        who.api("POST", f"/api/chats/{chat_id}/messages", json={"message": f"line {n}"})
+    page = open_page(browser, server, bob, f"/chats/{chat_id}/")
+    expect(page.locator("#messages .message")).to_have_count(30)
+    box = page.locator("#message-input")
+    expect(box).to_be_focused()
+    # The conversation is one Tab stop, whatever the number of messages and their buttons.
+    stops = page.evaluate(
+        """() => [...document.querySelectorAll('#messages *')].filter((e) => e.tabIndex >= 0).length"""
+    )
+    assert stops == 1
+    # A skip link, shown when focused: to the message box here, to the content elsewhere.
+    page.focus(".skip-link")
+    expect(page.locator(".skip-link")).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(box).to_be_focused()
+    listing = page.context.new_page()
+    listing.goto(server.url + "/")
+    listing.keyboard.press("Tab")
+    expect(listing.locator(".skip-link")).to_be_focused()
+    expect(listing.locator(".skip-link")).to_be_in_viewport()
+    listing.keyboard.press("Enter")
+    expect(listing.locator("main")).to_be_focused()
+    listing.close()
+    # Up from the empty box: the newest message; arrows move between messages.
+    box.press("ArrowUp")
+    newest = page.locator("#messages .message").last
+    expect(newest).to_be_focused()
+    page.keyboard.press("ArrowUp")
+    mine = page.locator("#messages .message").nth(28)
+    expect(mine).to_be_focused()
+    # Enter reaches its buttons; arrows move among them; React opens the palette.
+    page.keyboard.press("Enter")
+    expect(mine.locator("button.reply")).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    expect(mine.locator("button.react")).to_be_focused()
+    page.keyboard.press("Enter")
+    palette = mine.locator(".palette button")
+    expect(palette.first).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    expect(mine.locator(".reaction")).to_have_text(["❤️ 1"])
+    # Edit, then Escape: back to the message box.
+    mine.focus()
+    page.keyboard.press("Enter")
+    expect(mine.locator(".reaction")).to_be_focused()  # its reactions come first
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    expect(mine.locator("button.edit")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(mine.locator("textarea.editor")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(box).to_be_focused()
+    # Escape from a message goes back to the message box too.
+    box.press("ArrowUp")
+    expect(newest).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(box).to_be_focused()
+    # Tab from the message box's neighbours comes back through one stop for the conversation.
+    box.press("Shift+Tab")
+    focused = page.evaluate("document.activeElement.closest('#messages') !== null")
+    assert focused or page.evaluate("document.activeElement.id") in {"jump-latest", "load-older"}
+    assert page.errors == [], page.errors
