@@ -36,13 +36,14 @@ run: migrate
 superuser: migrate
 	$(RUN_ENV) $(BIN)/python manage.py createsuperuser
 
-# Browser tests drive Debian's Chromium (never a downloaded browser); install it when missing.
+# Browser tests drive Debian's Chromium (never a downloaded browser), and the page scripts'
+# unit tests run on Node.js; install them when missing.
 browser:
-	@if ! command -v chromium >/dev/null 2>&1; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji nodejs; \
 	  else \
-	    echo "chromium is missing: install it (sudo apt-get install chromium fonts-noto-color-emoji); browser tests fail without it."; \
+	    echo "chromium or node is missing: install them (sudo apt-get install chromium fonts-noto-color-emoji nodejs); browser and script tests fail without them."; \
 	  fi; \
 	fi
 

@@ -237,19 +237,23 @@
     }
   }
 
-  // Offline, a click on a chat waits here for the connection, then opens it.
+  // Offline, a click on a chat waits here for the connection, then opens it (the banner says
+  // so through every reconnect attempt).
   let offline = false;
   let waitingFor = null;
+  function sayWaiting() {
+    const banner = document.getElementById("connection-banner");
+    if (!banner || !waitingFor) return;
+    banner.hidden = false;
+    banner.textContent = `You are offline: “${waitingFor.title}” opens as soon as the connection is back.`;
+  }
+
   list.addEventListener("click", (event) => {
     const link = event.target.closest("a[href]");
     if (!link || !offline || event.ctrlKey || event.metaKey || event.shiftKey) return;
     event.preventDefault();
-    waitingFor = link.href;
-    const banner = document.getElementById("connection-banner");
-    if (banner) {
-      banner.hidden = false;
-      banner.textContent = `You are offline: “${link.querySelector(".chat-name").textContent}” opens as soon as the connection is back.`;
-    }
+    waitingFor = { href: link.href, title: link.querySelector(".chat-name").textContent };
+    sayWaiting();
   });
 
   for (const item of list.querySelectorAll("li[data-chat-id]")) {
@@ -268,8 +272,11 @@
       connectedBefore = true;
     },
     onState(state) {
-      offline = state === "reconnecting";
-      if (state === "connected" && waitingFor) window.location.href = waitingFor;
+      // Down from the first lost connection until the next one is up.
+      if (state === "reconnecting") offline = true;
+      if (state === "connected") offline = false;
+      if (state === "connected" && waitingFor) window.location.href = waitingFor.href;
+      else sayWaiting();
     },
     onFrame: (frame) => onFrame(frame, socket),
   });

@@ -1102,7 +1102,11 @@
         for (const message of page.messages) show(message);
         nextCursor = page.nextCursor;
         olderButton.hidden = !page.hasMore;
-        // Opened where the unread part starts (its divider at the top), else at the newest.
+        // Opened where the unread part starts (its divider at the top), else at the newest;
+        // older pages are loaded until the first unread message is in (at most JUMP_PAGES).
+        for (let pages = 0; readAtOpen > 0 && !seqs.has(readAtOpen + 1) && !olderButton.hidden && pages < JUMP_PAGES; pages += 1) {
+          await loadOlder();
+        }
         const divider = list.querySelector(".unread-divider");
         if (divider) divider.scrollIntoView({ block: "start" });
         else scroller.scrollTop = scroller.scrollHeight;

@@ -76,6 +76,19 @@ def test_the_main_pages_have_no_serious_accessibility_violations(server):
                     "accessibility-"
                     + {"/": "list", "/search/?q=hello": "search"}.get(path, "chat"),
                 )
+            # The "New chat" dialog open, files waiting in the tray, a message's buttons shown.
+            page.goto(f"{server.url}/")
+            page.click("#new-chat-open")
+            page.fill("#id_usernames", f"{bob.username}, x")
+            found["new chat dialog"] = violations(page)
+            page.goto(f"{server.url}/chats/{chat_id}/")
+            expect(page.locator("#messages .message")).to_have_count(3)
+            page.set_input_files(
+                "#file-input", files=[{"name": "a.txt", "mimeType": "text/plain", "buffer": b"a"}]
+            )
+            page.locator("#message-input").press("ArrowUp")
+            page.keyboard.press("Enter")
+            found["tray and message actions"] = violations(page)
             assert found == {path: [] for path in found}, found
         finally:
             browser.close()

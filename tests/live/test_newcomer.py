@@ -135,7 +135,8 @@ OVERFLOW = """() => {
   const width = window.innerWidth;
   const wide = [...document.querySelectorAll("body *")].filter((e) => {
     const box = e.getBoundingClientRect();
-    return box.width > 0 && (box.right > width + 1 || box.left < -1) && !e.closest(".visually-hidden, .skip-link");
+    const outside = box.right > width + 1 || box.left < -1;
+    return box.width > 0 && outside && !e.closest(".visually-hidden, .skip-link");
   }).map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`);
   return { scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5) };
 }"""
@@ -172,7 +173,7 @@ def test_nothing_is_wider_than_a_phone_whatever_is_said(server, browser):
         layout = page.evaluate(OVERFLOW)
         assert layout["scroll"] <= width and layout["wide"] == [], layout
         send_box = page.locator("#send").bounding_box()
-        assert 0 <= send_box["x"] and send_box["x"] + send_box["width"] <= width
+        assert send_box["x"] >= 0 and send_box["x"] + send_box["width"] <= width
         assert send_box["y"] + send_box["height"] <= 700
         # A compact top bar: one line.
         assert page.locator(".topbar").bounding_box()["height"] <= 48
@@ -265,7 +266,7 @@ def test_the_keyboard_reaches_every_message_without_tabbing_through_them(server,
     expect(box).to_be_focused()
     # The conversation is one Tab stop, whatever the number of messages and their buttons.
     stops = page.evaluate(
-        """() => [...document.querySelectorAll('#messages *')].filter((e) => e.tabIndex >= 0).length"""
+        "() => [...document.querySelectorAll('#messages *')].filter((e) => e.tabIndex >= 0).length"
     )
     assert stops == 1
     # A skip link, shown when focused: to the message box here, to the content elsewhere.
@@ -320,3 +321,129 @@ def test_the_keyboard_reaches_every_message_without_tabbing_through_them(server,
     focused = page.evaluate("document.activeElement.closest('#messages') !== null")
     assert focused or page.evaluate("document.activeElement.id") in {"jump-latest", "load-older"}
     assert page.errors == [], page.errors
+
+
+def test_reactions_edits_and_deletes_made_offline_are_sent_when_back(server, browser):
+    alice, bob = people(server, 2)
+    chat_id = alice.direct_chat(bob)
+    other = alice.api(
+        "POST", "/api/chats",
+        json={"chatType": "group", "chatName": "Elsewhere", "participants": [alice.find(bob)]},
+    ).json()["chatId"]  # fmt: skip
+    messages = f"/api/chats/{chat_id}/messages"
+    bob.api("POST", messages, json={"message": "from bob"})
+    for text in ("typo hree", "delete me"):
+        alice.api("POST", messages, json={"message": text})
+    page = open_page(browser, server, alice, f"/chats/{chat_id}/", init_script=SOCKET_SWITCH)
+    page.on("dialog", lambda dialog: dialog.accept())
+    shown = page.locator("#messages .message")
+    expect(shown).to_have_count(3)
+    page.evaluate("window.__dropSockets()")
+    expect(page.locator("#connection-banner")).to_contain_text("Reconnecting")
+    # A reaction, an edit and a delete while the connection is down: each says it waits.
+    shown.nth(0).hover()
+    shown.nth(0).locator("button.react").click()
+    shown.nth(0).locator(".palette button").first.click()
+    shown.nth(1).hover()
+    shown.nth(1).locator("button.edit").click()
+    shown.nth(1).locator("textarea.editor").fill("typo here")
+    shown.nth(1).locator("textarea.editor").press("Enter")
+    expect(shown.nth(1).locator(".body")).to_have_text("typo here")
+    shown.nth(2).hover()
+    shown.nth(2).locator("button.delete").click()
+    expect(page.locator("#messages .message.waiting")).to_have_count(3)
+    # Opening another chat while offline: the app says so and opens it once back.
+    item(page, other).locator("a").click()
+    expect(page.locator("#connection-banner")).to_contain_text("opens as soon as the connection")
+    assert page.url.endswith(f"/chats/{chat_id}/")
+    screenshot(page, "offline-waiting")
+    page.evaluate("window.__blockSockets = false")
+    expect(page).to_have_url(re.compile(f"/chats/{other}/$"), timeout=20000)
+    history = {m["message"] or "(deleted)": m for m in bob.history(chat_id)}
+    assert history["from bob"]["reactions"][0]["emoji"] == "👍"
+    assert history["typo here"]["edited"]
+    assert history["(deleted)"]["deleted"]
+    assert "typo hree" not in history and "delete me" not in history
+    assert page.errors == [], page.errors
+
+
+# WCAG's contrast ratio of an element's text colour on its (first opaque ancestor's) background.
+CONTRAST = """(e) => {
+  const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  let back = e;
+  while (back && rgb(getComputedStyle(back).backgroundColor)[3] === 0) back = back.parentElement;
+  const fg = lum(rgb(getComputedStyle(e).color));
+  const bg = lum(rgb(getComputedStyle(back).backgroundColor));
+  return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+}"""
+
+REFUSED_NOTIFICATIONS = """
+window.Notification = class {
+  static get permission() { return window.__answered ? "denied" : "default"; }
+  static requestPermission() { window.__answered = true; return Promise.resolve("denied"); }
+};
+"""
+
+
+def test_a_dense_readable_conversation_that_opens_at_the_first_unread(server, browser):
+    alice, bob = people(server, 2)
+    chat_id = alice.direct_chat(bob)
+    messages = f"/api/chats/{chat_id}/messages"
+    for n in range(40):
+        alice.api("POST", messages, json={"message": f"earlier {n}"})
+    page = open_page(browser, server, bob, f"/chats/{chat_id}/")
+    expect(page.locator("#messages .message")).to_have_count(40)
+    # Read up to here (the page marks what it shows as read), then more arrive while away.
+    for _ in range(100):
+        if all(m["read"] for m in alice.history(chat_id)):
+            break
+        page.wait_for_timeout(100)
+    page.goto(server.url + "/")
+    for n in range(60):  # more than the first page holds
+        alice.api("POST", messages, json={"message": f"new {n}"})
+    page.goto(f"{server.url}/chats/{chat_id}/")
+    divider = page.locator("#messages .unread-divider")
+    expect(divider).to_contain_text("New messages")
+    # Opened at the first unread, not at the bottom.
+    expect(divider).to_be_in_viewport()
+    expect(page.locator("#messages .message").last).not_to_be_in_viewport()
+    # One header for a sender's run of messages: no repeated name, avatar or time.
+    run = page.locator("#messages .message.continued")
+    assert run.count() >= 90
+    expect(run.first.locator(".meta")).to_be_hidden()
+    # Bubbles fit their text.
+    bubble = page.locator("#messages .message").filter(has_text="new 3").first.bounding_box()
+    pane = page.locator("#scroller").bounding_box()
+    assert bubble["width"] < pane["width"] * 0.3, (bubble, pane)
+    # Bob's own messages: receipts readable (WCAG AA) on his bubbles, in every state.
+    send(page, "on my way")
+    receipt = page.locator("#messages .message.mine .receipt").last
+    expect(receipt).to_have_attribute("data-state", re.compile("sent|delivered|read"))
+    assert receipt.evaluate(CONTRAST) >= 4.5
+    alice_page = open_page(browser, server, alice, f"/chats/{chat_id}/")
+    expect(receipt).to_have_attribute("data-state", "read", timeout=10000)
+    assert receipt.evaluate(CONTRAST) >= 4.5
+    screenshot(page, "app-desktop")
+    # Notifications refused: the switch says why instead of doing nothing.
+    refusing = open_page(
+        browser, server, bob, f"/chats/{chat_id}/", init_script=REFUSED_NOTIFICATIONS
+    )
+    refusing.click("#notify-toggle")
+    expect(refusing.locator("#notify-status")).to_contain_text("blocked")
+    expect(refusing.locator("#notify-toggle")).to_have_text("Notifications blocked")
+    # No page logs an error.
+    for path in ("/", "/search/?q=new", f"/chats/{chat_id}/"):
+        refusing.goto(server.url + path)
+        expect(refusing.locator("#connection-state")).to_have_text("live")
+    anonymous = browser.new_context().new_page()
+    errors = []
+    anonymous.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    for path in ("/accounts/login/", "/accounts/signup/"):
+        anonymous.goto(server.url + path)
+    for each in (page, alice_page, refusing):
+        assert each.errors == [], each.errors
+    assert errors == [], errors

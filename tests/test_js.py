@@ -1,0 +1,17 @@
+"""The page scripts' unit tests (tests/js/, Node's built-in test runner), run with the suite."""
+
+import shutil
+import subprocess
+
+from tests.servers import ROOT
+
+
+def test_the_page_scripts_unit_tests_pass():
+    node = shutil.which("node") or shutil.which("nodejs")
+    assert node, "The page scripts' tests need Node.js (Debian: apt-get install -y nodejs)."
+    run = subprocess.run(
+        [node, "--test", str(ROOT / "tests" / "js")],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "# fail 0" in run.stdout
