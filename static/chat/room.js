@@ -936,8 +936,11 @@
       // Offline: the button stays, and the next click tries again.
     } finally {
       olderButton.disabled = false;
-      // The oldest page reached, the button goes: keep keyboard focus in the conversation.
-      if (hadFocus && (olderButton.hidden || document.activeElement !== olderButton)) list.focus();
+      // The oldest page reached, the button goes: keep keyboard focus in the conversation, on
+      // its first message.
+      if (hadFocus && (olderButton.hidden || document.activeElement !== olderButton)) {
+        (list.querySelector(".message") || list).focus();
+      }
     }
   }
 
@@ -1104,7 +1107,9 @@
         olderButton.hidden = !page.hasMore;
         // Opened where the unread part starts (its divider at the top), else at the newest;
         // older pages are loaded until the first unread message is in (at most JUMP_PAGES).
-        for (let pages = 0; readAtOpen > 0 && !seqs.has(readAtOpen + 1) && !olderButton.hidden && pages < JUMP_PAGES; pages += 1) {
+        const newest = Math.max(0, ...page.messages.map((m) => m.seq));
+        const unreadBelow = () => readAtOpen > 0 && readAtOpen < newest && !seqs.has(readAtOpen + 1);
+        for (let pages = 0; unreadBelow() && !olderButton.hidden && pages < JUMP_PAGES; pages += 1) {
           await loadOlder();
         }
         const divider = list.querySelector(".unread-divider");

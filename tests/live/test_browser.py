@@ -390,7 +390,10 @@ def test_load_older_shows_only_while_there_is_more_and_keeps_keyboard_focus(serv
         page.keyboard.press("Enter")
         expect(page.locator("#messages .message")).to_have_count(60)
         expect(older).to_be_hidden()  # the first message is reached
-        assert page.evaluate("document.activeElement.id") == "messages"
+        # Focus stays in the conversation: on its first message, the conversation's Tab stop.
+        first = page.locator("#messages .message").first
+        expect(first).to_be_focused()
+        expect(first).to_have_attribute("tabindex", "0")
 
 
 def test_typing_stops_showing_when_that_persons_message_arrives(server):
