@@ -1,6 +1,8 @@
 """Group management over REST: rename, add, remove, leave; notes in the conversation; the
 members' sockets hear of it live."""
 
+import json
+
 import pytest
 from channels.db import database_sync_to_async
 
@@ -161,4 +163,29 @@ async def test_a_new_chat_is_announced_to_everyone_in_it_and_listed_by_its_id(gr
     assert (await database_sync_to_async(summary)(dave, direct_id))[0] == 403
     assert (await database_sync_to_async(summary)(dave, "not-a-chat"))[0] == 404
     for socket in (a, b, d):
+        await socket.disconnect()
+
+
+async def test_hearing_of_a_new_chat_costs_its_sockets_no_database_work(group, monkeypatch):
+    """The notice is turned into ``added`` frames in the event loop: per socket (so per delivered
+    frame) nothing is read or written; a test database call here would fail the test."""
+    from chat.moderation.notices import get_notices
+    from chat.realtime import consumers
+
+    _, bob, *_ = group
+    sockets = [await socket_of(await logged_in(bob)) for _ in range(3)]
+
+    def no_database(*args, **kwargs):
+        raise AssertionError("database work while handing out a notice")
+
+    monkeypatch.setattr(consumers, "database_sync_to_async", no_database)
+    notice = {"type": "membershipAdded", "chatId": "c1", "members": [str(bob.pk)],
+              "chatName": "Band", "chatType": "group"}  # fmt: skip
+    get_notices().deliver(json.dumps(notice))
+    for socket in sockets:
+        assert await next_of(socket, "added") == {
+            "type": "added", "chatId": "c1", "chatName": "Band", "chatType": "group",
+        }  # fmt: skip
+    monkeypatch.undo()
+    for socket in sockets:
         await socket.disconnect()

@@ -1,8 +1,7 @@
 // The chat list: joins every listed chat and moves a chat to the top with its newest message;
 // chats started with the user, groups they are added to and renames appear live, and a chat they
 // are removed from goes; unread counts follow reads made in any tab and make the page's title;
-// after a reconnect it catches up from the API. While offline, opening a chat waits for the
-// connection instead of leaving for the browser's error page.
+// after a reconnect it catches up from the API.
 "use strict";
 
 (function () {
@@ -237,25 +236,6 @@
     }
   }
 
-  // Offline, a click on a chat waits here for the connection, then opens it (the banner says
-  // so through every reconnect attempt).
-  let offline = false;
-  let waitingFor = null;
-  function sayWaiting() {
-    const banner = document.getElementById("connection-banner");
-    if (!banner || !waitingFor) return;
-    banner.hidden = false;
-    banner.textContent = `You are offline: “${waitingFor.title}” opens as soon as the connection is back.`;
-  }
-
-  list.addEventListener("click", (event) => {
-    const link = event.target.closest("a[href]");
-    if (!link || !offline || event.ctrlKey || event.metaKey || event.shiftKey) return;
-    event.preventDefault();
-    waitingFor = { href: link.href, title: link.querySelector(".chat-name").textContent };
-    sayWaiting();
-  });
-
   for (const item of list.querySelectorAll("li[data-chat-id]")) {
     if (item.dataset.chatId === openChatId) setUnread(item, 0);
   }
@@ -270,13 +250,6 @@
       }
       if (connectedBefore) catchUp(this);
       connectedBefore = true;
-    },
-    onState(state) {
-      // Down from the first lost connection until the next one is up.
-      if (state === "reconnecting") offline = true;
-      if (state === "connected") offline = false;
-      if (state === "connected" && waitingFor) window.location.href = waitingFor.href;
-      else sayWaiting();
     },
     onFrame: (frame) => onFrame(frame, socket),
   });

@@ -218,6 +218,7 @@
   // -- Reactions, edits and deletes: sent now, or kept and sent again once the chat is joined
   // again, until the server says it happened (or refused it, which is shown on the message).
   const actions = new Map(); // "action:messageId[:emoji]" -> frame
+  const editedFrom = new Map(); // messageId -> {text, edited}: what an unconfirmed edit replaced
   function actionKey(frame) {
     return [frame.action, frame.messageId, frame.emoji || ""].join(":");
   }
@@ -499,8 +500,12 @@
         event.preventDefault();
         const text = editor.value;
         if (text.trim() && text !== body.textContent && text.length <= data.maxLength) {
+          // Shown at once; the server's messageEdited confirms it, a refusal puts it back.
+          if (!editedFrom.has(item.dataset.messageId)) {
+            editedFrom.set(item.dataset.messageId, { text: body.textContent, edited: Boolean(item.querySelector(".edited")) });
+          }
           act({ action: "editMessage", chatId, messageId: item.dataset.messageId, message: text });
-          setBody(body, text); // shown at once; the server's messageEdited confirms it
+          setBody(body, text);
           markEdited(item);
         }
         finish();
@@ -814,7 +819,10 @@
       case "messageEdited": {
         const item = shown.get(frame.messageId);
         const asked = actions.get(actionKey({ action: "editMessage", messageId: frame.messageId }));
-        if (asked && asked.message === frame.message) settle(actionKey(asked));
+        if (asked && asked.message === frame.message) {
+          settle(actionKey(asked));
+          editedFrom.delete(frame.messageId);
+        }
         if (item) {
           setBody(item.querySelector(".body"), frame.message);
           markEdited(item);
@@ -866,6 +874,13 @@
             if (asked.action === frame.action && asked.messageId === frame.messageId) settle(key);
           }
           const item = shown.get(frame.messageId);
+          const before = frame.action === "editMessage" && editedFrom.get(frame.messageId);
+          if (before && item) {
+            // The edit was refused: the message shows what it says again.
+            editedFrom.delete(frame.messageId);
+            setBody(item.querySelector(".body"), before.text);
+            if (!before.edited) item.querySelector(".edited")?.remove();
+          }
           if (item) {
             const why = document.createElement("div");
             why.className = "why";

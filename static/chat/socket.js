@@ -110,3 +110,41 @@ function showConnectionState(state) {
 
 // The page's connection state, in the badge and (while not connected) the banner.
 ChatSocket.join({ onState: showConnectionState });
+
+// Offline, a click on a link to another of the app's pages (a chat, the list, search) waits in
+// this page and follows the link once the connection is back, instead of leaving for the
+// browser's "site can't be reached" page; the banner says so through every reconnect attempt.
+(function () {
+  let offline = false;
+  let waitingFor = null;
+
+  function sayWaiting() {
+    const banner = document.getElementById("connection-banner");
+    if (!banner || !waitingFor) return;
+    banner.hidden = false;
+    banner.textContent = `You are offline: ${waitingFor.what} opens as soon as the connection is back.`;
+  }
+
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[href]");
+    if (!offline || !link || event.defaultPrevented || event.button !== 0) return;
+    if (event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+    const url = new URL(link.href, window.location.href);
+    if (url.origin !== window.location.origin || link.target || link.hasAttribute("download")) return;
+    if (url.pathname.startsWith("/media/") || url.pathname === window.location.pathname) return;
+    event.preventDefault();
+    const name = link.querySelector(".chat-name");
+    waitingFor = { href: url.href, what: name ? `“${name.textContent}”` : "that page" };
+    sayWaiting();
+  });
+
+  ChatSocket.join({
+    onState(state) {
+      // Down from the first lost connection until the next one is up.
+      if (state === "reconnecting") offline = true;
+      if (state === "connected") offline = false;
+      if (state === "connected" && waitingFor) window.location.href = waitingFor.href;
+      else sayWaiting();
+    },
+  });
+})();

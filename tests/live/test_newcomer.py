@@ -185,13 +185,13 @@ def test_nothing_is_wider_than_a_phone_whatever_is_said(server, browser):
         # A compact top bar: one line.
         assert page.locator(".topbar").bounding_box()["height"] <= 48
         if width == 320:
-            screenshot(page, "app-phone-chat")
+            screenshot(page, "phone-long-words-chat")
         page.goto(server.url + "/")
         expect(page.locator("#chat-list li[data-chat-id]")).to_have_count(2)
         layout = page.evaluate(OVERFLOW)
         assert layout["scroll"] <= width and layout["wide"] == [], layout
         if width == 320:
-            screenshot(page, "app-phone-list")
+            screenshot(page, "phone-long-words-list")
         page.goto(f"{server.url}/chats/{group}/")
         expect(page.locator("#messages .message")).to_have_count(1)
         layout = page.evaluate(OVERFLOW)
@@ -366,6 +366,14 @@ def test_reactions_edits_and_deletes_made_offline_are_sent_when_back(server, bro
     screenshot(page, "offline-waiting")
     page.evaluate("window.__blockSockets = false")
     expect(page).to_have_url(re.compile(f"/chats/{other}/$"), timeout=20000)
+    # Any of the app's links waits the same way (here the top bar's, to the list).
+    expect(page.locator("#connection-state")).to_have_text("live")
+    page.evaluate("window.__dropSockets()")
+    expect(page.locator("#connection-banner")).to_contain_text("Reconnecting")
+    page.click(".topbar .brand")
+    expect(page.locator("#connection-banner")).to_contain_text("that page opens as soon as")
+    page.evaluate("window.__blockSockets = false")
+    expect(page).to_have_url(server.url + "/", timeout=20000)
     history = {m["message"] or "(deleted)": m for m in bob.history(chat_id)}
     assert history["from bob"]["reactions"][0]["emoji"] == "👍"
     assert history["typo here"]["edited"]
@@ -434,7 +442,7 @@ def test_a_dense_readable_conversation_that_opens_at_the_first_unread(server, br
     alice_page = open_page(browser, server, alice, f"/chats/{chat_id}/")
     expect(receipt).to_have_attribute("data-state", "read", timeout=10000)
     assert receipt.evaluate(CONTRAST) >= 4.5
-    screenshot(page, "app-desktop")
+    screenshot(page, "first-unread")
     # Notifications refused: the switch says why instead of doing nothing.
     refusing = open_page(
         browser, server, bob, f"/chats/{chat_id}/", init_script=REFUSED_NOTIFICATIONS
@@ -454,3 +462,23 @@ def test_a_dense_readable_conversation_that_opens_at_the_first_unread(server, br
     for each in (page, alice_page, refusing):
         assert each.errors == [], each.errors
     assert errors == [], errors
+
+
+def test_an_edit_the_server_refuses_puts_the_message_back_and_says_why(tmp_path, browser):
+    with daphne_server(tmp_path, CHAT_EDIT_WINDOW_SECONDS="2") as server:
+        alice, bob = people(server, 2)
+        chat_id = alice.direct_chat(bob)
+        alice.api("POST", f"/api/chats/{chat_id}/messages", json={"message": "as it was"})
+        page = open_page(browser, server, alice, f"/chats/{chat_id}/")
+        mine = page.locator("#messages .message").first
+        expect(mine.locator(".body")).to_have_text("as it was")
+        page.wait_for_timeout(2500)  # the edit window has closed
+        mine.hover()
+        mine.locator("button.edit").click()
+        mine.locator("textarea.editor").fill("too late")
+        mine.locator("textarea.editor").press("Enter")
+        expect(mine.locator(".why")).to_be_visible()
+        expect(mine.locator(".body")).to_have_text("as it was")
+        expect(mine.locator(".edited")).to_have_count(0)
+        expect(mine).not_to_have_class(re.compile("waiting"))
+        assert [m["message"] for m in bob.history(chat_id)] == ["as it was"]
