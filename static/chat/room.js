@@ -1001,10 +1001,15 @@
     document.getElementById("send").disabled = input.disabled || over > 0;
   }
 
-  try {
-    input.value = localStorage.getItem(draftKey) || "";
-  } catch (err) {
-    input.value = "";
+  // (What was typed before this script ran is kept, and becomes the draft.)
+  if (input.value) {
+    saveDraft();
+  } else {
+    try {
+      input.value = localStorage.getItem(draftKey) || "";
+    } catch (err) {
+      // Storage switched off: no draft to restore.
+    }
   }
   updateCount();
 

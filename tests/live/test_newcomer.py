@@ -142,7 +142,8 @@ OVERFLOW = """() => {
     const outside = box.right > width + 1 || box.left < -1;
     return box.width > 0 && outside && !e.closest(".visually-hidden, .skip-link");
   }).map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`);
-  return { scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5) };
+  const tall = document.documentElement.scrollHeight > window.innerHeight + 1;
+  return { scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5), tall };
 }"""
 
 
@@ -179,6 +180,7 @@ def test_nothing_is_wider_than_a_phone_whatever_is_said(server, browser):
         expect(page.locator("#reply-bar")).to_be_visible()
         layout = page.evaluate(OVERFLOW)
         assert layout["scroll"] <= width and layout["wide"] == [], layout
+        assert not layout["tall"], layout  # the app fills the window; only its panes scroll
         send_box = page.locator("#send").bounding_box()
         assert send_box["x"] >= 0 and send_box["x"] + send_box["width"] <= width
         assert send_box["y"] + send_box["height"] <= 700
@@ -232,6 +234,7 @@ def test_links_drafts_and_the_length_limit_in_the_message_box(server, browser):
     box.fill("half a thought")
     item(page, other).locator("a").click()
     expect(page.locator(".chat-title h1")).to_have_text("Other")
+    expect(page.locator("#connection-state")).to_have_text("live")
     expect(page.locator("#message-input")).to_have_value("")
     page.locator("#message-input").fill("for the group")
     item(page, chat_id).locator("a").click()
