@@ -59,6 +59,12 @@ def open_page(browser, server, user, path, **options):
     return page
 
 
+def start_group(owner, name, *members) -> str:
+    """A group of ``owner`` and ``members`` (LiveUsers) named ``name``, started over the API."""
+    body = {"chatType": "group", "chatName": name, "participants": [owner.find(m) for m in members]}
+    return owner.api("POST", "/api/chats", json=body).json()["chatId"]
+
+
 def item(page, chat_id):
     return page.locator(f'#chat-list li[data-chat-id="{chat_id}"]')
 
@@ -154,10 +160,7 @@ def test_nothing_is_wider_than_a_phone_whatever_is_said(server, browser):
     quoted = alice.api("POST", messages, json={"message": f"{LONG_WORD} and more"}).json()
     bob.api("POST", messages, json={"message": LONG_URL, "replyTo": quoted["messageId"]})
     bob.api("POST", messages, json={"message": "short"})
-    group = alice.api(
-        "POST", "/api/chats",
-        json={"chatType": "group", "chatName": "G" * 200, "participants": [alice.find(bob)]},
-    ).json()["chatId"]  # fmt: skip
+    group = start_group(alice, "G" * 200, bob)
     alice.api("POST", f"/api/chats/{group}/messages", json={"message": LONG_WORD})
     for sent, width in enumerate((320, 390)):
         page = open_page(
@@ -205,10 +208,7 @@ def test_nothing_is_wider_than_a_phone_whatever_is_said(server, browser):
 def test_links_drafts_and_the_length_limit_in_the_message_box(server, browser):
     alice, bob = people(server, 2)
     chat_id = alice.direct_chat(bob)
-    other = alice.api(
-        "POST", "/api/chats",
-        json={"chatType": "group", "chatName": "Other", "participants": [alice.find(bob)]},
-    ).json()["chatId"]  # fmt: skip
+    other = start_group(alice, "Other", bob)
     text = (
         "docs: https://example.com/docs, (see http://example.org/a_(b)) and "
         "javascript:alert(1) ftp://files.example.com <a href='x'>not markup</a> "
@@ -336,10 +336,7 @@ def test_the_keyboard_reaches_every_message_without_tabbing_through_them(server,
 def test_reactions_edits_and_deletes_made_offline_are_sent_when_back(server, browser):
     alice, bob = people(server, 2)
     chat_id = alice.direct_chat(bob)
-    other = alice.api(
-        "POST", "/api/chats",
-        json={"chatType": "group", "chatName": "Elsewhere", "participants": [alice.find(bob)]},
-    ).json()["chatId"]  # fmt: skip
+    other = start_group(alice, "Elsewhere", bob)
     messages = f"/api/chats/{chat_id}/messages"
     bob.api("POST", messages, json={"message": "from bob"})
     for text in ("typo hree", "delete me"):
