@@ -187,8 +187,12 @@ def test_nothing_is_wider_than_a_phone_whatever_is_said(server, browser):
         send_box = page.locator("#send").bounding_box()
         assert send_box["x"] >= 0 and send_box["x"] + send_box["width"] <= width
         assert send_box["y"] + send_box["height"] <= 700
-        # A compact top bar: one line.
+        # A compact top bar: one line, also with the notification switch's longest label.
         assert page.locator(".topbar").bounding_box()["height"] <= 48
+        longest = "(e) => { e.textContent = 'Notifications blocked'; }"
+        page.eval_on_selector("#notify-toggle", longest)
+        assert page.locator(".topbar").bounding_box()["height"] <= 48
+        assert page.evaluate(OVERFLOW)["wide"] == []
         if width == 320:
             screenshot(page, "phone-long-words-chat")
         page.goto(server.url + "/")
