@@ -413,3 +413,21 @@ def test_delete_chat_history_deletes_only_deleted_chats(trio, capsys):
     call_command("delete_chat_history", gone.upper())
     assert f"{gone}: 1 messages deleted" in capsys.readouterr().out
     assert get_store().last_seq(gone) == 0 and get_store().last_seq(str(chat.pk)) == 1
+
+
+async def test_staff_adding_someone_one_by_one_puts_the_chat_in_their_list_live(
+    make_user, make_chat
+):
+    """As the admin's "add membership" form and the shell do: one ``Membership`` saved."""
+
+    def club_without_carol():
+        alice, bob, carol = (make_user(n) for n in ("alice", "bob", "carol"))
+        return carol, make_chat(alice, bob, name="club")
+
+    carol, club = await database_sync_to_async(club_without_carol)()
+    socket = await socket_of(await logged_in(carol))
+    await database_sync_to_async(Membership.objects.create)(chat=club, user=carol)
+    assert await next_of(socket, "added") == {
+        "type": "added", "chatId": str(club.pk), "chatName": "club", "chatType": "group",
+    }  # fmt: skip
+    await socket.disconnect()

@@ -10,6 +10,9 @@ commits, instead of from each place that can make it:
   re-read their session and close with 4401 (session no longer valid) or 4403 (deactivated);
 - a membership deleted -> ``membershipRemoved``: her sockets leave the chat and get
   ``removed``; every later frame for it is refused;
+- a membership saved new one by one (staff adding someone in admin, the shell) ->
+  ``membershipAdded``: her chat lists show the chat (the services make memberships in bulk and
+  announce them themselves, so nothing is announced twice);
 - a room saved -> ``chatChanged``: sockets that use it learn whether it is now read-only
   (locked or archived) and joined ones get ``chatUpdated``;
 - a room deleted -> ``chatDeleted`` to its members' sockets, and its history (messages and
@@ -44,6 +47,15 @@ def _user_saved(sender, instance, created, update_fields=None, **kwargs):
 
 def _user_deleted(sender, instance, **kwargs):
     notify("userChanged", userId=str(instance.pk))
+
+
+def _membership_saved(sender, instance, created, raw=False, **kwargs):
+    if created and not raw:
+        chat = instance.chat
+        notify(
+            "membershipAdded", chatId=str(chat.pk), members=[str(instance.user_id)],
+            chatName=chat.name, chatType=chat.chat_type,
+        )  # fmt: skip
 
 
 def _membership_deleted(sender, instance, **kwargs):
@@ -87,6 +99,7 @@ def connect_signals() -> None:
     post_delete.connect(_session_deleted, sender=Session, dispatch_uid="chat-session-deleted")
     post_save.connect(_user_saved, sender=User, dispatch_uid="chat-user-saved")
     post_delete.connect(_user_deleted, sender=User, dispatch_uid="chat-user-deleted")
+    post_save.connect(_membership_saved, sender=Membership, dispatch_uid="chat-membership-saved")
     post_delete.connect(
         _membership_deleted, sender=Membership, dispatch_uid="chat-membership-deleted"
     )
