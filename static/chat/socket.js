@@ -148,3 +148,18 @@ ChatSocket.join({ onState: showConnectionState });
     },
   });
 })();
+
+// Logging out forgets this user's drafts in this browser (a shared computer keeps nothing).
+(function () {
+  const form = document.querySelector('form[action$="/logout/"]');
+  const userId = document.body.dataset.userId;
+  if (!form || !userId) return;
+  form.addEventListener("submit", () => {
+    try {
+      const prefix = `chat-draft:${userId}:`;
+      for (const key of Object.keys(localStorage)) if (key.startsWith(prefix)) localStorage.removeItem(key);
+    } catch (err) {
+      // Storage switched off: there are no drafts.
+    }
+  });
+})();

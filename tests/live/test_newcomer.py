@@ -251,6 +251,18 @@ def test_links_drafts_and_the_length_limit_in_the_message_box(server, browser):
     expect(page.locator("#message-input")).to_have_value("")
     page.goto(f"{server.url}/chats/{other}/")
     expect(page.locator("#message-input")).to_have_value("for the group")
+    # Logging out forgets them (a shared computer keeps nothing).
+    page.click(".topbar form button[type=submit]")
+    expect(page).to_have_url(re.compile("/accounts/login/"))
+    drafts = "Object.keys(localStorage).filter((k) => k.startsWith('chat-draft:'))"
+    assert page.evaluate(drafts) == []
+    bob.log_in()
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": bob.http.cookies["sessionid"], "url": server.url}]
+    )
+    page.goto(f"{server.url}/chats/{other}/")
+    expect(page.locator("#connection-state")).to_have_text("live")
+    expect(page.locator("#message-input")).to_have_value("")
 
     # Near the limit a count shows; over it, nothing is cut and Send says no.
     limit = page.evaluate("JSON.parse(document.getElementById('chat-data').textContent).maxLength")
