@@ -121,11 +121,20 @@ class ChatCreateForm(forms.Form):
         choices=ChatRoom.ChatType.choices, required=False, widget=forms.HiddenInput
     )
 
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
     def clean_usernames(self) -> list[str]:
-        names = [name.strip() for name in self.cleaned_data["usernames"].split(",")]
-        names = [name for name in names if name]
+        """The names, each once (in any case), without the user's own."""
+        own = self.user.get_username().casefold() if self.user is not None else None
+        names, seen = [], {own}
+        for name in (name.strip() for name in self.cleaned_data["usernames"].split(",")):
+            if name and name.casefold() not in seen:
+                seen.add(name.casefold())
+                names.append(name)
         if not names:
-            raise forms.ValidationError("Name at least one user.")
+            raise forms.ValidationError("Name at least one other person.")
         return names
 
     def clean(self):

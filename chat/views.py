@@ -60,7 +60,7 @@ def signup(request):
 def chat_list(request):
     """The chat list; its form starts a chat as ``POST /api/chats`` does: with people the user
     knows, under the same create-chat budget."""
-    form = ChatCreateForm(request.POST or None)
+    form = ChatCreateForm(request.POST or None, user=request.user)
     status = 200
     if request.method == "POST" and form.is_valid():
         try:

@@ -93,6 +93,11 @@ def test_the_new_chat_dialog_picks_the_kind_of_chat_from_the_people_named(client
     assert unnamed.status_code == 200 and b"A group needs a name." in unnamed.content
     assert b"data-open-on-load" in unnamed.content  # the dialog opens again with its errors
     assert ChatRoom.objects.count() == 1
+    # A name twice, or one's own name beside another's, is still one person: the direct chat.
+    for usernames in ("bob, BOB", f"{alice.username}, bob", "bob, bob, "):
+        again = client.post("/", {"usernames": usernames})
+        assert again.url == direct.url
+    assert client.post("/", {"usernames": alice.username}).status_code == 200
     # Two people and a name, or one person and a name: groups.
     for usernames in ("bob, carol", "bob"):
         group = client.post("/", {"usernames": usernames, "name": "Band"})

@@ -34,7 +34,7 @@ const ChatFiles = {
     if (!response.ok) throw new Error(ticket.detail || `The upload was refused (${response.status}).`);
     const form = new FormData();
     for (const [name, value] of Object.entries(ticket.fields)) form.append(name, value);
-    form.append("file", file);
+    form.append("file", file, file.name || "pasted-image.png");
     await new Promise((resolve, reject) => {
       const request = new XMLHttpRequest();
       request.open("POST", ticket.url);

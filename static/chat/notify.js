@@ -6,6 +6,12 @@ const ChatNotify = {
   baseTitle: document.title,
   counts: new Map(),
 
+  // The page's own title changed (a group renamed): kept with its count.
+  rename(title) {
+    ChatNotify.baseTitle = title;
+    ChatNotify.setUnread("list", ChatNotify.counts.get("list") || 0);
+  },
+
   // "(3) Title" while there are unread messages, the plain title otherwise. Each part of the
   // page reports its own count ("list": the other chats; "room": the open chat while hidden).
   setUnread(source, count) {

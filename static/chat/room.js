@@ -401,9 +401,10 @@
       return;
     }
     const close = () => {
+      const hadFocus = palette.contains(document.activeElement);
       palette.remove();
       opener.setAttribute("aria-expanded", "false");
-      opener.focus();
+      if (hadFocus) opener.focus();
     };
     const palette = document.createElement("div");
     palette.className = "palette";
@@ -518,6 +519,34 @@
     item.querySelector(".body").textContent = "message deleted";
     for (const gone of item.querySelectorAll(".attachments, .actions, .editor, .edited, .reactions, .palette")) {
       gone.remove();
+    }
+  }
+
+  // The header and the tab's title follow a rename; the members line, the group's changes.
+  function renamed(name) {
+    document.querySelector(".chat-title h1").textContent = name;
+    document.querySelector(".chat-header .avatar").textContent = ChatText.initials(name);
+    ChatNotify.rename(`${name} · Chat`);
+  }
+
+  async function refreshMembers() {
+    try {
+      const response = await fetch(`/api/chats/${chatId}`, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const chat = await response.json();
+      const line = document.querySelector(".chat-title .members");
+      line.replaceChildren();
+      chat.members.forEach((member, i) => {
+        const name = document.createElement("span");
+        name.className = "member";
+        name.dataset.userId = member.userId;
+        if (member.userId !== data.userId) name.dataset.presenceUser = member.userId;
+        name.textContent = member.username;
+        if (i) line.append(", ");
+        line.append(name);
+      });
+    } catch (err) {
+      // Offline: the next group change refreshes it.
     }
   }
 
@@ -772,6 +801,7 @@
       case "message":
         stopTyping(frame.message.username);
         show(frame.message);
+        if (frame.message.kind === "system" && data.chatType === "group") refreshMembers();
         if (frame.message.userId !== data.userId) {
           scheduleDelivered(frame.message.seq);
           if (document.hidden) {
@@ -814,7 +844,7 @@
         break;
       case "chatUpdated":
         setReadOnly(frame.readOnly, "This chat is read-only: a moderator locked it.");
-        if (frame.chatName) document.querySelector(".chat-title h1").textContent = frame.chatName;
+        if (frame.chatName) renamed(frame.chatName);
         break;
       case "messageEdited": {
         const item = shown.get(frame.messageId);
@@ -988,9 +1018,17 @@
     }
   }
 
+  // Another tab of this chat sent or changed the draft: this one follows, unless being typed in.
+  window.addEventListener("storage", (event) => {
+    if (event.key !== draftKey || document.activeElement === input) return;
+    input.value = event.newValue || "";
+    updateCount();
+  });
+
   const charCount = document.getElementById("char-count");
   function updateCount() {
-    const length = input.value.length;
+    const length = [...input.value].length; // code points, as the server counts
+
     const over = length - data.maxLength;
     charCount.hidden = length < data.maxLength * 0.9;
     charCount.classList.toggle("over", over > 0);
@@ -1051,7 +1089,7 @@
     const text = input.value;
     const files = staged.map((entry) => entry.file);
     if (!text.trim() && !files.length) return;
-    if (text.length > data.maxLength) {
+    if ([...text].length > data.maxLength) {
       updateCount();
       return;
     }

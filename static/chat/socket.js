@@ -17,8 +17,20 @@ class ChatSocket {
     this.attempt = 0;
     this.ws = null;
     this.pingTimer = null;
+    this.retryTimer = null;
     // Opened once the page's scripts have all joined.
     setTimeout(() => this.connect(), 0);
+    // The browser knows before any ping that the network is gone: the socket is closed (and
+    // reconnects as after any loss), and when the network is back it tries at once.
+    window.addEventListener("offline", () => {
+      if (this.ws) this.ws.close();
+    });
+    window.addEventListener("online", () => {
+      if (this.ws || !this.retryTimer) return;
+      clearTimeout(this.retryTimer);
+      this.attempt = 0;
+      this.connect();
+    });
   }
 
   onOpen() {
@@ -43,6 +55,7 @@ class ChatSocket {
   }
 
   connect() {
+    this.retryTimer = null;
     this.onState("connecting");
     const ws = new WebSocket(this.url);
     this.ws = ws;
@@ -74,7 +87,7 @@ class ChatSocket {
       this.onState("reconnecting");
       const delay = Math.min(10000, 500 * 2 ** this.attempt) * (0.5 + Math.random() / 2);
       this.attempt += 1;
-      setTimeout(() => this.connect(), delay);
+      this.retryTimer = setTimeout(() => this.connect(), delay);
     };
   }
 

@@ -111,11 +111,17 @@ def test_chats_started_renamed_and_left_show_live_in_the_others_lists(server, br
     # A rename shows in every list; being removed takes the chat out of Carol's.
     renamed = alice.api("PATCH", f"/api/chats/{group}", json={"chatName": "Summit trip"})
     assert renamed.status_code == 200
+    expect(page_a.locator(".chat-title h1")).to_have_text("Summit trip")
+    expect(page_a).to_have_title("Summit trip · Chat")
+    expect(page_a.locator(".chat-header .avatar")).to_have_text("ST")
     expect(item(page_b, group).locator(".chat-name")).to_have_text("Summit trip")
     expect(item(page_c, group).locator(".chat-name")).to_have_text("Summit trip")
     removed = alice.api("DELETE", f"/api/chats/{group}/members/{carol.user_id}")
     assert removed.status_code == 200
     expect(item(page_c, group)).to_have_count(0)
+    expect(page_a.locator(".chat-title .members .member")).to_have_text(
+        [alice.username, bob.username]
+    )
     expect(page_c).to_have_title(f"{alice.username} · Chat")
     expect(item(page_b, group)).to_have_count(1)
 
@@ -274,6 +280,10 @@ def test_links_drafts_and_the_length_limit_in_the_message_box(server, browser):
     assert len(page.locator("#message-input").input_value()) == limit + 100
     page.locator("#message-input").press("Enter")
     expect(page.locator("#messages .message")).to_have_count(0)
+    # Emoji count once each, as the server counts them.
+    page.locator("#message-input").fill("x" * (limit - 5) + "😀" * 5)
+    expect(page.locator("#char-count")).to_have_text(f"{limit:,} / {limit:,}")
+    expect(page.locator("#send")).to_be_enabled()
     page.locator("#message-input").fill("fits")
     expect(page.locator("#char-count")).to_be_hidden()
     expect(page.locator("#send")).to_be_enabled()
@@ -326,6 +336,7 @@ def test_the_keyboard_reaches_every_message_without_tabbing_through_them(server,
     page.keyboard.press("ArrowRight")
     page.keyboard.press("Enter")
     expect(mine.locator(".reaction")).to_have_text(["❤️ 1"])
+    expect(mine.locator("button.react")).to_be_focused()  # the palette gave focus back
     # Edit, then Escape: back to the message box.
     mine.focus()
     page.keyboard.press("Enter")
@@ -395,6 +406,23 @@ def test_reactions_edits_and_deletes_made_offline_are_sent_when_back(server, bro
     assert history["typo here"]["edited"]
     assert history["(deleted)"]["deleted"]
     assert "typo hree" not in history and "delete me" not in history
+    # The browser itself offline (no socket close seen by the server yet): the page knows at
+    # once, queues, and a chat clicked waits.
+    page.goto(f"{server.url}/chats/{chat_id}/")
+    expect(page.locator("#connection-state")).to_have_text("live")
+    page.context.set_offline(True)
+    expect(page.locator("#connection-state")).to_have_text("reconnecting…")
+    first = page.locator("#messages .message").first
+    first.hover()
+    first.locator("button.react").click()
+    first.locator(".palette button").nth(1).click()
+    expect(first).to_have_class(re.compile("waiting"))
+    item(page, other).locator("a").click()
+    expect(page.locator("#connection-banner")).to_contain_text("opens as soon as the connection")
+    page.context.set_offline(False)
+    expect(page).to_have_url(re.compile(f"/chats/{other}/$"), timeout=20000)
+    reactions = {r["emoji"] for r in bob.history(chat_id)[0]["reactions"]}
+    assert reactions == {"👍", "❤️"}
     assert page.errors == [], page.errors
 
 
@@ -498,3 +526,25 @@ def test_an_edit_the_server_refuses_puts_the_message_back_and_says_why(tmp_path,
         expect(mine.locator(".edited")).to_have_count(0)
         expect(mine).not_to_have_class(re.compile("waiting"))
         assert [m["message"] for m in bob.history(chat_id)] == ["as it was"]
+
+
+def test_a_short_message_s_buttons_float_above_it_in_one_row(server, browser):
+    alice, bob = people(server, 2)
+    chat_id = alice.direct_chat(bob)
+    for text in ("ok", "k"):
+        alice.api("POST", f"/api/chats/{chat_id}/messages", json={"message": text})
+    page = open_page(browser, server, alice, f"/chats/{chat_id}/")
+    short = page.locator("#messages .message").last
+    short.hover()
+    bar = short.locator(".actions").bounding_box()
+    reply = short.locator("button.reply").bounding_box()
+    bubble = short.bounding_box()
+    assert bar["height"] < 40 and reply["width"] > reply["height"], (bar, reply)
+    assert bar["y"] + bar["height"] <= bubble["y"] + 8, (bar, bubble)  # above, not over, it
+    page.mouse.click(bubble["x"] + bubble["width"] / 2, bubble["y"] + bubble["height"] / 2)
+    expect(short.locator("textarea.editor")).to_have_count(0)
+    # The first message's buttons are inside the conversation's box, not cut off.
+    top = page.locator("#messages .message").first
+    top.hover()
+    scroller = page.locator("#scroller").bounding_box()
+    assert top.locator(".actions").bounding_box()["y"] >= scroller["y"]
