@@ -244,6 +244,9 @@
     item.classList.toggle("waiting", waiting && !joined);
   }
 
+  // Unsent messages and unconfirmed actions keep a link clicked offline waiting once back.
+  ChatSocket.hold(() => actions.size > 0 || [...pending.values()].some((entry) => !entry.uploading));
+
   function resendActions() {
     for (const frame of actions.values()) {
       markWaiting(frame.messageId);

@@ -4,6 +4,16 @@
 "use strict";
 
 class ChatSocket {
+  // Parts of the page with work not yet sent (a queue) say so here: `busy()` is true while any
+  // of them is; a link clicked offline waits for it once the connection is back.
+  static hold(isBusy) {
+    ChatSocket.holds.push(isBusy);
+  }
+
+  static busy() {
+    return ChatSocket.holds.some((isBusy) => isBusy());
+  }
+
   // Add a part of the page's handlers to the page's one socket (opened on first use).
   static join(listener) {
     if (!ChatSocket.page) ChatSocket.page = new ChatSocket();
@@ -23,7 +33,13 @@ class ChatSocket {
     // The browser knows before any ping that the network is gone: the socket is closed (and
     // reconnects as after any loss), and when the network is back it tries at once.
     window.addEventListener("offline", () => {
-      if (this.ws) this.ws.close();
+      // Gone now: its close handshake cannot finish without a network, so it is not awaited.
+      const ws = this.ws;
+      if (!ws) return;
+      this.ws = null;
+      clearInterval(this.pingTimer);
+      ws.close();
+      this.lost();
     });
     window.addEventListener("online", () => {
       if (this.ws || !this.retryTimer) return;
@@ -84,11 +100,16 @@ class ChatSocket {
         this.onState(event.code === 4401 ? "signed-out" : "deactivated");
         return;
       }
-      this.onState("reconnecting");
-      const delay = Math.min(10000, 500 * 2 ** this.attempt) * (0.5 + Math.random() / 2);
-      this.attempt += 1;
-      this.retryTimer = setTimeout(() => this.connect(), delay);
+      this.lost();
     };
+  }
+
+  // The connection is gone: say so, and try again after a pause that grows each time.
+  lost() {
+    this.onState("reconnecting");
+    const delay = Math.min(10000, 500 * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+    this.attempt += 1;
+    this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 
   // Send a frame now; false when the socket is not open (the caller keeps what it must resend).
@@ -98,6 +119,8 @@ class ChatSocket {
     return true;
   }
 }
+
+ChatSocket.holds = [];
 
 function showConnectionState(state) {
   const banner = document.getElementById("connection-banner");
@@ -131,6 +154,15 @@ ChatSocket.join({ onState: showConnectionState });
   let offline = false;
   let waitingFor = null;
 
+  // Back online, what the page queued is sent first (at most 10 s), then the link is followed.
+  function leaveWhenSent(href, waited = 0) {
+    if (!offline && ChatSocket.busy() && waited < 10000) {
+      setTimeout(() => leaveWhenSent(href, waited + 200), 200);
+      return;
+    }
+    if (!offline) window.location.href = href;
+  }
+
   function sayWaiting() {
     const banner = document.getElementById("connection-banner");
     if (!banner || !waitingFor) return;
@@ -156,7 +188,7 @@ ChatSocket.join({ onState: showConnectionState });
       // Down from the first lost connection until the next one is up.
       if (state === "reconnecting") offline = true;
       if (state === "connected") offline = false;
-      if (state === "connected" && waitingFor) window.location.href = waitingFor.href;
+      if (state === "connected" && waitingFor) leaveWhenSent(waitingFor.href);
       else sayWaiting();
     },
   });
