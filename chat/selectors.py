@@ -114,13 +114,16 @@ def chat_summary(*, chat_id: str, user: User) -> dict:
     membership = membership.first()
     if membership is None:
         raise _not_a_member(chat_id)
+    canonical = str(membership.chat_id)  # the store keys chats by this spelling only
     with errors.store_unavailable_as_error():
-        newest = get_store().last_messages([chat_id]).get(chat_id)
+        newest = get_store().last_messages([canonical]).get(canonical)
+    return _listed(membership, chat_members(membership.chat), newest)
+
+
+def _listed(membership: Membership, members: list[dict], newest) -> dict:
+    """A member's chat as listed: with its last message and what of it they have not read."""
     unread = max(0, newest.seq - membership.last_read_seq) if newest else 0
-    return chat_payload(
-        membership.chat, participants=chat_members(membership.chat), last_message=newest,
-        unread=unread,
-    )  # fmt: skip
+    return chat_payload(membership.chat, participants=members, last_message=newest, unread=unread)
 
 
 def chat_list_for_user(
@@ -156,14 +159,7 @@ def chat_list_for_user(
     with errors.store_unavailable_as_error():
         last = get_store().last_messages([str(chat.pk) for chat in chats])
 
-    listed = []
-    for membership in memberships:
-        chat = membership.chat
-        newest = last.get(str(chat.pk))
-        unread = max(0, newest.seq - membership.last_read_seq) if newest else 0
-        listed.append(
-            chat_payload(chat, participants=members[chat.pk], last_message=newest, unread=unread)
-        )
+    listed = [_listed(m, members[m.chat_id], last.get(str(m.chat_id))) for m in memberships]
     # Same-format ISO timestamps (UTC, milliseconds) sort as text.
     listed.sort(key=lambda item: item["lastActivity"], reverse=True)
     tail = chats[-1] if more else None

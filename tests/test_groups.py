@@ -189,3 +189,17 @@ async def test_hearing_of_a_new_chat_costs_its_sockets_no_database_work(group, m
     monkeypatch.undo()
     for socket in sockets:
         await socket.disconnect()
+
+
+def test_a_chat_is_listed_by_its_id_in_any_spelling_and_to_members_only(group):
+    alice, bob, _, dave, chat = group
+    api_as(alice).post(f"/api/chats/{chat.pk}/messages", {"message": "hi"}, format="json")
+    for spelling in (str(chat.pk), str(chat.pk).upper(), chat.pk.hex):
+        listed = api_as(bob).get(f"/api/chats/{spelling}")
+        assert listed.status_code == 200, spelling
+        assert (listed.json()["chatId"], listed.json()["unreadCount"]) == (str(chat.pk), 1)
+        assert listed.json()["lastMessage"]["message"] == "hi"
+    assert api_as(dave).get(f"/api/chats/{chat.pk}").status_code == 403
+    for hostile in ("%00", "a" * 300, "..%2F..", "1%20OR%201=1"):
+        # Refused as malformed (NUL) or not found; never a server error.
+        assert api_as(bob).get(f"/api/chats/{hostile}").status_code in (400, 404), hostile
