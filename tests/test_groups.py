@@ -203,3 +203,34 @@ def test_a_chat_is_listed_by_its_id_in_any_spelling_and_to_members_only(group):
     for hostile in ("%00", "a" * 300, "..%2F..", "1%20OR%201=1"):
         # Refused as malformed (NUL) or not found; never a server error.
         assert api_as(bob).get(f"/api/chats/{hostile}").status_code in (400, 404), hostile
+
+
+async def test_a_big_new_group_reaches_every_socket_of_every_member_once(make_user):
+    """A burst: one group of 16 started at once reaches both sockets of each of its members,
+    each exactly once; an outsider's socket hears nothing."""
+
+    def people():
+        return [make_user(f"p{n}") for n in range(17)]
+
+    everyone = await database_sync_to_async(people)()
+    creator, members, outsider = everyone[0], everyone[1:16], everyone[16]
+    sockets = []
+    for person in [creator, *members]:
+        client = await logged_in(person)
+        sockets += [await socket_of(client), await socket_of(client)]
+    lurker = await socket_of(await logged_in(outsider))
+
+    def start():
+        client = api_as(creator)
+        ids = [find(client, person) for person in members]
+        body = {"chatType": "group", "chatName": "Crowd", "participants": ids}
+        return client.post("/api/chats", body, format="json").json()["chatId"]
+
+    chat_id = await database_sync_to_async(start)()
+    for socket in sockets:
+        added = await next_of(socket, "added")
+        assert (added["chatId"], added["chatName"]) == (chat_id, "Crowd")
+        assert await socket.receive_nothing(timeout=0.05)  # once
+    assert await lurker.receive_nothing(timeout=0.2)
+    for socket in [*sockets, lurker]:
+        await socket.disconnect()
