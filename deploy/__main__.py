@@ -21,7 +21,7 @@ import time
 import tomllib
 from pathlib import Path
 
-from deploy import bundle, template
+from deploy import bundle, checks, ops, template
 
 STAGES = ("dev", "staging", "prod")
 STAGES_FILE = Path(__file__).resolve().parent / "stages.toml"
@@ -229,14 +229,39 @@ def _template_argument(aws: Aws, body: str, bucket: str, label: str) -> dict:
     return {"TemplateURL": url}
 
 
-def up(aws: Aws, stage: str, parameters: dict, *, without_types: set[str]) -> dict:
+# Parameters the deploy command gives the stack itself.
+SUPPLIED = ("Stage", "BundleBucket", "BundleKey", "MediaSigningKeySecret", "MediaSigningPublicKey",
+            "PlatformArn", "CanaryKey")  # fmt: skip
+# stages.toml settings the deploy command reads itself (not stack parameters).
+SETTINGS = ("Platform",)
+
+
+def up(
+    aws: Aws, stage: str, parameters: dict, *, without_types: set[str],
+    allow_no_alarms: bool = False,
+) -> dict:  # fmt: skip
     """Deploy ``stage``; the stack's outputs."""
     tpl = template.load()
+    parameters = dict(parameters)
+    platform = parameters.pop("Platform", ops.PLATFORM_PATTERN)
+    declared = {n: p for n, p in tpl.get("Parameters", {}).items() if n not in SUPPLIED}
+    refused = checks.problems(
+        parameters, declared, stage=stage, region=aws.region, allow_no_alarms=allow_no_alarms
+    )
+    refused += [f"{n} is set by the deploy command, not stages.toml" for n in SUPPLIED
+                if n in parameters]  # fmt: skip
+    if refused:
+        raise checks.Refused(refused)
     if without_types:
         tpl = template.without(tpl, without_types)
         aws.say(f"leaving out {', '.join(sorted(without_types))}")
     body = template.body(tpl)
     aws.call("cloudformation", "validate_template", TemplateBody=body)
+    resolved = {}
+    if "PlatformArn" in tpl["Parameters"]:
+        resolved["PlatformArn"] = ops.resolve_platform(aws, platform)
+    if "CanaryRuntime" in tpl["Parameters"] and "CanaryRuntime" not in parameters:
+        resolved["CanaryRuntime"] = ops.resolve_canary_runtime(aws)
     account = _account(aws)
     bucket = deploy_bucket(stage, account, aws.region)
     _ensure_bucket(aws, bucket)
@@ -247,18 +272,18 @@ def up(aws: Aws, stage: str, parameters: dict, *, without_types: set[str]) -> di
         key = f"bundles/{label}.zip"
         aws.say(f"bundle {key}: {path.stat().st_size} bytes")
         aws.call("s3", "put_object", Bucket=bucket, Key=key, Body=path.read_bytes())
+    if "CanaryKey" in tpl["Parameters"]:
+        code, digest = ops.canary_zip()
+        resolved["CanaryKey"] = f"canary/{digest}.zip"
+        aws.call("s3", "put_object", Bucket=bucket, Key=resolved["CanaryKey"], Body=code)
     name = stack_name(stage)
     secret, public_key = _media_signing_key(aws, stage)
     params = {
-        **parameters, "Stage": stage, "BundleBucket": bucket, "BundleKey": key,
+        **parameters, **resolved, "Stage": stage, "BundleBucket": bucket, "BundleKey": key,
         "MediaSigningKeySecret": secret, "MediaSigningPublicKey": public_key,
     }  # fmt: skip
-    declared = set(tpl.get("Parameters", {}))
-    unknown = set(params) - declared
-    if unknown and not without_types:
-        raise SystemExit(f"Unknown stack parameters: {', '.join(sorted(unknown))}")
     # Parameters only the left-out resources used are left out with them.
-    params = {name: value for name, value in params.items() if name in declared}
+    params = {name: value for name, value in params.items() if name in tpl["Parameters"]}
     arguments = {
         "StackName": name,
         **_template_argument(aws, body, bucket, label),
@@ -315,9 +340,11 @@ def _empty_bucket(aws: Aws, bucket: str) -> None:
         for page in pages
         for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
     ]
+    # Printed by their count: a bucket's keys are members' file names.
     for start in range(0, len(keys), 1000):
         batch = keys[start : start + 1000]
-        aws.call("s3", "delete_objects", Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        aws.say(f'call s3.delete_objects {{"Bucket": "{bucket}"}} ({len(batch)} objects)')
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
     aws.say(f"emptied {bucket}: {len(keys)} objects")
 
 
@@ -329,7 +356,7 @@ def _stack_buckets(aws: Aws, name: str) -> list[str]:
     return [
         r["PhysicalResourceId"]
         for r in resources["StackResources"]
-        if r["ResourceType"] == "AWS::S3::Bucket"
+        if r.get("ResourceType") == "AWS::S3::Bucket"
         and r.get("PhysicalResourceId", "").startswith(f"{name}-")
     ]
 
@@ -400,10 +427,20 @@ def _profile_region() -> str | None:
     return boto3.session.Session().region_name
 
 
+COMMANDS = ("up", "down", "manage", "superuser", "versions", "rollback", "smoke")
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["up", "down"])
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy", description=__doc__.split("\n")[0],
+        epilog="manage: python -m deploy manage STAGE -- <manage.py arguments>",
+    )  # fmt: skip
+    parser.add_argument("command", choices=COMMANDS)
     parser.add_argument("stage", choices=STAGES)
+    parser.add_argument(
+        "names", nargs="*", metavar="ARG",
+        help="superuser: USERNAME; rollback: [VERSION]; manage: manage.py's arguments after --",
+    )  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="print the calls, make none")
     parser.add_argument(
         "--region", default=None, help="default: AWS_REGION, the AWS profile's, else us-east-1"
@@ -416,16 +453,103 @@ def main(argv=None) -> int:
         "--set", action="append", default=[], metavar="NAME=VALUE", help="a stack parameter"
     )
     parser.add_argument("--yes", action="store_true", help="down: do not ask")
+    parser.add_argument(
+        "--no-alarm-destination", action="store_true",
+        help="up: deploy prod although no one receives its alarms",
+    )  # fmt: skip
+    parser.add_argument("--email", default="", help="superuser: the admin's email address")
+    parser.add_argument(
+        "--password-stdin", action="store_true",
+        help="superuser: read the password from standard input (one line), not a prompt",
+    )  # fmt: skip
+    parser.add_argument("--url", default=None, help="smoke: the site (default: the stack's Url)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # manage.py's own arguments follow "--" and are passed on untouched.
+    passed = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
     args = parser.parse_args(argv)
+    args.passed = passed
+    try:
+        return _run(args)
+    except checks.Refused as refused:
+        print(refused, file=sys.stderr)
+        return 2
+    except Exception as error:
+        reason = _one_line(error)
+        if reason is None:
+            raise
+        print(f"python -m deploy: {reason}", file=sys.stderr)
+        return 1
 
+
+def _one_line(error: Exception) -> str | None:
+    """A known failure (no credentials, an AWS refusal) as one line; None for a bug."""
+    from botocore import exceptions
+
+    if isinstance(error, (exceptions.NoCredentialsError, exceptions.PartialCredentialsError)):
+        return (
+            "no AWS credentials: set AWS_PROFILE (aws configure sso / aws configure) or "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    if isinstance(error, exceptions.NoRegionError):
+        return "no AWS region: pass --region or set AWS_REGION"
+    if isinstance(error, exceptions.EndpointConnectionError):
+        return f"cannot reach AWS: {error}"
+    if isinstance(error, exceptions.ClientError):
+        info = error.response.get("Error", {})
+        return f"{error.operation_name} refused: {info.get('Code')}: {info.get('Message')}"
+    return None
+
+
+def _run(args) -> int:
     region = args.region or os.environ.get("AWS_REGION") or _profile_region() or "us-east-1"
     aws = Aws(region=region, endpoint_url=args.endpoint_url, dry_run=args.dry_run)
     if args.command == "up":
         without = {t for t in args.without_types.split(",") if t}
-        up(aws, args.stage, stage_parameters(args.stage, args.set), without_types=without)
-    else:
+        up(
+            aws, args.stage, stage_parameters(args.stage, args.set), without_types=without,
+            allow_no_alarms=args.no_alarm_destination,
+        )  # fmt: skip
+    elif args.command == "down":
         down(aws, args.stage, confirmed=args.yes)
+    elif args.command == "manage":
+        return ops.manage(aws, args.stage, args.names + args.passed)
+    elif args.command == "superuser":
+        if len(args.names) != 1:
+            raise SystemExit("python -m deploy superuser STAGE USERNAME")
+        return ops.superuser(
+            aws, args.stage, args.names[0], _password(args.password_stdin), args.email
+        )
+    elif args.command == "versions":
+        ops.versions(aws, args.stage)
+    elif args.command == "rollback":
+        ops.rollback(aws, args.stage, args.names[0] if args.names else None)
+    elif args.command == "smoke":
+        return ops.smoke(aws, args.url or _site(aws, args.stage))
     return 0
+
+
+def _password(from_stdin: bool) -> str:
+    """The new admin's password: typed twice at a prompt that does not echo it, or one line
+    of standard input (for scripts). Never an argument: arguments show in process lists."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        import getpass
+
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password (again): ") != password:
+            raise SystemExit("The passwords differ; nothing was created.")
+    if not password:
+        raise SystemExit("An empty password; nothing was created.")
+    return password
+
+
+def _site(aws: Aws, stage: str) -> str:
+    outputs = _outputs(aws, stack_name(stage))
+    if "Url" not in outputs:
+        raise SystemExit(f"{stack_name(stage)} has no Url output: pass --url")
+    return outputs["Url"]
 
 
 if __name__ == "__main__":

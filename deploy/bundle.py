@@ -13,6 +13,7 @@ CONTENTS = [
     "Procfile",
     "requirements.txt",
     "manage.py",
+    "bin",
     ".platform",
     ".ebextensions",
     "chat",

@@ -20,7 +20,7 @@ class _Loader(yaml.SafeLoader):
 
 
 def _construct(tag_name: str):
-    key = "Ref" if tag_name == "Ref" else f"Fn::{tag_name}"
+    key = tag_name if tag_name in ("Ref", "Condition") else f"Fn::{tag_name}"
 
     def construct(loader, node):
         if isinstance(node, yaml.ScalarNode):
@@ -36,7 +36,7 @@ def _construct(tag_name: str):
     return construct
 
 
-for _name in ["Ref", "GetAtt", *_FUNCTIONS]:
+for _name in ["Ref", "Condition", "GetAtt", *_FUNCTIONS]:
     _Loader.add_constructor(f"!{_name}", _construct(_name))
 
 
@@ -149,6 +149,57 @@ def without(template: dict, resource_types: set[str]) -> dict:
         for name, output in template.get("Outputs", {}).items()
         if not references(output) & dropped
     }
-    used = references([kept, outputs, template.get("Conditions", {})])
+    conditions = _conditions_kept(template.get("Conditions", {}), [kept, outputs])
+    used = references([kept, outputs, conditions])
     parameters = {n: p for n, p in template.get("Parameters", {}).items() if n in used}
-    return {**template, "Parameters": parameters, "Resources": kept, "Outputs": outputs}
+    cut = {**template, "Parameters": parameters, "Resources": kept, "Outputs": outputs}
+    if conditions:
+        cut["Conditions"] = conditions
+    else:
+        cut.pop("Conditions", None)
+    mapped = _mappings_used([kept, outputs, conditions])
+    mappings = {n: m for n, m in template.get("Mappings", {}).items() if n in mapped}
+    if mappings:
+        cut["Mappings"] = mappings
+    else:
+        cut.pop("Mappings", None)
+    return cut
+
+
+def _mappings_used(value) -> set[str]:
+    if isinstance(value, dict):
+        found = {value["Fn::FindInMap"][0]} if "Fn::FindInMap" in value else set()
+        return found.union(*(_mappings_used(inner) for inner in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_mappings_used(inner) for inner in value))
+    return set()
+
+
+def _condition_names(value) -> set[str]:
+    """The conditions ``value`` names (a resource's Condition, Fn::If, a Condition function)."""
+    found = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Condition" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::If":
+                found.add(inner[0])
+                found |= _condition_names(inner[1:])
+            else:
+                found |= _condition_names(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= _condition_names(inner)
+    return found
+
+
+def _conditions_kept(conditions: dict, kept) -> dict:
+    """The conditions the kept parts use, with those they use in turn (CloudFormation refuses a
+    template with a condition nothing uses)."""
+    wanted = _condition_names(kept) & set(conditions)
+    while True:
+        more = _condition_names([conditions[n] for n in wanted]) & set(conditions) - wanted
+        if not more:
+            break
+        wanted |= more
+    return {name: body for name, body in conditions.items() if name in wanted}

@@ -1,6 +1,7 @@
 """The deployment: the stack's template, `python -m deploy` against moto_server and dry, the
 instance role against the calls the app makes, and the Elastic Beanstalk bundle."""
 
+import io
 import json
 import os
 import re
@@ -18,7 +19,7 @@ import pytest
 from botocore.client import BaseClient
 from pynamodb.attributes import TTLAttribute
 
-from deploy import bundle, template
+from deploy import bundle, ops, template
 from tests.servers import AWS_TEST_ENV, ROOT, free_port, server_env
 
 TEMPLATE = template.load()
@@ -34,6 +35,20 @@ def of_type(resource_type):
     return {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == resource_type}
 
 
+# A stage's own values (stages.toml ships examples, which `up` refuses).
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/3f2a9c1e-0b6d-4c1e-9a51-7d2b8e6f4a10"
+SITE = [f"CertificateArn={CERTIFICATE}", "DomainName=chat-dev.chat-project.net"]
+NETWORK = [
+    "VpcId=vpc-0a1b2c3d4e5f60718",
+    "PublicSubnets=subnet-0aa11bb22cc33dd44,subnet-0ee55ff66aa77bb88",
+    "PrivateSubnets=subnet-0cc99dd00ee11ff22,subnet-0bb33cc44dd55ee66",
+]
+
+
+def sets(*settings):
+    return [a for s in settings for a in ("--set", s)]
+
+
 def run_deploy(*args, env=None, stdin=None, timeout=300):
     return subprocess.run(
         [sys.executable, "-m", "deploy", *args], cwd=ROOT, capture_output=True, text=True,
@@ -47,14 +62,21 @@ def run_deploy(*args, env=None, stdin=None, timeout=300):
 def test_a_dry_run_prints_every_call_and_makes_none():
     # No server answers on this port: a call made would fail.
     nowhere = f"http://127.0.0.1:{free_port()}"
-    done = run_deploy("up", "dev", "--dry-run", "--endpoint-url", nowhere)
+    done = run_deploy("up", "dev", "--dry-run", "--endpoint-url", nowhere, *sets(*SITE, *NETWORK))
     assert done.returncode == 0, done.stderr
     calls = re.findall(r"^would call (\S+)", done.stdout, re.MULTILINE)
     assert calls == [
-        "cloudformation.validate_template", "sts.get_caller_identity", "s3.create_bucket",
-        "s3.put_public_access_block", "s3.put_bucket_encryption", "s3.put_object",
+        "cloudformation.validate_template", "elasticbeanstalk.list_platform_versions",
+        "synthetics.describe_runtime_versions", "sts.get_caller_identity", "s3.create_bucket",
+        "s3.put_public_access_block", "s3.put_bucket_encryption",
+        "s3.put_object", "s3.put_object", "s3.put_object",  # the bundle, canary, template
         "cloudformation.create_stack",
     ]  # fmt: skip
+    # The platform is the newest version of stages.toml's branch, found at deploy time.
+    listed = next(line for line in done.stdout.splitlines() if "list_platform_versions" in line)
+    assert '"Values": ["Ready"]' in listed
+    create = next(line for line in done.stdout.splitlines() if "create_stack" in line)
+    assert '"ParameterKey": "PlatformArn"' in create and '"ParameterKey": "CanaryKey"' in create
     create = next(line for line in done.stdout.splitlines() if "create_stack" in line)
     assert '"CAPABILITY_NAMED_IAM"' in create and '"ParameterValue": "dev"' in create
     assert "nothing was changed" in done.stdout
@@ -103,11 +125,15 @@ def test_up_creates_the_stage_on_moto_server_and_down_removes_it(moto_server):
     ec2 = boto3.client("ec2", endpoint_url=url, region_name="us-east-1")
     vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
     subnets = ",".join(s["SubnetId"] for s in ec2.describe_subnets()["Subnets"][:2])
-    settings = [f"VpcId={vpc}", f"PublicSubnets={subnets}", f"PrivateSubnets={subnets}"]
+    # The load balancer's HTTPS listener takes a certificate that exists.
+    acm = boto3.client("acm", endpoint_url=url, region_name="us-east-1")
+    certificate = acm.request_certificate(DomainName="chat-dev.chat-project.net")
+    settings = [f"VpcId={vpc}", f"PublicSubnets={subnets}", f"PrivateSubnets={subnets}",
+                f"CertificateArn={certificate['CertificateArn']}", SITE[1]]  # fmt: skip
     args = ["--endpoint-url", url, "--without-types", ",".join(MOTO_LACKS)]
     up = run_deploy("up", "dev", *args, *[a for s in settings for a in ("--set", s)])
     assert up.returncode == 0, up.stdout + up.stderr
-    assert "chat-dev is up: https://chat-dev.example.com/" in up.stdout
+    assert "chat-dev is up: https://chat-dev.chat-project.net/" in up.stdout
 
     cloudformation = boto3.client("cloudformation", endpoint_url=url, region_name="us-east-1")
     stack = cloudformation.describe_stacks(StackName="chat-dev")["Stacks"][0]
@@ -156,7 +182,8 @@ def test_up_creates_the_stage_on_moto_server_and_down_removes_it(moto_server):
 
     down = run_deploy("down", "dev", "--endpoint-url", url, "--yes")
     assert down.returncode == 0, down.stdout + down.stderr
-    assert "emptied chat-dev-media" in down.stdout
+    assert "emptied chat-dev-media-123456789012: 1 objects" in down.stdout
+    assert "photo.png" not in down.stdout  # counts, not members' file names
     remaining = [t for t in dynamodb.list_tables()["TableNames"] if t.startswith("chat-dev-")]
     assert remaining == []
     buckets = [b["Name"] for b in s3.list_buckets()["Buckets"]]
@@ -257,9 +284,25 @@ def _options(environment) -> dict:
 
 def test_the_environment_is_websocket_friendly_healthy_and_configured():
     options = _options(RESOURCES["Environment"]["Properties"])
-    assert options[("aws:elbv2:loadbalancer", "IdleTimeout")] == "180"
+    # The stack's own load balancer, shared with Elastic Beanstalk, serves the site on HTTPS.
     assert options[("aws:elasticbeanstalk:environment", "LoadBalancerType")] == "application"
-    assert options[("aws:elbv2:listener:443", "Protocol")] == "HTTPS"
+    assert options[("aws:elasticbeanstalk:environment", "LoadBalancerIsShared")] == "true"
+    assert options[("aws:elbv2:loadbalancer", "SharedLoadBalancer")] == {"Ref": "LoadBalancer"}
+    assert options[("aws:elbv2:listener:443", "Rules")] == "chat"
+    hosts = options[("aws:elbv2:listenerrule:chat", "HostHeaders")]["Fn::Sub"]
+    assert hosts.startswith("${DomainName},chat-${Stage}-${AWS::AccountId}.")
+    balancer = RESOURCES["LoadBalancer"]["Properties"]
+    attributes = {a["Key"]: a["Value"] for a in balancer["LoadBalancerAttributes"]}
+    assert attributes["idle_timeout.timeout_seconds"] == "180"
+    listeners = of_type("AWS::ElasticLoadBalancingV2::Listener")
+    assert listeners["HttpsListener"]["Protocol"] == "HTTPS"
+    assert listeners["HttpsListener"]["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+    (redirect,) = listeners["HttpListener"]["DefaultActions"]
+    assert redirect["RedirectConfig"]["Protocol"] == "HTTPS"
+    # The platform is an ARN (updated in place), not a solution stack name (replaced).
+    environment = RESOURCES["Environment"]["Properties"]
+    assert environment["PlatformArn"] == {"Ref": "PlatformArn"}
+    assert "SolutionStackName" not in environment
     process = "aws:elasticbeanstalk:environment:process:default"
     assert options[(process, "HealthCheckPath")] == "/health/"
     assert options[("aws:elasticbeanstalk:cloudwatch:logs", "StreamLogs")] == "true"
@@ -275,27 +318,152 @@ def test_the_environment_is_websocket_friendly_healthy_and_configured():
         assert f"`{name}`" in readme, name
 
 
-def test_alarms_cover_errors_latency_hosts_dynamodb_and_redis():
+ALARMS = {
+    # alarm resource: (its name, the metrics it watches)
+    "LoadBalancerErrorsAlarm": ("elb-5xx", {"HTTPCode_ELB_5XX_Count"}),
+    "ServerErrorsAlarm": ("5xx-rate", {"HTTPCode_Target_5XX_Count", "RequestCount"}),
+    "LatencyAlarm": ("p99-latency", {"TargetResponseTime"}),
+    "HealthyHostsAlarm": ("healthy-hosts", {"HealthyHostCount"}),
+    "SiteDownAlarm": ("site-down", {"SuccessPercent"}),
+    "DatabaseCpuAlarm": ("db-cpu", {"CPUUtilization"}),
+    "DatabaseStorageAlarm": ("db-free-storage", {"FreeStorageSpace"}),
+    "DatabaseMemoryAlarm": ("db-free-memory", {"FreeableMemory"}),
+    "DatabaseConnectionsAlarm": ("db-connections", {"DatabaseConnections"}),
+    "RedisCpuAlarm": ("redis-cpu", {"EngineCPUUtilization"}),
+    "RedisMemoryAlarm": ("redis-memory", {"DatabaseMemoryUsagePercentage"}),
+    "RedisConnectionsAlarm": ("redis-connections", {"CurrConnections"}),
+    "DynamoThrottlesAlarm": ("dynamodb-throttles", {"WriteThrottleEvents", "ReadThrottleEvents"}),
+    "DynamoSystemErrorsAlarm": ("dynamodb-system-errors", {"SystemErrors"}),
+}
+
+
+def test_alarms_cover_the_edge_the_app_the_data_stores_and_say_when_they_are_over():
     alarms = of_type("AWS::CloudWatch::Alarm")
-    metrics = {}
+    destinations = [
+        {"Ref": "AlarmTopic"},
+        {"Fn::If": ["HasAlarmTopic", {"Ref": "AlarmTopicArn"}, {"Ref": "AWS::NoValue"}]},
+    ]
+    watched = {}
     for name, alarm in alarms.items():
-        found = [alarm.get("MetricName")] + [
-            m.get("MetricStat", {}).get("Metric", {}).get("MetricName")
-            for m in alarm.get("Metrics", [])
-        ]
-        metrics[name] = {m for m in found if m}
-        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
-    assert metrics == {
-        "ServerErrorsAlarm": {"ApplicationRequests5xx", "ApplicationRequestsTotal"},
-        "LatencyAlarm": {"ApplicationLatencyP99"},
-        "UnhealthyHostsAlarm": {"InstancesSevere"},
-        "DynamoThrottlesAlarm": {"WriteThrottleEvents", "ReadThrottleEvents"},
-        "DynamoSystemErrorsAlarm": {"SystemErrors"},
-        "RedisMemoryAlarm": {"DatabaseMemoryUsagePercentage"},
-    }
+        found = (
+            [alarm.get("MetricName")]
+            + [
+                m.get("MetricStat", {}).get("Metric", {}).get("MetricName")
+                for m in alarm.get("Metrics", [])
+            ]
+            + re.findall(r"MIN\((\w+)\)", json.dumps(alarm.get("Metrics", [])))
+        )
+        watched[name] = (alarm["AlarmName"]["Fn::Sub"].removeprefix("chat-${Stage}-"),
+                         {m for m in found if m})  # fmt: skip
+        # Every alarm pages both destinations, and says so again when it is over.
+        assert alarm["AlarmActions"] == destinations, name
+        assert alarm["OKActions"] == destinations, name
+    assert watched == ALARMS
+    # Load balancer alarms name the stack's own load balancer.
+    for name in ("LoadBalancerErrorsAlarm", "LatencyAlarm"):
+        full_name = {"Fn::GetAtt": ["LoadBalancer", "LoadBalancerFullName"]}
+        assert alarms[name]["Dimensions"] == [{"Name": "LoadBalancer", "Value": full_name}]
+    assert alarms["LatencyAlarm"]["ExtendedStatistic"] == "p99"
+    # A total outage is no data: these two count it as breaching.
+    hosts = alarms["HealthyHostsAlarm"]
+    assert hosts["TreatMissingData"] == "breaching"
+    assert hosts["ComparisonOperator"] == "LessThanThreshold"
+    assert hosts["Threshold"] == {"Ref": "MinInstances"}
+    assert "${LoadBalancer.LoadBalancerFullName}" in hosts["Metrics"][0]["Expression"]["Fn::Sub"]
+    assert alarms["SiteDownAlarm"]["TreatMissingData"] == "breaching"
     (dashboard,) = of_type("AWS::CloudWatch::Dashboard").values()
     body = dashboard["DashboardBody"]["Fn::Sub"]
     json.loads(re.sub(r"\$\{[^}]+\}", "x", body))  # valid JSON once substituted
+
+
+def test_the_outside_check_runs_the_smoke_test_s_probe():
+    canary = RESOURCES["Canary"]["Properties"]
+    assert canary["Code"] == {
+        "Handler": "canary.handler",
+        "S3Bucket": {"Ref": "BundleBucket"},
+        "S3Key": {"Ref": "CanaryKey"},
+    }
+    assert canary["Schedule"]["Expression"] == "rate(5 minutes)"
+    assert canary["RunConfig"]["EnvironmentVariables"] == {
+        "CHAT_SITE": {"Fn::Sub": "https://${DomainName}"}
+    }
+    code, _ = ops.canary_zip()
+    with zipfile.ZipFile(io.BytesIO(code)) as archive:
+        assert archive.namelist() == ["python/canary.py"]
+        assert archive.read("python/canary.py") == (ROOT / "deploy" / "probe.py").read_bytes()
+
+
+def test_the_edge_has_a_firewall_access_logs_and_a_stable_name():
+    acl = RESOURCES["WebAcl"]["Properties"]
+    assert acl["Scope"] == "REGIONAL"
+    rules = {r["Name"]: r for r in acl["Rules"]}
+    managed = {
+        r["Statement"]["ManagedRuleGroupStatement"]["Name"]
+        for r in acl["Rules"] if "ManagedRuleGroupStatement" in r["Statement"]
+    }  # fmt: skip
+    assert managed == {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
+                       "AWSManagedRulesAmazonIpReputationList"}  # fmt: skip
+    flood = rules["log-in-flood"]
+    assert flood["Action"] == {"Block": {}}
+    rate = flood["Statement"]["RateBasedStatement"]
+    assert rate["AggregateKeyType"] == "IP" and rate["Limit"] <= 100
+    assert rate["ScopeDownStatement"]["ByteMatchStatement"]["SearchString"] == "/accounts/login/"
+    # The log-in path is Django's: the rule guards the page people sign in on.
+    from django.urls import reverse
+
+    assert reverse("login") == "/accounts/login/"
+    # A chat message may say "<script>": those body rules count, they do not block.
+    overrides = rules["common"]["Statement"]["ManagedRuleGroupStatement"]["RuleActionOverrides"]
+    assert {o["Name"]: o["ActionToUse"] for o in overrides} == {
+        "CrossSiteScripting_BODY": {"Count": {}}, "SizeRestrictions_BODY": {"Count": {}}
+    }  # fmt: skip
+    association = RESOURCES["WebAclAssociation"]["Properties"]
+    assert association == {"ResourceArn": {"Ref": "LoadBalancer"},
+                           "WebACLArn": {"Fn::GetAtt": ["WebAcl", "Arn"]}}  # fmt: skip
+    balancer = RESOURCES["LoadBalancer"]["Properties"]
+    attributes = {a["Key"]: a["Value"] for a in balancer["LoadBalancerAttributes"]}
+    assert attributes["access_logs.s3.enabled"] == "true"
+    assert attributes["access_logs.s3.bucket"] == {"Ref": "LogsBucket"}
+    logs = RESOURCES["LogsBucket"]["Properties"]
+    (expiry,) = logs["LifecycleConfiguration"]["Rules"]
+    assert expiry["ExpirationInDays"] == {"Ref": "LogRetentionDays"}
+    write = RESOURCES["LogsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert write["Resource"] == {"Fn::Sub": "${LogsBucket.Arn}/alb/AWSLogs/${AWS::AccountId}/*"}
+    # The output host is Elastic Beanstalk's stable name, not a load balancer it may rebuild.
+    outputs = TEMPLATE["Outputs"]
+    assert outputs["Host"]["Value"] == {
+        "Fn::Sub": "chat-${Stage}-${AWS::AccountId}.${AWS::Region}.elasticbeanstalk.com"
+    }
+    assert "Environment" not in json.dumps(outputs)
+    record = RESOURCES["DomainRecord"]
+    assert record["Condition"] == "HasHostedZone"
+    assert record["Properties"]["AliasTarget"]["DNSName"] == {
+        "Fn::GetAtt": ["LoadBalancer", "DNSName"]
+    }
+
+
+def test_operators_get_in_by_session_manager_and_versions_are_kept():
+    role = RESOURCES["InstanceRole"]["Properties"]
+    assert {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"} in (
+        role["ManagedPolicyArns"]
+    )
+    options = _options(RESOURCES["Environment"]["Properties"])
+    assert ("aws:autoscaling:launchconfiguration", "EC2KeyName") not in options
+    restriction = options[("aws:autoscaling:launchconfiguration", "SSHSourceRestriction")]
+    assert restriction.endswith("127.0.0.1/32")
+    for group in of_type("AWS::EC2::SecurityGroup").values():
+        for rule in group.get("SecurityGroupIngress", []):
+            assert not rule["FromPort"] <= 22 <= rule["ToPort"]
+    # Each deploy's application version outlives the next deploy (rollback's versions).
+    version = RESOURCES["ApplicationVersion"]
+    assert version["UpdateReplacePolicy"] == version["DeletionPolicy"] == "Retain"
+    # Prod's members' files keep their old versions 30 days.
+    media = RESOURCES["MediaBucket"]["Properties"]
+    assert media["VersioningConfiguration"] == {
+        "Fn::If": ["IsProd", {"Status": "Enabled"}, {"Ref": "AWS::NoValue"}]
+    }
+    rules = {r["Id"]: r for r in media["LifecycleConfiguration"]["Rules"]}
+    assert rules["old-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
 
 
 # -- The tables: the template, create_dynamodb_tables and the store agree -----------------------
