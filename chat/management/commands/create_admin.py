@@ -15,6 +15,7 @@ from django.db import transaction
 
 class Command(BaseCommand):
     help = "Create an admin account; the password comes from a secret or standard input."
+    stealth_options = ("stdin",)
 
     def add_arguments(self, parser):
         parser.add_argument("username")
@@ -29,7 +30,7 @@ class Command(BaseCommand):
         if password_secret:
             password = self._take_secret(password_secret)
         else:
-            password = sys.stdin.readline().rstrip("\n")
+            password = (options.get("stdin") or sys.stdin).readline().rstrip("\n")
         from chat.admin import UserCreationForm
 
         form = UserCreationForm(
