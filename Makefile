@@ -12,19 +12,27 @@ RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-1}
 # second pass leaves them out.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint format migrate superuser browser services bench clean
+.PHONY: run test lint format lock migrate superuser browser services bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.runtime: $(BIN)/python requirements.txt
-	$(BIN)/pip install --quiet -r requirements.txt
+# Installs come from the lock files only: exact versions, each file checked by its hash.
+$(VENV)/.runtime: $(BIN)/python requirements.lock
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
+
+# After changing requirements*.txt: pin again (tests/test_lock.py fails until this is done).
+LOCK := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+lock: $(VENV)/.dev
+	$(LOCK) --output-file requirements.lock requirements.txt
+	$(LOCK) --output-file requirements-dev.lock requirements-dev.txt
 
 migrate: $(VENV)/.runtime
 	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput

@@ -1,7 +1,8 @@
 """The Elastic Beanstalk source bundle: a zip of the app with, at its root, what the platform
 reads — ``Procfile`` (the web process), ``requirements.txt`` (installed into the platform's
-virtualenv), ``.platform/`` (nginx, hooks) and ``.ebextensions/`` (commands run once per deploy
-on the leader: migrations, collectstatic)."""
+virtualenv: the lock file, so every instance, and each one a scale-out launches, installs the
+same versions, each file checked by its hash), ``.platform/`` (nginx, hooks) and
+``.ebextensions/`` (commands run once per deploy on the leader: migrations, collectstatic)."""
 
 import hashlib
 import zipfile
@@ -11,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # What the app needs at run time, relative to the repository's root.
 CONTENTS = [
     "Procfile",
-    "requirements.txt",
+    "requirements.lock",
     "manage.py",
     "bin",
     ".platform",
@@ -21,6 +22,8 @@ CONTENTS = [
     "templates",
     "static",
 ]
+# Files stored under another name in the bundle.
+RENAMED = {"requirements.lock": "requirements.txt"}
 SKIPPED_PARTS = {"__pycache__"}
 SKIPPED_SUFFIXES = {".pyc", ".pyo"}
 # Files that must run: their mode is kept in the zip (Elastic Beanstalk runs hooks directly).
@@ -47,6 +50,7 @@ def build(target: Path, root: Path = ROOT) -> str:
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         for file in _files(root):
             name = file.relative_to(root).as_posix()
+            name = RENAMED.get(name, name)
             data = file.read_bytes()
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED

@@ -721,6 +721,11 @@ def test_the_bundle_holds_what_elastic_beanstalk_reads(tmp_path):
         hook = archive.getinfo(".platform/hooks/predeploy/01_raw_app_logs.sh")
         config_hook = archive.getinfo(".platform/confighooks/predeploy/01_raw_app_logs.sh")
         procfile = archive.read("Procfile").decode()
+        requirements = archive.read("requirements.txt").decode()
+        wrapper = archive.getinfo("bin/chat-manage")
+    # The platform installs the lock file: pinned versions, every file checked by its hash.
+    assert requirements == (ROOT / "requirements.lock").read_text()
+    assert (wrapper.external_attr >> 16) & 0o111, "bin/chat-manage must be executable"
     for required in ["Procfile", "requirements.txt", "manage.py", ".platform/nginx/nginx.conf",
                      ".platform/nginx/conf.d/elasticbeanstalk/00_application.conf",
                      ".platform/nginx/conf.d/elasticbeanstalk/healthd.conf",
