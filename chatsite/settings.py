@@ -21,6 +21,9 @@ env = environ.Env()
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+# Keys signed with before the last rotation (comma-separated): sessions and signed values made
+# with them stay valid, so rotating the key logs nobody out (python -m deploy rotate-secret).
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 if DEBUG:
     SECRET_KEY = SECRET_KEY or "insecure-development-key-only-for-DJANGO_DEBUG"

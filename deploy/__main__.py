@@ -1,14 +1,22 @@
-"""Deploy a stage with one command, and remove it with another.
+"""Deploy and operate a stage (docs/operations.md).
 
     python -m deploy up dev|staging|prod [--dry-run] [--set Name=value ...]
     python -m deploy down STAGE [--dry-run] [--yes]
+    python -m deploy smoke STAGE [--url URL]
+    python -m deploy manage STAGE -- <manage.py arguments>
+    python -m deploy superuser STAGE USERNAME [--email ADDRESS] [--password-stdin]
+    python -m deploy versions STAGE
+    python -m deploy rollback STAGE [VERSION]
+    python -m deploy rotate-secret STAGE
 
-``up`` validates the template, builds the Elastic Beanstalk bundle, uploads it to the stage's
-deploy bucket, creates or updates the stack (the bundle's key makes a new application version,
-which the environment then runs), waits, and prints the site's URL. ``down`` asks for the
-stage's name, empties the stage's buckets (S3 refuses to delete a bucket with objects in it),
-deletes the stack and then the deploy bucket. ``--dry-run`` prints every AWS call it would make
-and makes none. ``--endpoint-url`` points every call at another AWS-API server (a local one);
+``up`` checks the stage's settings (no example values, no unknown parameters, the certificate
+in the stack's region, an alarm destination on prod), validates the template, finds the newest
+platform version, builds the Elastic Beanstalk bundle, uploads it to the stage's deploy bucket,
+creates or updates the stack (the bundle's key makes a new application version, which the
+environment then runs), waits, and prints the site's URL. ``down`` asks for the stage's name,
+empties the stage's buckets (S3 refuses to delete a bucket with objects in it), deletes the
+stack and then the deploy bucket. ``--dry-run`` prints every AWS call it would make and makes
+none. ``--endpoint-url`` points every call at another AWS-API server (a local one);
 ``--without-types`` leaves out resource types that server does not implement.
 """
 
@@ -427,7 +435,7 @@ def _profile_region() -> str | None:
     return boto3.session.Session().region_name
 
 
-COMMANDS = ("up", "down", "manage", "superuser", "versions", "rollback", "smoke")
+COMMANDS = ("up", "down", "manage", "superuser", "versions", "rollback", "smoke", "rotate-secret")
 
 
 def main(argv=None) -> int:
@@ -526,6 +534,8 @@ def _run(args) -> int:
         ops.rollback(aws, args.stage, args.names[0] if args.names else None)
     elif args.command == "smoke":
         return ops.smoke(aws, args.url or _site(aws, args.stage))
+    elif args.command == "rotate-secret":
+        ops.rotate_secret(aws, args.stage)
     return 0
 
 

@@ -299,3 +299,36 @@ def smoke(aws, site: str) -> int:
         return 1
     aws.say("the site is up")
     return 0
+
+
+# -- Secret key rotation ------------------------------------------------------------------------
+
+
+def secret_key_name(stage: str) -> str:
+    return f"chat/{stage}/django-secret-key"
+
+
+def fallbacks_name(stage: str) -> str:
+    return f"chat/{stage}/django-secret-key-fallbacks"
+
+
+def rotate_secret(aws, stage: str) -> None:
+    """A new Django secret key; the one before becomes the fallback (sessions and signed values
+    made with it stay valid; the fallback before it is dropped), then the app restarts to read
+    both. Neither key is printed."""
+    if aws.dry_run:
+        for call in (f"secretsmanager.put_secret_value {fallbacks_name(stage)} (the current key)",
+                     f"secretsmanager.put_secret_value {secret_key_name(stage)} (a new key)",
+                     f"elasticbeanstalk.restart_app_server {environment_name(stage)}"):  # fmt: skip
+            aws.say(f"would call {call}")
+        return
+    client = aws.client("secretsmanager")
+    current = client.get_secret_value(SecretId=secret_key_name(stage))["SecretString"]
+    # The fallback first: an instance restarting between the two steps knows both keys.
+    client.put_secret_value(SecretId=fallbacks_name(stage), SecretString=current)
+    aws.say(f"call secretsmanager.put_secret_value {fallbacks_name(stage)} (the current key)")
+    client.put_secret_value(SecretId=secret_key_name(stage), SecretString=secrets.token_hex(32))
+    aws.say(f"call secretsmanager.put_secret_value {secret_key_name(stage)} (a new key)")
+    # Elastic Beanstalk reads secrets when the app server starts.
+    aws.call("elasticbeanstalk", "restart_app_server", EnvironmentName=environment_name(stage))
+    aws.say(f"{environment_name(stage)} restarts with the new key; the old one is its fallback")

@@ -310,7 +310,8 @@ def test_the_environment_is_websocket_friendly_healthy_and_configured():
     assert app["CHAT_STORE"] == "dynamodb" and app["CHAT_MEDIA"] == "s3"
     assert app["DJANGO_DEBUG"] == "0"
     secrets = {n for (ns, n) in options if ns.endswith("application:environmentsecrets")}
-    assert secrets == {"DJANGO_SECRET_KEY", "DATABASE_PASSWORD", "CHAT_CDN_PRIVATE_KEY"}
+    assert secrets == {"DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY_FALLBACKS", "DATABASE_PASSWORD",
+                       "CHAT_CDN_PRIVATE_KEY"}  # fmt: skip
     assert "DJANGO_SECRET_KEY" not in app and "DATABASE_PASSWORD" not in app
     # Every variable the environment sets is one the app reads (the README's table).
     readme = (ROOT / "README.md").read_text()
@@ -739,7 +740,7 @@ def test_the_bundle_holds_what_elastic_beanstalk_reads(tmp_path):
         assert (info.external_attr >> 16) & 0o111, "hooks must be executable"
     assert procfile.startswith("web: uvicorn chatsite.asgi:application")
     config = (ROOT / ".ebextensions" / "01_chat.config").read_text()
-    assert config.count("leader_only: true") == 2
+    assert config.count("leader_only: true") == 3
     nginx = ROOT / ".platform" / "nginx"
     main = (nginx / "nginx.conf").read_text()
     proxy = (nginx / "conf.d" / "elasticbeanstalk" / "00_application.conf").read_text()

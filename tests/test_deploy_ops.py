@@ -378,3 +378,168 @@ def httpx_page(url: str) -> bytes:
     import httpx
 
     return httpx.get(f"{url}/accounts/login/").content
+
+
+# -- The database: the app's own role, verified TLS ----------------------------------------------
+
+
+def test_the_app_role_may_read_and_write_rows_and_nothing_else(tmp_path):
+    import psycopg
+
+    from tests.servers import postgres_database
+
+    role = f"chat_app_{free_port()}"
+    with postgres_database() as url:
+        env = {**server_env(url), "CHAT_APP_DB_PASSWORD": "an-app-password-1"}
+        migrate(env)
+
+        def manage(*arguments):
+            return subprocess.run([sys.executable, "manage.py", *arguments], cwd=ROOT, env=env,
+                                  capture_output=True, text=True, timeout=120)  # fmt: skip
+
+        made = manage("db_app_role", role)
+        assert made.returncode == 0, made.stderr
+        assert f"Role {role} made" in made.stdout
+        again = manage("db_app_role", role)  # after the next migrate: the same grants
+        assert f"Role {role} updated" in again.stdout
+        assert "an-app-password-1" not in made.stdout + made.stderr + again.stdout
+        # A table the owner makes later (the next release's migration) is the role's too.
+        with psycopg.connect(url, autocommit=True) as owner:
+            owner.execute("CREATE TABLE later_release (id serial PRIMARY KEY, note text)")
+        app_url = url.replace("postgres://postgres@", f"postgres://{role}@")
+        try:
+            with psycopg.connect(app_url, autocommit=True) as app:
+                app.execute(
+                    "INSERT INTO auth_user (password, is_superuser, username, first_name, "
+                    "last_name, email, is_staff, is_active, date_joined) VALUES "
+                    "('!', false, 'rowwriter', '', '', '', false, true, now())"
+                )
+                app.execute(
+                    "UPDATE auth_user SET email = 'r@example.com' WHERE username = 'rowwriter'"
+                )
+                app.execute("INSERT INTO later_release (note) VALUES ('ok')")
+                assert app.execute("SELECT count(*) FROM later_release").fetchone() == (1,)
+                app.execute("DELETE FROM auth_user WHERE username = 'rowwriter'")
+                for statement in ("CREATE TABLE mine (id int)", "DROP TABLE later_release",
+                                  "ALTER TABLE auth_user ADD COLUMN x int",
+                                  "TRUNCATE auth_user", f"CREATE ROLE {role}_2"):  # fmt: skip
+                    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                        app.execute(statement)
+        finally:
+            with psycopg.connect(url, autocommit=True) as owner:
+                owner.execute(f'DROP OWNED BY "{role}"')
+                owner.execute(f'DROP ROLE "{role}"')
+
+
+def test_the_stack_connects_the_app_as_its_role_over_verified_tls():
+    from tests.test_deploy import RESOURCES, _options
+
+    options = _options(RESOURCES["Environment"]["Properties"])
+    app = "aws:elasticbeanstalk:application:environment"
+    secret = "aws:elasticbeanstalk:application:environmentsecrets"
+    url = options[(app, "DATABASE_URL")]["Fn::Sub"]
+    assert url.startswith("postgres://chat_app@")
+    assert url.endswith("?sslmode=verify-full&sslrootcert=/etc/pki/rds/global-bundle.pem")
+    # The app holds its own role's password; the owner's only by name, for migrations.
+    assert options[(secret, "DATABASE_PASSWORD")] == {"Ref": "AppDatabasePassword"}
+    assert options[(app, "DATABASE_OWNER_SECRET")] == {"Ref": "DatabasePassword"}
+    assert (secret, "DATABASE_OWNER_SECRET") not in options
+    master = RESOURCES["Database"]["Properties"]["MasterUserPassword"]["Fn::Sub"]
+    assert "${DatabasePassword}" in master and options[(app, "DATABASE_OWNER")] == "chat"
+    config = (ROOT / ".ebextensions" / "01_chat.config").read_text()
+    commands = re.findall(r'command: "([^"]+)"', config)
+    assert commands == [
+        "bin/chat-manage --as-owner migrate --noinput",
+        "bin/chat-manage --as-owner db_app_role chat_app",
+        "bin/chat-manage collectstatic --noinput -v0",
+    ]
+    hook = ROOT / ".platform" / "hooks" / "prebuild" / "00_rds_ca_bundle.sh"
+    text = hook.read_text()
+    assert "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem" in text
+    assert "/etc/pki/rds/global-bundle.pem" in text and os.access(hook, os.X_OK)
+    assert (
+        ROOT / ".platform" / "confighooks" / "prebuild" / "00_rds_ca_bundle.sh"
+    ).resolve() == hook
+    # Django turns the URL's query into psycopg's connection options.
+    import environ
+
+    parsed = environ.Env.db_url_config(url.replace("${Database.Endpoint.Address}", "db.internal")
+                                       .replace("${Database.Endpoint.Port}", "5432"))  # fmt: skip
+    assert parsed["USER"] == "chat_app"
+    assert parsed["OPTIONS"] == {"sslmode": "verify-full",
+                                 "sslrootcert": "/etc/pki/rds/global-bundle.pem"}  # fmt: skip
+
+
+def test_as_owner_connects_migrations_as_the_owner_with_the_owner_s_secret(moto_server, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "app_environment", ROOT / "bin" / "app_environment.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    secrets = boto3.client("secretsmanager", endpoint_url=moto_server.url, region_name="us-east-1")
+    owner = secrets.create_secret(Name=f"chat/owner-{free_port()}", SecretString="owner-pass")
+    env = {"DATABASE_URL": "postgres://chat_app@db.internal:5432/chat?sslmode=verify-full",
+           "DATABASE_PASSWORD": "app-pass", "DATABASE_OWNER": "chat",
+           "DATABASE_OWNER_SECRET": owner["ARN"], "AWS_REGION": "us-east-1"}  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {
+            **AWS_TEST_ENV,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_server.url,
+        }.items():
+            patch.setenv(name, value)
+        switched = module.as_owner(env)
+    assert switched["DATABASE_URL"] == "postgres://chat@db.internal:5432/chat?sslmode=verify-full"
+    assert switched["DATABASE_PASSWORD"] == "owner-pass"
+    assert switched["CHAT_APP_DB_PASSWORD"] == "app-pass"
+    with pytest.raises(SystemExit, match="DATABASE_OWNER_SECRET is not set"):
+        module.as_owner({"DATABASE_URL": env["DATABASE_URL"]})
+
+
+# -- The secret key: rotated without logging anyone out -----------------------------------------
+
+
+@pytest.mark.django_db
+def test_rotating_the_secret_key_keeps_people_signed_in_through_the_fallback(make_user, settings):
+    from django.test import Client
+
+    user = make_user("alice")
+    kept, dropped = Client(), Client()
+    for client in (kept, dropped):
+        client.force_login(user)
+        assert client.get("/api/chats").status_code == 200
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "n" * 50, [old]
+    assert kept.get("/api/chats").status_code == 200  # signed in still (and moved to the new key)
+    settings.SECRET_KEY_FALLBACKS = []
+    assert kept.get("/api/chats").status_code == 200
+    # Without the fallback, a session signed with the old key is gone.
+    assert dropped.get("/api/chats").status_code == 403
+
+
+def test_rotate_secret_moves_the_key_to_the_fallback_and_restarts_the_app(moto_server):
+    secrets = boto3.client("secretsmanager", endpoint_url=moto_server.url, region_name="us-east-1")
+    stage = "staging"
+    secrets.create_secret(Name=ops.secret_key_name(stage), SecretString="k1" * 20)
+    secrets.create_secret(Name=ops.fallbacks_name(stage), SecretString="unused" * 8)
+    aws = Aws(region="us-east-1", endpoint_url=moto_server.url, dry_run=False,
+              out=open(os.devnull, "w"))  # noqa: SIM115  # fmt: skip
+    client = boto3.client("elasticbeanstalk", region_name="us-east-1",
+                          aws_access_key_id="x", aws_secret_access_key="x")  # fmt: skip
+    try:
+        for _ in range(2):
+            with Stubber(client) as stubber:
+                stubber.add_response("restart_app_server", {}, {"EnvironmentName": "chat-staging"})
+                aws._clients["elasticbeanstalk"] = client
+                before = secrets.get_secret_value(SecretId=ops.secret_key_name(stage))[
+                    "SecretString"
+                ]
+                ops.rotate_secret(aws, stage)
+                stubber.assert_no_pending_responses()
+            now = secrets.get_secret_value(SecretId=ops.secret_key_name(stage))["SecretString"]
+            fallback = secrets.get_secret_value(SecretId=ops.fallbacks_name(stage))["SecretString"]
+            assert fallback == before and now != before and len(now) == 64
+    finally:
+        for name in (ops.secret_key_name(stage), ops.fallbacks_name(stage)):
+            secrets.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)

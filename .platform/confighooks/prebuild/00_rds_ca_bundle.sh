@@ -1,0 +1,1 @@
+../../hooks/prebuild/00_rds_ca_bundle.sh
