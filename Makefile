@@ -55,7 +55,8 @@ browser:
 	  fi; \
 	fi
 
-# PostgreSQL for the second pass, redis-server for the tests that start their own.
+# PostgreSQL for the second pass, redis-server for the tests that start their own, nginx for
+# the instance as deployed (the bundle's configuration in front of the app).
 services:
 	@if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
 	  echo "starting PostgreSQL"; \
@@ -66,6 +67,13 @@ services:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
 	  else \
 	    echo "redis-server is missing: install it (sudo apt-get install redis-server)."; \
+	  fi; \
+	fi
+	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; \
+	  else \
+	    echo "nginx is missing: install it (sudo apt-get install nginx)."; \
 	  fi; \
 	fi
 

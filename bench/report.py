@@ -31,6 +31,8 @@ SCENARIO_TITLES = {
     "S5": "S5: a 50-message history page (ORM store on PostgreSQL)",
     "S6": "S6: reconnect storm (2,000 sockets over 200 chats connect and join at once, 1 msg/s "
     "per chat meanwhile)",
+    "S7": "S7: one instance as deployed — the bundle's nginx in front of one or two uvicorn "
+    "workers, both cores shared with the load (S1, then S2, on the same server)",
 }
 
 
@@ -75,6 +77,23 @@ def capacity_table(rows: dict) -> list[str]:
         )
         lines.append(
             f"| {names.get(key, key)} | {_cell(r['sustained_deliveries_per_s'])} | {steps} |"
+        )
+    return lines
+
+
+def instance_table(rows: dict) -> list[str]:
+    names = _names()
+    lines = [
+        "| instance | S1 lost | S1 p50 ms | S1 p99 ms | S1 CPU s / 1,000 deliveries "
+        "| S2 highest sustained deliveries/s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, r in rows.items():
+        s1, s2 = r["S1"], r["S2"] or {}
+        lines.append(
+            f"| {names.get(key, key)} | {s1['lost']} | {_cell(s1['p50_ms'])} "
+            f"| {_cell(s1['p99_ms'])} | {_cell(s1['cpu_s_per_1000'])} "
+            f"| {_cell(s2.get('sustained_deliveries_per_s'))} |"
         )
     return lines
 
@@ -221,7 +240,25 @@ def targets_table(results: dict) -> list[str]:
             f"nothing lost, nothing out of order | {figure} "
             f"| {_yes(all(_storm_met(r) for r in phases.values()))} |"
         )
+    s7 = ok.get("S7", {})
+    if {"instance-1", "instance-2"} <= set(s7):
+        one, two = s7["instance-1"], s7["instance-2"]
+        capacity = [(r["S2"] or {}).get("sustained_deliveries_per_s") or 0 for r in (one, two)]
+        better = 2 if capacity[1] > capacity[0] * 1.1 else 1
+        lines.append(
+            "| S7: workers per 2-core instance chosen by measurement (the Procfile's count) "
+            f"| 1 worker: {capacity[0]:,.0f}/s, p99 {one['S1']['p99_ms']} ms; 2 workers: "
+            f"{capacity[1]:,.0f}/s, p99 {two['S1']['p99_ms']} ms → {better} "
+            f"| {_yes(_procfile_workers() == better)} |"
+        )
     return lines
+
+
+def _procfile_workers() -> int:
+    from tests.servers import procfile_web_command
+
+    command = procfile_web_command()
+    return int(command[command.index("--workers") + 1]) if "--workers" in command else 1
 
 
 TABLES = {
@@ -231,6 +268,7 @@ TABLES = {
     "S4": memory_table,
     "S5": history_table,
     "S6": storm_table,
+    "S7": instance_table,
 }
 
 

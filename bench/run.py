@@ -54,6 +54,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU of a process and its live children (uvicorn's and nginx's workers)."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += cpu_seconds(current)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -64,13 +78,15 @@ def rss_kib(pid: int) -> int:
 class Server(Daphne):
     """A benchmarked server, pinned to core 0; ready when its port answers."""
 
-    def __init__(self, name: str, command, env: dict, log_path: Path):
+    def __init__(self, name: str, command, env: dict, log_path: Path, *, pin: bool = True):
         super().__init__(env, log_path)
         self.name = name
         self._command = command
+        self.pin = pin
 
     def command(self):
-        return pinned(self._command(self.port))
+        command = self._command(self.port)
+        return pinned(command) if self.pin else command
 
     def ready(self):
         return port_open(self.port)
@@ -84,6 +100,9 @@ class Target:
     kind: str  # "app", "raw" or "channels"
     server: str = "daphne"  # "daphne" or "uvicorn"
     backends: str = "embedded"  # app: "embedded" or "redis-pg"; channels: the layer
+    # An Elastic Beanstalk instance as deployed: the bundle's nginx in front, this many uvicorn
+    # worker processes, all of it free to use both cores (the load shares core 1).
+    instance_workers: int = 0
 
     def is_app(self) -> bool:
         return self.kind == "app"
@@ -98,6 +117,10 @@ TARGETS = {
     "app-uvicorn": Target("chat, uvicorn, embedded (SQLite)", "app", "uvicorn"),
     "app-daphne-prod": Target("chat, daphne, PostgreSQL + Redis", "app", "daphne", "redis-pg"),
     "app-uvicorn-prod": Target("chat, uvicorn, PostgreSQL + Redis", "app", "uvicorn", "redis-pg"),
+    "instance-1": Target("instance: nginx + 1 uvicorn worker, PostgreSQL + Redis", "app",
+                         "uvicorn", "redis-pg", instance_workers=1),
+    "instance-2": Target("instance: nginx + 2 uvicorn workers, PostgreSQL + Redis", "app",
+                         "uvicorn", "redis-pg", instance_workers=2),
 }  # fmt: skip
 
 
@@ -109,7 +132,8 @@ class Deployment:
         self.tmp = tmp
         self.stack = contextlib.ExitStack()
         self.env = None
-        self.server = None
+        self.server = None  # what the load connects to (nginx in front of an instance's app)
+        self.app = None
 
     def __enter__(self):
         target, env = self.target, dict(os.environ)
@@ -146,9 +170,21 @@ class Deployment:
             )
             migrate(env)
             command = daphne_command if target.server == "daphne" else uvicorn_command
+            if target.instance_workers > 1:
+                workers = ["--workers", str(target.instance_workers)]
+                command = lambda port, base=command: [*base(port), *workers]  # noqa: E731
+                env["PROMETHEUS_MULTIPROC_DIR"] = str(self.tmp / "prometheus")
         self.env = env
-        self.server = Server(target.name, command, env, self.tmp / "server.log").start(timeout=60)
-        self.stack.callback(self.server.stop)
+        pin = not target.instance_workers
+        self.app = Server(target.name, command, env, self.tmp / "server.log", pin=pin)
+        self.app.start(timeout=60)
+        self.stack.callback(self.app.stop)
+        self.server = self.app
+        if target.instance_workers:
+            from bench.nginx import Nginx
+
+            self.server = Nginx(self.app.port, self.tmp / "nginx").start(timeout=30)
+            self.stack.callback(self.server.stop)
         return self
 
     def __exit__(self, *exc):
@@ -169,12 +205,15 @@ class Deployment:
         ).stdout  # fmt: skip
 
     def cpu(self) -> float:
-        return cpu_seconds(self.server.process.pid)
+        """The server's CPU; for an instance, its app processes' and nginx's together."""
+        if not self.target.instance_workers:
+            return cpu_seconds(self.app.process.pid)
+        return tree_cpu_seconds(self.app.process.pid) + tree_cpu_seconds(self.server.process.pid)
 
     def restart(self) -> None:
         """Stop the server (SIGTERM, as a deploy does) and start it again on the same port."""
-        self.server.stop()
-        self.server.start(timeout=60)
+        self.app.stop()
+        self.app.start(timeout=60)
 
 
 @contextlib.contextmanager
@@ -320,6 +359,14 @@ async def s6(deployment, quick=False):
     return out
 
 
+async def s7(deployment, quick=False):
+    """One instance's capacity as deployed (nginx, uvicorn workers): S1's latency, then S2's
+    capacity, on the same server."""
+    latency = await s1(deployment, quick)
+    capacity = await s2(deployment, quick) if not quick else None
+    return {"S1": latency, "S2": capacity}
+
+
 SCENARIOS = {
     "S1": (s1, ["raw", "ch-memory", "ch-redis", "ch-pubsub", "app-daphne", "app-uvicorn",
                 "app-daphne-prod", "app-uvicorn-prod"]),
@@ -329,6 +376,7 @@ SCENARIOS = {
     "S4": (s4, ["raw", "app-uvicorn-prod", "app-daphne-prod"]),
     "S5": (s5, ["app-uvicorn-prod"]),
     "S6": (s6, ["app-uvicorn-prod", "app-daphne-prod"]),
+    "S7": (s7, ["instance-1", "instance-2"]),
 }  # fmt: skip
 
 

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.servers import ROOT
 
 
@@ -72,3 +74,29 @@ def test_the_report_judges_each_target_from_the_run():
     assert rows["S1 on the production"].endswith("| **no** |")  # p99 60 ms
     assert rows["S1, CPU"].endswith("| **no** |")  # 0.1 s
     assert rows["S6"].endswith("| yes |")
+
+
+@pytest.mark.cluster
+def test_an_instance_as_deployed_serves_sockets_through_the_bundle_s_nginx(tmp_path):
+    """The bundle's nginx.conf (as rendered for loopback) passes nginx's own check, and S7's
+    instance — nginx in front of two uvicorn workers on PostgreSQL and Redis — delivers every
+    message of a short load."""
+    import asyncio
+
+    from bench.nginx import render
+    from bench.run import TARGETS, Deployment, s7
+
+    main = render(tmp_path / "checked", 18080, 18000)
+    checked = subprocess.run(["nginx", "-t", "-p", str(tmp_path / "checked"), "-c", str(main)],
+                             capture_output=True, text=True, timeout=30,
+                             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+
+    async def run():
+        with Deployment(TARGETS["instance-2"], tmp_path / "instance") as deployment:
+            assert deployment.server is not deployment.app  # the load goes through nginx
+            return await s7(deployment, quick=True)
+
+    (tmp_path / "instance").mkdir()
+    result = asyncio.run(run())["S1"]
+    assert result["delivered"] == result["expected"] > 0 and result["lost"] == 0

@@ -108,6 +108,45 @@ def test_ready_reports_each_dependency_with_its_latency(client):
     assert all(c["ok"] and c["ms"] >= 0 for c in body["checks"].values())
 
 
+def test_ready_reports_the_open_file_limit_the_process_runs_with(tmp_path):
+    """A server started with a limit (as the instance's systemd drop-in sets one) says so."""
+    import resource
+
+    from tests.servers import ROOT, free_port, migrate, server_env, uvicorn_command
+
+    env = server_env(f"sqlite:///{tmp_path / 'ready.sqlite3'}")
+    migrate(env)
+    port = free_port()
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4321, 4321))
+
+    with open(tmp_path / "server.log", "wb") as log:
+        server = subprocess.Popen(uvicorn_command(port), cwd=ROOT, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT, preexec_fn=limited)  # fmt: skip
+        try:
+            body = None
+            for _ in range(300):
+                try:
+                    body = httpx.get(f"http://127.0.0.1:{port}/ready/", timeout=1).json()
+                    break
+                except httpx.HTTPError:
+                    if server.poll() is not None:
+                        break
+                    time.sleep(0.1)
+            assert body is not None, (tmp_path / "server.log").read_text()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    assert body["process"]["open_files_limit"] == body["process"]["open_files_hard_limit"] == 4321
+    assert 0 < body["process"]["open_files"] < 4321
+    assert body["process"]["pid"] == server.pid
+    hook = (ROOT / ".platform" / "hooks" / "predeploy" / "02_open_files.sh").read_text()
+    assert "/etc/systemd/system/web.service.d/" in hook and "LimitNOFILE=65536" in hook
+    linked = ROOT / ".platform" / "confighooks" / "predeploy" / "02_open_files.sh"
+    assert linked.resolve() == ROOT / ".platform" / "hooks" / "predeploy" / "02_open_files.sh"
+
+
 def checks_once_cut(client, forwarder) -> dict:
     """``/ready/``'s checks after the forwarder is cut (ready before); the answer is 503."""
     assert client.get("/ready/").status_code == 200

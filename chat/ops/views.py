@@ -2,6 +2,8 @@
 (``/metrics``)."""
 
 import ipaddress
+import os
+import resource
 import time
 
 from django.conf import settings
@@ -76,7 +78,21 @@ def ready(request):
         else:
             report[name] = {"ok": True}
         report[name]["ms"] = round((time.perf_counter() - started) * 1000, 2)
-    return JsonResponse({"ready": ready_, "checks": report}, status=200 if ready_ else 503)
+    return JsonResponse(
+        {"ready": ready_, "checks": report, "process": _process()}, status=200 if ready_ else 503
+    )
+
+
+def _process() -> dict:
+    """This process's open files against its limit: each socket is one (the deployed service
+    raises the limit; .platform/hooks/predeploy/02_open_files.sh)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        in_use = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        in_use = None
+    return {"pid": os.getpid(), "open_files": in_use, "open_files_limit": soft,
+            "open_files_hard_limit": hard}  # fmt: skip
 
 
 def _networks():

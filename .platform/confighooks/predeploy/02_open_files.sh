@@ -1,0 +1,1 @@
+../../hooks/predeploy/02_open_files.sh
