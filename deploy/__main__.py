@@ -240,8 +240,6 @@ def _template_argument(aws: Aws, body: str, bucket: str, label: str) -> dict:
 # Parameters the deploy command gives the stack itself.
 SUPPLIED = ("Stage", "BundleBucket", "BundleKey", "MediaSigningKeySecret", "MediaSigningPublicKey",
             "PlatformArn", "CanaryKey")  # fmt: skip
-# stages.toml settings the deploy command reads itself (not stack parameters).
-SETTINGS = ("Platform",)
 
 
 def up(
@@ -251,6 +249,7 @@ def up(
     """Deploy ``stage``; the stack's outputs."""
     tpl = template.load()
     parameters = dict(parameters)
+    # stages.toml's Platform is the deploy command's own setting, not a stack parameter.
     platform = parameters.pop("Platform", ops.PLATFORM_PATTERN)
     declared = {n: p for n, p in tpl.get("Parameters", {}).items() if n not in SUPPLIED}
     refused = checks.problems(

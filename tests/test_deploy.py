@@ -795,3 +795,28 @@ def test_the_procfile_command_serves_the_health_check(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# -- docs/operations.md ------------------------------------------------------------------------
+
+
+def test_the_runbook_names_every_alarm_and_its_commands_are_all_run_by_the_suite():
+    text = (ROOT / "docs" / "operations.md").read_text()
+    assert text.index("## Day one") < text.index("## Getting in")  # the runbook comes first
+    rows = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"^\| `chat-<stage>-([a-z0-9-]+)` \| [^|]+ \| ([^|]+) \|$", text, re.M)
+    }
+    named = {alarm["AlarmName"]["Fn::Sub"].removeprefix("chat-${Stage}-")
+             for alarm in of_type("AWS::CloudWatch::Alarm").values()}  # fmt: skip
+    assert set(rows) == named
+    assert all(len(do.strip()) > 20 for do in rows.values())  # each says what to do
+    commands = set(re.findall(r"python -m deploy ([a-z][a-z-]*)", text))
+    assert commands >= {"up", "down", "smoke", "superuser", "manage", "versions", "rollback",
+                        "rotate-secret"}  # fmt: skip
+    suites = "".join((ROOT / "tests" / name).read_text()
+                     for name in ("test_deploy.py", "test_deploy_ops.py"))  # fmt: skip
+    for command in commands:
+        run = f'run_deploy("{command}"' in suites
+        called = f"ops.{command.replace('-', '_')}(" in suites
+        assert run or called, f"python -m deploy {command} is in the runbook but no test runs it"
