@@ -227,10 +227,14 @@ def _explain_failure(aws: Aws, name: str) -> None:
             aws.say(f"  {event['LogicalResourceId']}: {event.get('ResourceStatusReason', '')}")
 
 
-def _template_argument(aws: Aws, body: str, bucket: str, label: str) -> dict:
-    if len(body) <= template.BODY_LIMIT:
+def _template_argument(aws: Aws, body: str, bucket: str) -> dict:
+    """The template as CloudFormation takes it: inline up to its size limit, else from the
+    deploy bucket (for validate_template as for create/update_stack)."""
+    if len(body.encode()) <= template.BODY_LIMIT:
         return {"TemplateBody": body}
-    key = f"templates/{label}.json"
+    import hashlib
+
+    key = f"templates/{hashlib.sha256(body.encode()).hexdigest()[:12]}.json"
     aws.call("s3", "put_object", Bucket=bucket, Key=key, Body=body.encode())
     host = aws.endpoint_url or f"https://{bucket}.s3.{aws.region}.amazonaws.com"
     url = f"{host}/{bucket}/{key}" if aws.endpoint_url else f"{host}/{key}"
@@ -263,7 +267,6 @@ def up(
         tpl = template.without(tpl, without_types)
         aws.say(f"leaving out {', '.join(sorted(without_types))}")
     body = template.body(tpl)
-    aws.call("cloudformation", "validate_template", TemplateBody=body)
     resolved = {}
     if "PlatformArn" in tpl["Parameters"]:
         resolved["PlatformArn"] = ops.resolve_platform(aws, platform)
@@ -272,6 +275,8 @@ def up(
     account = _account(aws)
     bucket = deploy_bucket(stage, account, aws.region)
     _ensure_bucket(aws, bucket)
+    template_argument = _template_argument(aws, body, bucket)
+    aws.call("cloudformation", "validate_template", **template_argument)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bundle.zip"
         digest = bundle.build(path)
@@ -293,7 +298,7 @@ def up(
     params = {name: value for name, value in params.items() if name in tpl["Parameters"]}
     arguments = {
         "StackName": name,
-        **_template_argument(aws, body, bucket, label),
+        **template_argument,
         "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())],
         "Capabilities": CAPABILITIES,
         "Tags": [{"Key": "chat:stage", "Value": stage}],
@@ -368,31 +373,59 @@ def _stack_buckets(aws: Aws, name: str) -> list[str]:
     ]
 
 
-def _database_protected(aws: Aws, name: str) -> bool:
+def _code(error) -> str:
+    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
+
+
+def _protected(aws: Aws, name: str) -> list[str]:
+    """What of the stage has deletion protection on (prod's database and load balancer). Only
+    "there is none" counts as unprotected: a refusal to say (AccessDenied) stops ``down``."""
     if aws.dry_run:
-        return False
+        return []
+    found = []
     try:
-        found = aws.client("rds").describe_db_instances(DBInstanceIdentifier=name)
-    except Exception:
-        return False  # no database (or none this server knows): nothing protects it
-    return any(db.get("DeletionProtection") for db in found.get("DBInstances", []))
+        databases = aws.client("rds").describe_db_instances(DBInstanceIdentifier=name)
+    except Exception as error:
+        if _code(error) not in {"DBInstanceNotFound", "DBInstanceNotFoundFault"}:
+            raise
+        databases = {}
+    if any(db.get("DeletionProtection") for db in databases.get("DBInstances", [])):
+        found.append("database (RDS)")
+    elbv2 = aws.client("elbv2")
+    try:
+        balancers = elbv2.describe_load_balancers(Names=[name])["LoadBalancers"]
+    except Exception as error:
+        if _code(error) != "LoadBalancerNotFound":
+            raise
+        balancers = []
+    for balancer in balancers:
+        attributes = elbv2.describe_load_balancer_attributes(
+            LoadBalancerArn=balancer["LoadBalancerArn"]
+        )["Attributes"]
+        if {"Key": "deletion_protection.enabled", "Value": "true"} in attributes:
+            found.append("load balancer (EC2)")
+    return found
 
 
 def down(aws: Aws, stage: str, *, confirmed: bool, ask=input) -> None:
     name = stack_name(stage)
     if not aws.dry_run and not confirmed:
-        answer = ask(
-            f"This deletes {name} in {aws.region}: its history, files and database (a final "
-            f"snapshot of PostgreSQL is kept). Type {stage!r} to go on: "
-        )
+        try:
+            answer = ask(
+                f"This deletes {name} in {aws.region}: its history, files and database (a "
+                f"final snapshot of PostgreSQL is kept). Type {stage!r} to go on: "
+            )
+        except EOFError:
+            raise SystemExit("No answer (no terminal): pass --yes. Nothing deleted.") from None
         if answer.strip() != stage:
             raise SystemExit("Nothing deleted.")
-    if _database_protected(aws, name):
+    protected = _protected(aws, name)
+    if protected:
         # Checked first: emptying the buckets and then failing on the database would lose the
         # files and keep the stack.
         raise SystemExit(
-            f"{name}'s database has deletion protection on (prod's has): turn it off in RDS "
-            "first if you mean to delete this stage. Nothing deleted."
+            f"{name}'s {' and '.join(protected)} has deletion protection on (prod's have): "
+            "turn it off first if you mean to delete this stage. Nothing deleted."
         )
     if not aws.dry_run and not _stack_exists(aws, name):
         aws.say(f"{name} does not exist in {aws.region}")
@@ -474,7 +507,7 @@ def main(argv=None) -> int:
     # manage.py's own arguments follow "--" and are passed on untouched.
     passed = argv[argv.index("--") + 1 :] if "--" in argv else []
     argv = argv[: argv.index("--")] if "--" in argv else argv
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     args.passed = passed
     try:
         return _run(args)
@@ -498,6 +531,14 @@ def _one_line(error: Exception) -> str | None:
             "no AWS credentials: set AWS_PROFILE (aws configure sso / aws configure) or "
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
         )
+    if isinstance(error, exceptions.ProfileNotFound):
+        return f"{error} (see aws configure list-profiles)"
+    if isinstance(error, (exceptions.SSOError, exceptions.TokenRetrievalError)):
+        return f"the AWS sign-in has expired or never happened: run aws sso login ({error})"
+    if isinstance(error, exceptions.WaiterError):
+        stacks = (error.last_response or {}).get("Stacks") or [{}]
+        status = stacks[0].get("StackStatus", error)
+        return f"CloudFormation did not finish: {status} (the causes are listed above)"
     if isinstance(error, exceptions.NoRegionError):
         return "no AWS region: pass --region or set AWS_REGION"
     if isinstance(error, exceptions.EndpointConnectionError):
@@ -543,6 +584,8 @@ def _password(from_stdin: bool) -> str:
     of standard input (for scripts). Never an argument: arguments show in process lists."""
     if from_stdin:
         password = sys.stdin.readline().rstrip("\n")
+    elif not sys.stdin.isatty():
+        raise SystemExit("No terminal to ask the password at: pass --password-stdin.")
     else:
         import getpass
 

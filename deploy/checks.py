@@ -2,6 +2,7 @@
 line naming the parameter and what to do, so a stage's first deploy does not fail halfway
 inside CloudFormation."""
 
+import contextlib
 import re
 
 # Values stages.toml ships with: an operator replaces them with the account's.
@@ -14,6 +15,7 @@ _ID_PATTERNS = {
 }
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):(\d{12}):certificate/[0-9a-f-]+$")
 _SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:([a-z0-9-]+):(\d{12}):[A-Za-z0-9_-]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class Refused(SystemExit):
@@ -44,15 +46,29 @@ def problems(
             f"CertificateArn is in {matched.group(1)} but the stack deploys to {region}: the "
             f"load balancer needs an ACM certificate in {region}"
         )
-    topic = parameters.get("AlarmTopicArn", "")
-    if topic and not _SNS_ARN.match(topic):
+    topic = parameters.get("AlarmTopicArn", "").strip()
+    matched = _SNS_ARN.match(topic)
+    if topic and not matched:
         found.append("AlarmTopicArn is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
-    if (
-        stage == "prod"
-        and not allow_no_alarms
-        and not parameters.get("AlarmEmail")
-        and not parameters.get("AlarmTopicArn")
-    ):
+    elif matched and matched.group(1) != region:
+        found.append(
+            f"AlarmTopicArn is in {matched.group(1)} but the stack deploys to {region}: "
+            "alarms notify topics in their own region"
+        )
+    email = parameters.get("AlarmEmail", "").strip()
+    if email and not _EMAIL.match(email) and "replace-with-yours" not in email:
+        found.append(f"AlarmEmail {email!r} is not an email address")
+    counts = {}
+    for name in ("MinInstances", "MaxInstances"):
+        with contextlib.suppress(ValueError):  # (not a number: said above)
+            counts[name] = float(parameters.get(name, declared.get(name, {}).get("Default", 1)))
+    if len(counts) == 2 and counts["MinInstances"] > counts["MaxInstances"]:
+        found.append("MinInstances is above MaxInstances")
+    for name in ("PublicSubnets", "PrivateSubnets"):
+        listed = [item for item in parameters.get(name, "").split(",") if item]
+        if name in parameters and len(set(listed)) < 2:
+            found.append(f"{name} needs two subnets (in different zones), not {len(set(listed))}")
+    if stage == "prod" and not allow_no_alarms and not email and not topic:
         found.append(
             "prod has no alarm destination: set AlarmEmail or AlarmTopicArn in stages.toml "
             "(or pass --no-alarm-destination to deploy without anyone being paged)"
@@ -86,4 +102,6 @@ def _value_problems(name: str, value: str, spec: dict, stage: str) -> list[str]:
             return [f"{name} {value} is below its minimum {spec['MinValue']}"]
         if "MaxValue" in spec and number > float(spec["MaxValue"]):
             return [f"{name} {value} is above its maximum {spec['MaxValue']}"]
+        if not number.is_integer():
+            return [f"{name} {value} is not a whole number"]
     return []

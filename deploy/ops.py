@@ -290,11 +290,21 @@ def rollback(aws, stage: str, label: str | None = None, *, timeout: float = 3600
 
 
 def smoke(aws, site: str) -> int:
+    import http.client
+    import urllib.parse
+
+    try:
+        url = urllib.parse.urlsplit(site)
+        valid = url.scheme in ("http", "https") and bool(url.hostname) and url.port != 0
+    except ValueError:
+        valid = False
+    if not valid:
+        raise SystemExit(f"not a site address: {site!r} (https://host or http://host:port)")
     aws.say(f"smoke test of {site}")
     try:
         for name, detail in probe.steps(site):
             aws.say(f"  ok   {name}: {detail}")
-    except (probe.ProbeFailed, OSError) as failure:
+    except (probe.ProbeFailed, OSError, http.client.HTTPException) as failure:
         aws.say(f"  FAIL {failure}")
         return 1
     aws.say("the site is up")

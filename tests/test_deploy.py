@@ -66,12 +66,17 @@ def test_a_dry_run_prints_every_call_and_makes_none():
     assert done.returncode == 0, done.stderr
     calls = re.findall(r"^would call (\S+)", done.stdout, re.MULTILINE)
     assert calls == [
-        "cloudformation.validate_template", "elasticbeanstalk.list_platform_versions",
-        "synthetics.describe_runtime_versions", "sts.get_caller_identity", "s3.create_bucket",
-        "s3.put_public_access_block", "s3.put_bucket_encryption",
-        "s3.put_object", "s3.put_object", "s3.put_object",  # the bundle, canary, template
+        "elasticbeanstalk.list_platform_versions", "synthetics.describe_runtime_versions",
+        "sts.get_caller_identity", "s3.create_bucket", "s3.put_public_access_block",
+        "s3.put_bucket_encryption",
+        "s3.put_object", "cloudformation.validate_template",  # the template: over 51,200 bytes
+        "s3.put_object", "s3.put_object",  # the bundle, the canary's code
         "cloudformation.create_stack",
     ]  # fmt: skip
+    # Validated as it is deployed: from the bucket (CloudFormation refuses a larger body).
+    assert len(template.body(TEMPLATE).encode()) > template.BODY_LIMIT
+    validate = next(line for line in done.stdout.splitlines() if "validate_template" in line)
+    assert '"TemplateURL"' in validate and "TemplateBody" not in validate
     # The platform is the newest version of stages.toml's branch, found at deploy time.
     listed = next(line for line in done.stdout.splitlines() if "list_platform_versions" in line)
     assert '"Values": ["Ready"]' in listed
@@ -110,8 +115,31 @@ def test_down_refuses_a_stage_whose_database_is_protected_before_touching_anythi
     try:
         done = run_deploy("down", "prod", "--endpoint-url", moto_server.url, "--yes")
         assert done.returncode != 0 and "deletion protection" in done.stderr
+        assert "database (RDS)" in done.stderr
         assert "call " not in done.stdout
         assert s3.list_objects_v2(Bucket=deploy_bucket)["KeyCount"] == 1
+        # The load balancer's protection stops it too.
+        rds.modify_db_instance(DBInstanceIdentifier="chat-prod", DeletionProtection=False)
+        ec2 = boto3.client("ec2", endpoint_url=moto_server.url, region_name="us-east-1")
+        subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"][:2]]
+        elbv2 = boto3.client("elbv2", endpoint_url=moto_server.url, region_name="us-east-1")
+        balancer = elbv2.create_load_balancer(Name="chat-prod", Subnets=subnets)
+        arn = balancer["LoadBalancers"][0]["LoadBalancerArn"]
+        elbv2.modify_load_balancer_attributes(
+            LoadBalancerArn=arn,
+            Attributes=[{"Key": "deletion_protection.enabled", "Value": "true"}],
+        )
+        try:
+            done = run_deploy("down", "prod", "--endpoint-url", moto_server.url, "--yes")
+            assert done.returncode != 0 and "load balancer (EC2)" in done.stderr
+            assert "database" not in done.stderr
+            assert s3.list_objects_v2(Bucket=deploy_bucket)["KeyCount"] == 1
+        finally:
+            elbv2.modify_load_balancer_attributes(
+                LoadBalancerArn=arn,
+                Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}],
+            )
+            elbv2.delete_load_balancer(LoadBalancerArn=arn)
     finally:
         rds.modify_db_instance(DBInstanceIdentifier="chat-prod", DeletionProtection=False)
         rds.delete_db_instance(DBInstanceIdentifier="chat-prod", SkipFinalSnapshot=True)
@@ -372,6 +400,21 @@ def test_alarms_cover_the_edge_the_app_the_data_stores_and_say_when_they_are_ove
     assert hosts["Threshold"] == {"Ref": "MinInstances"}
     assert "${LoadBalancer.LoadBalancerFullName}" in hosts["Metrics"][0]["Expression"]["Fn::Sub"]
     assert alarms["SiteDownAlarm"]["TreatMissingData"] == "breaching"
+    # DynamoDB publishes a metric only in minutes it happened: the sums FILL the gaps with 0, so
+    # they exist every minute (and the alarm can end).
+    for name in ("DynamoThrottlesAlarm", "DynamoSystemErrorsAlarm"):
+        (total,) = [m for m in alarms[name]["Metrics"] if m.get("ReturnData")]
+        parts = [m["Id"] for m in alarms[name]["Metrics"] if "MetricStat" in m]
+        assert total["Expression"] == " + ".join(f"FILL({p}, 0)" for p in parts)
+    # Redis: both nodes (prod's primary is whichever a failover left).
+    for name in ("RedisCpuAlarm", "RedisMemoryAlarm", "RedisConnectionsAlarm"):
+        nodes = [m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Fn::Sub"]
+                 for m in alarms[name]["Metrics"] if "MetricStat" in m]  # fmt: skip
+        assert nodes == ["chat-${Stage}-001", "chat-${Stage}-002"]
+    # Deploys keep MinInstances healthy (an extra batch first), on every stage.
+    options = _options(RESOURCES["Environment"]["Properties"])
+    policy = options[("aws:elasticbeanstalk:command", "DeploymentPolicy")]
+    assert policy == "RollingWithAdditionalBatch"
     (dashboard,) = of_type("AWS::CloudWatch::Dashboard").values()
     body = dashboard["DashboardBody"]["Fn::Sub"]
     json.loads(re.sub(r"\$\{[^}]+\}", "x", body))  # valid JSON once substituted

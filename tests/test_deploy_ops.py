@@ -67,6 +67,63 @@ def test_up_refuses_unknown_parameters_a_certificate_elsewhere_and_a_silent_prod
     assert '"ParameterKey": "AlarmTopicArn"' in paged.stdout
 
 
+def test_up_refuses_settings_cloudformation_would_fail_on_halfway():
+    done = run_deploy(
+        "up", "prod", "--dry-run", "--endpoint-url", _nowhere(),
+        *sets(*SITE, *NETWORK, "MinInstances=3", "MaxInstances=2",
+              "PublicSubnets=subnet-0aa11bb22cc33dd44", "AlarmEmail=ops at example",
+              "AlarmTopicArn=arn:aws:sns:eu-west-1:123456789012:pager", "LogRetentionDays=15"),
+    )  # fmt: skip
+    assert done.returncode == 2
+    for reason in (
+        "refused: MinInstances is above MaxInstances",
+        "refused: PublicSubnets needs two subnets (in different zones), not 1",
+        "refused: AlarmEmail 'ops at example' is not an email address",
+        "refused: AlarmTopicArn is in eu-west-1 but the stack deploys to us-east-1",
+        "refused: LogRetentionDays '15' is not one of 7, 14, 30, 60, 90, 180, 365",
+    ):
+        assert reason in done.stderr
+    half = run_deploy("up", "dev", "--dry-run", "--endpoint-url", _nowhere(),
+                      *sets(*SITE, *NETWORK, "MinInstances=1.5"))  # fmt: skip
+    assert "refused: MinInstances 1.5 is not a whole number" in half.stderr
+    blank = run_deploy("up", "prod", "--dry-run", "--endpoint-url", _nowhere(),
+                       *sets(*SITE, *NETWORK, "AlarmEmail= "))  # fmt: skip
+    assert "prod has no alarm destination" in blank.stderr
+
+
+def test_operator_mistakes_are_one_line_not_a_traceback(tmp_path):
+    env = {"AWS_PROFILE": "no-such-profile", "AWS_CONFIG_FILE": str(tmp_path / "none")}
+    unknown = run_deploy("versions", "dev", "--endpoint-url", _nowhere(), env=env)
+    assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
+    assert unknown.stderr.startswith("python -m deploy: The config profile (no-such-profile)")
+    no_tty = run_deploy("superuser", "dev", "root", "--dry-run", stdin="")
+    assert no_tty.returncode != 0 and "pass --password-stdin" in no_tty.stderr
+    assert "Traceback" not in no_tty.stderr
+    no_answer = run_deploy("down", "dev", "--endpoint-url", _nowhere(), stdin="")
+    assert no_answer.returncode != 0 and "pass --yes" in no_answer.stderr
+    for url in ("chat.mycorp.io", "http://[::1", "ftp://chat.example.net"):
+        bad = run_deploy("smoke", "dev", "--url", url)
+        assert bad.returncode != 0 and "not a site address" in bad.stderr, bad.stderr
+    # Options may come before or after the names.
+    mixed = run_deploy("superuser", "dev", "--password-stdin", "root", "--dry-run",
+                       stdin="Correct-Horse-Battery-9\n")  # fmt: skip
+    assert mixed.returncode == 0, mixed.stderr
+    assert "create_admin root --password-secret" in mixed.stdout
+    assert "Correct-Horse" not in mixed.stdout
+    moved = run_deploy("rollback", "dev", "--dry-run", "dev-20261201-000000-abc")
+    assert 'VersionLabel": "dev-20261201-000000-abc"' in moved.stdout, moved.stderr
+
+
+def test_the_undo_of_a_migration_runs_as_the_owner(moto_server, instance):
+    done = run_deploy("manage", "staging", "--endpoint-url", moto_server.url, "--",
+                      "--as-owner", "migrate", "chat", "0011")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    sent = [c for c in _commands(moto_server.url) if instance in c["InstanceIds"]]
+    assert sent[-1]["Parameters"]["commands"] == [
+        "/var/app/current/bin/chat-manage --as-owner migrate chat 0011"
+    ]
+
+
 def test_without_credentials_the_deploy_says_so_in_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
@@ -422,7 +479,9 @@ def test_the_app_role_may_read_and_write_rows_and_nothing_else(tmp_path):
                 app.execute("DELETE FROM auth_user WHERE username = 'rowwriter'")
                 for statement in ("CREATE TABLE mine (id int)", "DROP TABLE later_release",
                                   "ALTER TABLE auth_user ADD COLUMN x int",
-                                  "TRUNCATE auth_user", f"CREATE ROLE {role}_2"):  # fmt: skip
+                                  "TRUNCATE auth_user", f"CREATE ROLE {role}_2",
+                                  "CREATE TEMP TABLE scratch (id int)",
+                                  "SELECT setval('later_release_id_seq', 1000)"):  # fmt: skip
                     with pytest.raises(psycopg.errors.InsufficientPrivilege):
                         app.execute(statement)
         finally:

@@ -52,9 +52,12 @@ class Command(BaseCommand):
 
     def _take_secret(self, name: str) -> str:
         """The secret's value; the secret is deleted at once, whatever happens next."""
+        import os
+
         import boto3
 
-        client = boto3.client("secretsmanager")
+        # The stack sets AWS_REGION (botocore itself reads only AWS_DEFAULT_REGION).
+        client = boto3.client("secretsmanager", region_name=os.environ.get("AWS_REGION") or None)
         try:
             value = client.get_secret_value(SecretId=name)["SecretString"]
         except client.exceptions.ResourceNotFoundException:

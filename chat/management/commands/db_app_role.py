@@ -42,15 +42,19 @@ class Command(BaseCommand):
                 sql.SQL(verb + " ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
                         "PASSWORD {}").format(name, sql.Literal(password)),
                 sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, name),
+                # Temporary tables are tables too: PUBLIC may make them by default.
+                sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(database),
+                sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM {}").format(database, name),
                 sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(name),
                 sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public "
                         "TO {}").format(name),
-                sql.SQL("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {}")
-                .format(name),
+                # nextval for new rows' ids; not setval (UPDATE), which only an owner needs.
+                sql.SQL("REVOKE UPDATE ON ALL SEQUENCES IN SCHEMA public FROM {}").format(name),
+                sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(name),
                 sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public GRANT SELECT, "
                         "INSERT, UPDATE, DELETE ON TABLES TO {}").format(owner, name),
                 sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public GRANT USAGE, "
-                        "SELECT, UPDATE ON SEQUENCES TO {}").format(owner, name),
+                        "SELECT ON SEQUENCES TO {}").format(owner, name),
             ]  # fmt: skip
             for statement in statements:
                 cursor.execute(statement)
