@@ -602,3 +602,55 @@ def test_rotate_secret_moves_the_key_to_the_fallback_and_restarts_the_app(moto_s
     finally:
         for name in (ops.secret_key_name(stage), ops.fallbacks_name(stage)):
             secrets.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+
+
+def test_manage_prints_the_output_as_it_comes_and_returns_the_command_s_exit_code(
+    monkeypatch, capsys
+):
+    """_follow against stubbed Run Command and CloudWatch Logs answers (moto's Run Command
+    runs nothing): lines appear while the command runs; its exit code is the deploy's."""
+    monkeypatch.setattr(ops.time, "sleep", lambda seconds: None)
+    aws = Aws(region="us-east-1", endpoint_url=None, dry_run=False, out=sys.stdout)
+    keys = {"aws_access_key_id": "x", "aws_secret_access_key": "x", "region_name": "us-east-1"}
+    ssm, logs = boto3.client("ssm", **keys), boto3.client("logs", **keys)
+    aws._clients.update(ssm=ssm, logs=logs)
+    command, target = "0b6f3c1e-2d4a-4f5b-9c8d-7e6f5a4b3c2d", "i-0123456789abcdef0"
+    invocation = {"CommandId": command, "InstanceId": target}
+    group = "/aws/ssm/chat-prod"
+    stream = f"{command}/{target}/aws-runShellScript/"
+    with Stubber(ssm) as ssm_stub, Stubber(logs) as logs_stub:
+        ssm_stub.add_response("get_command_invocation", {"Status": "InProgress"}, invocation)
+        logs_stub.add_response(
+            "get_log_events",
+            {"events": [{"timestamp": 1, "message": "Operations to perform:"}],
+             "nextForwardToken": "f/1"},
+            {"logGroupName": group, "logStreamName": stream + "stdout", "startFromHead": True},
+        )  # fmt: skip
+        logs_stub.add_client_error("get_log_events", "ResourceNotFoundException")  # no stderr yet
+        ssm_stub.add_response(
+            "get_command_invocation", {"Status": "Failed", "ResponseCode": 3}, invocation
+        )
+
+        def events(name, token, lines):
+            expected = {
+                "logGroupName": group,
+                "logStreamName": stream + name,
+                "startFromHead": True,
+            }
+            if token:
+                expected["nextToken"] = token
+            found = [{"timestamp": 2, "message": line} for line in lines]
+            logs_stub.add_response(
+                "get_log_events", {"events": found, "nextForwardToken": f"{name}/2"}, expected
+            )
+
+        events("stdout", "f/1", [])  # while it finishes
+        events("stderr", None, ["CommandError: no such migration"])
+        events("stdout", "stdout/2", [])  # once more after it finished
+        events("stderr", "stderr/2", [])
+        code = ops._follow(aws, "prod", command, target)
+    out = capsys.readouterr().out.splitlines()
+    assert code == 3
+    assert out[0] == "Operations to perform:"
+    assert "CommandError: no such migration" in out
+    assert out[-1] == "manage.py finished: Failed, exit code 3"
