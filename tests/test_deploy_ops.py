@@ -6,6 +6,7 @@ against the service's model)."""
 
 import datetime
 import http.server
+import io
 import json
 import os
 import re
@@ -275,18 +276,26 @@ def test_create_admin_keeps_the_admin_form_s_rules(capsys):
 
 
 def _lines(text):
-    import io
-
     return io.StringIO(text + "\n")
 
 
 # -- versions and rollback ----------------------------------------------------------------------
 
 
+def _aws(endpoint_url=None, out=None):
+    """The deploy command's AWS calls, quiet unless ``out`` is given."""
+    return Aws(region="us-east-1", endpoint_url=endpoint_url, dry_run=False,
+               out=out or io.StringIO())  # fmt: skip
+
+
+def _client(service: str):
+    """A client for botocore's Stubber (it never reaches a server)."""
+    return boto3.client(service, region_name="us-east-1", aws_access_key_id="x",
+                        aws_secret_access_key="x")  # fmt: skip
+
+
 def _stubbed(responses):
-    aws = Aws(region="us-east-1", endpoint_url=None, dry_run=False, out=open(os.devnull, "w"))  # noqa: SIM115
-    client = boto3.client("elasticbeanstalk", region_name="us-east-1",
-                          aws_access_key_id="x", aws_secret_access_key="x")  # fmt: skip
+    aws, client = _aws(), _client("elasticbeanstalk")
     stubber = Stubber(client)
     for operation, answer, expected in responses:
         stubber.add_response(operation, answer, expected)
@@ -359,9 +368,7 @@ def test_rollback_deploys_the_version_before_the_running_one_and_waits_for_healt
 
 
 def test_the_platform_is_the_newest_ready_version_of_the_pattern():
-    aws = Aws(region="us-east-1", endpoint_url=None, dry_run=False, out=open(os.devnull, "w"))  # noqa: SIM115
-    client = boto3.client("elasticbeanstalk", region_name="us-east-1",
-                          aws_access_key_id="x", aws_secret_access_key="x")  # fmt: skip
+    aws, client = _aws(), _client("elasticbeanstalk")
     branch = "Python 3.11 running on 64bit Amazon Linux 2023"
 
     def platform(version, name=branch):
@@ -582,10 +589,7 @@ def test_rotate_secret_moves_the_key_to_the_fallback_and_restarts_the_app(moto_s
     stage = "staging"
     secrets.create_secret(Name=ops.secret_key_name(stage), SecretString="k1" * 20)
     secrets.create_secret(Name=ops.fallbacks_name(stage), SecretString="unused" * 8)
-    aws = Aws(region="us-east-1", endpoint_url=moto_server.url, dry_run=False,
-              out=open(os.devnull, "w"))  # noqa: SIM115  # fmt: skip
-    client = boto3.client("elasticbeanstalk", region_name="us-east-1",
-                          aws_access_key_id="x", aws_secret_access_key="x")  # fmt: skip
+    aws, client = _aws(moto_server.url), _client("elasticbeanstalk")
     try:
         for _ in range(2):
             with Stubber(client) as stubber:
@@ -610,9 +614,8 @@ def test_manage_prints_the_output_as_it_comes_and_returns_the_command_s_exit_cod
     """_follow against stubbed Run Command and CloudWatch Logs answers (moto's Run Command
     runs nothing): lines appear while the command runs; its exit code is the deploy's."""
     monkeypatch.setattr(ops.time, "sleep", lambda seconds: None)
-    aws = Aws(region="us-east-1", endpoint_url=None, dry_run=False, out=sys.stdout)
-    keys = {"aws_access_key_id": "x", "aws_secret_access_key": "x", "region_name": "us-east-1"}
-    ssm, logs = boto3.client("ssm", **keys), boto3.client("logs", **keys)
+    aws = _aws(out=sys.stdout)
+    ssm, logs = _client("ssm"), _client("logs")
     aws._clients.update(ssm=ssm, logs=logs)
     command, target = "0b6f3c1e-2d4a-4f5b-9c8d-7e6f5a4b3c2d", "i-0123456789abcdef0"
     invocation = {"CommandId": command, "InstanceId": target}
