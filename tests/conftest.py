@@ -24,6 +24,24 @@ def _socket_connections_given_back(django_db_setup, django_db_blocker):
         close_worker_connections()
 
 
+@pytest.fixture
+async def _socket_writes_done():
+    """Writes sockets leave behind when they close (the connection registry's batch, presence)
+    finish before the test's database is emptied: a write still on its way would hold row locks
+    the emptying waits for, while it waits for the emptying (a deadlock on PostgreSQL)."""
+    yield
+    from chat.realtime.registry import get_registry
+
+    await get_registry().flush()
+
+
+def pytest_collection_modifyitems(items):
+    # Every async test (sockets run in them) waits for its sockets' writes before teardown.
+    for item in items:
+        if item.get_closest_marker("asyncio") and "_socket_writes_done" not in item.fixturenames:
+            item.fixturenames.append("_socket_writes_done")
+
+
 @pytest.fixture(autouse=True)
 def _budgets_start_full():
     """Request budgets (throttles, log-in attempts) are counted in the cache: each test starts
