@@ -96,6 +96,6 @@ test: $(VENV)/.dev browser services lint
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
 
-# The benchmark of docs/benchmarks.md (about 35 minutes; servers on core 0, load on core 1; S7 on both).
+# The benchmark of docs/benchmarks.md (about 25 minutes; servers on core 0, load on core 1; S7 on both).
 bench: $(VENV)/.dev services
 	$(BIN)/python -m bench.run

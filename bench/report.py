@@ -16,7 +16,7 @@ message was sent. `lost` = deliveries expected at receivers that never arrived.
 Sockets open and join all at once, as a crowd reconnecting after a deploy does; each row says
 how long it took until every socket had joined, and the slowest joins.
 
-Reproduce: `make bench` (about 35 minutes; writes `bench/results/latest.json` and this file).
+Reproduce: `make bench` (about 25 minutes; writes `bench/results/latest.json` and this file).
 Part of it: `.venv/bin/python -m bench.run --only S1 --targets app-uvicorn-prod` (writes only
 the JSON).
 

@@ -1,6 +1,6 @@
 """Run the benchmark scenarios against the chat and its baselines; write JSON and Markdown.
 
-    python -m bench.run                # everything (about 35 minutes), as `make bench`
+    python -m bench.run                # everything (about 25 minutes), as `make bench`
     python -m bench.run --quick        # a few seconds: the load tool works end to end
     python -m bench.run --only S1 S6   # some scenarios
 
