@@ -568,8 +568,9 @@
   }
 
   // Put a stored message in its seq position, once.
+  // Puts a message on the page; false if it was there already.
   function show(message) {
-    if (shown.has(message.messageId)) return;
+    if (shown.has(message.messageId)) return false;
     const stick = nearBottom();
     const pendingEntry = message.userId === data.userId ? pending.get(message.clientMessageId) : null;
     if (pendingEntry) {
@@ -599,6 +600,18 @@
     while (seqs.has(contiguous + 1)) contiguous += 1;
     if (stick) scroller.scrollTop = scroller.scrollHeight;
     keepTabStop();
+    return true;
+  }
+
+  // Others' messages that reach a hidden page, by a live frame or by catch-up, count in its
+  // title (once each) until it is seen; the newest is notified.
+  function arrivedHidden(messages) {
+    const others = messages.filter((message) => message.userId !== data.userId);
+    if (!document.hidden || !others.length) return;
+    unseen += others.length;
+    ChatNotify.setUnread("room", unseen);
+    const newest = others[others.length - 1];
+    ChatNotify.message(document.querySelector(".chat-header h1").textContent, newest, null);
   }
 
   function requestSync() {
@@ -797,22 +810,15 @@
         break;
       case "history":
         syncing = false;
-        for (const message of frame.messages) show(message);
+        arrivedHidden(frame.messages.filter(show));
         if (frame.hasMore) requestSync();
         scheduleRead();
         break;
       case "message":
         stopTyping(frame.message.username);
-        show(frame.message);
+        if (show(frame.message)) arrivedHidden([frame.message]);
         if (frame.message.kind === "system" && data.chatType === "group") refreshMembers();
-        if (frame.message.userId !== data.userId) {
-          scheduleDelivered(frame.message.seq);
-          if (document.hidden) {
-            unseen += 1;
-            ChatNotify.setUnread("room", unseen);
-            ChatNotify.message(document.querySelector(".chat-header h1").textContent, frame.message, null);
-          }
-        }
+        if (frame.message.userId !== data.userId) scheduleDelivered(frame.message.seq);
         if (frame.message.seq > contiguous) requestSync();
         scheduleRead();
         break;

@@ -535,6 +535,13 @@ def test_unread_messages_show_in_the_title_and_as_notifications_once_switched_on
             room.evaluate("window.__setHidden(true)")
             alice.api("POST", f"/api/chats/{chat_id}/messages", json={"message": "and snacks"})
             expect(room).to_have_title("(1) Hikers · Chat")
+            # What reaches it by catch-up (sent while its socket was down) counts too, once.
+            context.set_offline(True)
+            expect(room.locator("#connection-state")).not_to_have_text("live")
+            alice.api("POST", f"/api/chats/{chat_id}/messages", json={"message": "and a map"})
+            context.set_offline(False)
+            expect(room.locator(".message", has_text="and a map")).to_have_count(1)
+            expect(room).to_have_title("(2) Hikers · Chat")
             room.evaluate("window.__setHidden(false)")
             expect(room).to_have_title("Hikers · Chat")
             screenshot(listing, "notifications-list")
