@@ -51,7 +51,8 @@ class Aws:
         print(text, file=self.out, flush=True)
 
     def call(self, service: str, operation: str, *, dry_answer=None, **params):
-        shown = {k: _shown(v) for k, v in params.items()}
+        shown = {k: "<secret, not shown>" if k in SECRET_PARAMETERS else _shown(v)
+                 for k, v in params.items()}  # fmt: skip
         self.say(f"{'would call' if self.dry_run else 'call'} {service}.{operation} "
                  f"{json.dumps(shown, default=str, sort_keys=True)}")  # fmt: skip
         if self.dry_run:
@@ -70,6 +71,10 @@ class Aws:
     def missing(self, error) -> bool:
         code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
         return code in {"404", "NoSuchBucket", "NotFound", "ValidationError"}
+
+
+# Parameters whose values are never printed, whatever their length.
+SECRET_PARAMETERS = {"SecretString", "SecretBinary"}
 
 
 def _shown(value):

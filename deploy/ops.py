@@ -188,14 +188,11 @@ def superuser(aws, stage: str, username: str, password: str, email: str = "") ->
     """Create the stage's first admin. The password goes to the instance in a one-time secret
     (read and deleted there): never in a command line, Run Command's history or a log."""
     name = one_time_secret(stage)
-    aws.say(f"{'would call' if aws.dry_run else 'call'} secretsmanager.create_secret "
-            f'{{"Name": "{name}", "SecretString": "<the password, not shown>"}}')  # fmt: skip
-    if not aws.dry_run:
-        aws.client("secretsmanager").create_secret(
-            Name=name, SecretString=password,
-            Description="A new admin's password, read once by the instance and deleted",
-            Tags=[{"Key": "chat:stage", "Value": stage}],
-        )  # fmt: skip
+    aws.call(
+        "secretsmanager", "create_secret", Name=name, SecretString=password,
+        Description="A new admin's password, read once by the instance and deleted",
+        Tags=[{"Key": "chat:stage", "Value": stage}],
+    )  # fmt: skip
     try:
         arguments = ["create_admin", username, "--password-secret", name]
         if email:
@@ -326,19 +323,16 @@ def rotate_secret(aws, stage: str) -> None:
     """A new Django secret key; the one before becomes the fallback (sessions and signed values
     made with it stay valid; the fallback before it is dropped), then the app restarts to read
     both. Neither key is printed."""
-    if aws.dry_run:
-        for call in (f"secretsmanager.put_secret_value {fallbacks_name(stage)} (the current key)",
-                     f"secretsmanager.put_secret_value {secret_key_name(stage)} (a new key)",
-                     f"elasticbeanstalk.restart_app_server {environment_name(stage)}"):  # fmt: skip
-            aws.say(f"would call {call}")
-        return
-    client = aws.client("secretsmanager")
-    current = client.get_secret_value(SecretId=secret_key_name(stage))["SecretString"]
+    current = aws.call(
+        "secretsmanager", "get_secret_value", SecretId=secret_key_name(stage),
+        dry_answer={"SecretString": "<the current key>"},
+    )["SecretString"]  # fmt: skip
     # The fallback first: an instance restarting between the two steps knows both keys.
-    client.put_secret_value(SecretId=fallbacks_name(stage), SecretString=current)
-    aws.say(f"call secretsmanager.put_secret_value {fallbacks_name(stage)} (the current key)")
-    client.put_secret_value(SecretId=secret_key_name(stage), SecretString=secrets.token_hex(32))
-    aws.say(f"call secretsmanager.put_secret_value {secret_key_name(stage)} (a new key)")
+    aws.call("secretsmanager", "put_secret_value", SecretId=fallbacks_name(stage),
+             SecretString=current)  # fmt: skip
+    aws.call("secretsmanager", "put_secret_value", SecretId=secret_key_name(stage),
+             SecretString=secrets.token_hex(32))  # fmt: skip
     # Elastic Beanstalk reads secrets when the app server starts.
     aws.call("elasticbeanstalk", "restart_app_server", EnvironmentName=environment_name(stage))
-    aws.say(f"{environment_name(stage)} restarts with the new key; the old one is its fallback")
+    if not aws.dry_run:
+        aws.say(f"{environment_name(stage)} restarts with the new key; the old one is its fallback")

@@ -167,29 +167,28 @@ def without(template: dict, resource_types: set[str]) -> dict:
 
 
 def _mappings_used(value) -> set[str]:
+    return {m["Fn::FindInMap"][0] for m in _dicts(value) if "Fn::FindInMap" in m}
+
+
+def _dicts(value):
+    """Every mapping within ``value`` (itself included), at any depth."""
     if isinstance(value, dict):
-        found = {value["Fn::FindInMap"][0]} if "Fn::FindInMap" in value else set()
-        return found.union(*(_mappings_used(inner) for inner in value.values()))
-    if isinstance(value, list):
-        return set().union(*(_mappings_used(inner) for inner in value))
-    return set()
+        yield value
+        for inner in value.values():
+            yield from _dicts(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _dicts(inner)
 
 
 def _condition_names(value) -> set[str]:
     """The conditions ``value`` names (a resource's Condition, Fn::If, a Condition function)."""
     found = set()
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            if key == "Condition" and isinstance(inner, str):
-                found.add(inner)
-            elif key == "Fn::If":
-                found.add(inner[0])
-                found |= _condition_names(inner[1:])
-            else:
-                found |= _condition_names(inner)
-    elif isinstance(value, list):
-        for inner in value:
-            found |= _condition_names(inner)
+    for mapping in _dicts(value):
+        if isinstance(mapping.get("Condition"), str):
+            found.add(mapping["Condition"])
+        if "Fn::If" in mapping:
+            found.add(mapping["Fn::If"][0])
     return found
 
 

@@ -657,3 +657,15 @@ def test_manage_prints_the_output_as_it_comes_and_returns_the_command_s_exit_cod
     assert out[0] == "Operations to perform:"
     assert "CommandError: no such migration" in out
     assert out[-1] == "manage.py finished: Failed, exit code 3"
+
+
+def test_manage_s_arguments_reach_manage_py_as_arguments_never_as_shell():
+    hostile = ["shell", "-c", "print(1); $(touch /tmp/owned) `id` && rm -rf / \x00 ; echo"]
+    done = run_deploy("manage", "dev", "--dry-run", "--", *[a.replace("\x00", "") for a in hostile])
+    assert done.returncode == 0, done.stderr
+    (line,) = [line for line in done.stdout.splitlines() if "ssm.send_command" in line]
+    sent = json.loads(line.split(" ", 3)[3])["Parameters"]["commands"][0]
+    import shlex
+
+    assert shlex.split(sent) == ["/var/app/current/bin/chat-manage",
+                                 *[a.replace("\x00", "") for a in hostile]]  # fmt: skip
