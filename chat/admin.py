@@ -17,7 +17,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from chat import accounts, errors
-from chat.models import ChatRoom, Membership, StoredMessage
+from chat.identity import tokens
+from chat.models import ApiToken, ChatRoom, Membership, ProviderIdentity, StoredMessage
 from chat.moderation.actions import message_remove, user_ban
 from chat.payloads import iso_from_ms
 from chat.services import chat_name_check
@@ -269,12 +270,27 @@ class UserCreationForm(_LookalikeCheck, auth_forms.AdminUserCreationForm):
     pass
 
 
+class ProviderIdentityInline(admin.TabularInline):
+    """The accounts of the OpenID Connect provider a user signs in with (read only)."""
+
+    model = ProviderIdentity
+    fields = readonly_fields = ["issuer", "subject", "created_at"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(User)
 class ChatUserAdmin(UserAdmin):
     """The user admin, with a ban: deactivate, end sessions, close sockets, in one action."""
 
     form = UserChangeForm
     add_form = UserCreationForm
+
+    def get_inlines(self, request, obj):
+        return [ProviderIdentityInline] if obj is not None else []
 
     actions = ["ban"]
 
@@ -287,3 +303,56 @@ class ChatUserAdmin(UserAdmin):
             ended = user_ban(user)
             self.log_change(request, user, f"Banned: deactivated, {ended} session(s) ended")
         self.message_user(request, "Banned the selected users.", messages.SUCCESS)
+
+
+class ApiTokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ("user", "name")
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            if "name" in cleaned:
+                cleaned["name"] = tokens.clean_name(cleaned["name"])
+            if cleaned.get("user") is not None:
+                tokens.check_room(cleaned["user"])
+        except errors.ChatError as exc:
+            raise forms.ValidationError(exc.detail) from None
+        return cleaned
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens of users and of bot accounts (a user whose password is disabled, made in the
+    user admin): staff make one here, see its secret once, and revoke it by deleting it."""
+
+    form = ApiTokenForm
+    list_display = ["name", "user", "created_at", "last_used_at"]
+    list_select_related = ["user"]
+    search_fields = ["name", "user__username"]
+    autocomplete_fields = ["user"]
+    readonly_fields = ["created_at", "last_used_at"]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        token, secret = tokens.token_create(user=obj.user, name=obj.name)
+        obj.pk, obj.digest, obj.created_at = token.pk, token.digest, token.created_at
+        obj._state.adding = False
+        request.new_token_secret = secret
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # The secret is shown on this answer only (not in a message, which would be kept in a
+        # cookie or the session until shown).
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "New API token",
+            "token": obj,
+            "secret": request.new_token_secret,
+            "opts": self.opts,
+        }
+        response = TemplateResponse(request, "admin/chat/apitoken/created.html", context)
+        response["Cache-Control"] = "no-store"
+        return response

@@ -68,6 +68,15 @@ class Unavailable(ChatError):
         super().__init__(detail)
 
 
+class ProviderUnavailable(Unavailable):
+    """The OpenID Connect provider's keys could not be read to check a token; retry."""
+
+    code = "provider_unavailable"
+
+    def __init__(self, detail: str = "The sign-in provider cannot be reached; retry shortly."):
+        super().__init__(detail)
+
+
 class DatabaseUnavailable(ChatError):
     """The relational database (users, chats, memberships) could not be reached; the same
     request may be retried."""

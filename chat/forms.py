@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import forms as auth_forms
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
 from chat import accounts, budgets, text
@@ -86,19 +87,47 @@ class SignUpForm(UserCreationForm):
         # Django's field has normalized the name (NFKC); Django refuses a name taken in another
         # case (and then returns None).
         username = super().clean_username()
-        if username is None:
-            return username
-        if text.mixes_scripts(username):
-            raise forms.ValidationError(
-                "Use letters of one alphabet: Latin, Cyrillic and Greek letters that look alike "
-                "cannot be mixed.",
-                code="mixed_scripts",
-            )
-        if accounts.username_lookalike_taken(username):
-            raise forms.ValidationError(
-                "This username looks like one already taken; choose another.", code="lookalike"
-            )
+        if username is not None:
+            check_username(username)
         return username
+
+
+def check_username(username: str, *, besides_user_id=None) -> None:
+    """The rules a new name (signing up, renaming, made from a provider's account) follows on
+    top of Django's: one alphabet, and not like a name already taken (``ValidationError``)."""
+    if text.mixes_scripts(username):
+        raise forms.ValidationError(
+            "Use letters of one alphabet: Latin, Cyrillic and Greek letters that look alike "
+            "cannot be mixed.",
+            code="mixed_scripts",
+        )
+    if accounts.username_lookalike_taken(username, besides_user_id=besides_user_id):
+        raise forms.ValidationError(
+            "This username looks like one already taken; choose another.", code="lookalike"
+        )
+
+
+class UsernameChangeForm(forms.ModelForm):
+    """A user's new name, under the sign-up rules (taken in any case, look-alikes)."""
+
+    class Meta:
+        model = get_user_model()
+        fields = ("username",)
+        field_classes = {"username": auth_forms.UsernameField}
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        taken = self._meta.model._default_manager.filter(username__iexact=username)
+        if taken.exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("A user with that username already exists.", code="unique")
+        check_username(username, besides_user_id=self.instance.pk)
+        return username
+
+
+class ApiTokenForm(forms.Form):
+    """The settings page's "New token"."""
+
+    name = forms.CharField(max_length=100, help_text="What will use it: a bot, a script, a phone.")
 
 
 class ChatCreateForm(forms.Form):

@@ -285,3 +285,46 @@ class UsernameSkeleton(models.Model):
 
     def __str__(self):
         return self.skeleton
+
+
+class ApiToken(models.Model):
+    """A personal token a program signs in with (``Authorization: Bearer``). Only a digest of
+    the secret is kept: the secret is shown once, when the token is made."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    # SHA-256 of the secret, in hex: the secret is random (256 bits), so no slow hash is needed.
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self):
+        return f"{self.name} ({self.user})"
+
+
+class ProviderIdentity(models.Model):
+    """An account of the OpenID Connect provider (its issuer and ``sub``), linked to the user it
+    signs in as. Accounts are linked by this pair only, never by email."""
+
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="provider_identities"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="one_user_per_identity")
+        ]
+        verbose_name_plural = "provider identities"
+
+    def __str__(self):
+        return f"{self.subject} at {self.issuer}"

@@ -1,8 +1,11 @@
 """Server-rendered pages. The live parts are in static/chat/*.js."""
 
+import contextlib
+import uuid
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -13,7 +16,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from chat import errors, selectors, services
 from chat.api.throttling import CreateChatThrottle
-from chat.forms import ChatCreateForm, LogInForm, PasswordChangeForm, SignUpForm
+from chat.forms import (
+    ApiTokenForm,
+    ChatCreateForm,
+    LogInForm,
+    PasswordChangeForm,
+    SignUpForm,
+    UsernameChangeForm,
+)
+from chat.identity import signin, tokens
 from chat.payloads import chat_title
 
 
@@ -45,6 +56,8 @@ class PasswordChangeView(_ThrottledAs429, auth_views.PasswordChangeView):
 
 @require_http_methods(["GET", "POST"])
 def signup(request):
+    if not settings.CHAT_LOCAL_SIGNUP:
+        raise Http404("Sign-up is not offered here.")
     if request.user.is_authenticated:
         return redirect("chat:list")
     form = SignUpForm(request.POST or None, request=request)
@@ -215,3 +228,66 @@ def chat_detail(request, chat_id):
         "upload_types": settings.CHAT_UPLOAD_TYPES,
     }
     return render(request, "chat/detail.html", context)
+
+
+class LogOutView(auth_views.LogoutView):
+    """Django's log-out; a session signed in with the provider ends there too (its
+    end-session page, which sends the browser back to the log-in page)."""
+
+    def post(self, request, *args, **kwargs):
+        at_provider = (
+            signin.end_session_url(request) if signin.signed_in_with_provider(request) else None
+        )
+        response = super().post(request, *args, **kwargs)
+        return redirect(at_provider) if at_provider else response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_settings(request):
+    """The user's name and personal API tokens (made and revoked as ``/api/tokens`` does)."""
+    action = request.POST.get("action") if request.method == "POST" else None
+    rename_form = UsernameChangeForm(
+        request.POST if action == "rename" else None, instance=request.user
+    )
+    token_form = ApiTokenForm(request.POST if action == "token" else None)
+    new_secret, status = None, 200
+    if action == "rename" and rename_form.is_valid():
+        rename_form.save()
+        messages.success(request, f"You are now {request.user.get_username()}.")
+        return redirect("settings")
+    if action == "token" and token_form.is_valid():
+        try:
+            _, new_secret = tokens.token_create(
+                user=request.user, name=token_form.cleaned_data["name"]
+            )
+        except errors.ChatError as exc:
+            token_form.add_error("name", exc.detail)
+            status = exc.status
+        else:
+            token_form = ApiTokenForm()
+    if action == "revoke":
+        with contextlib.suppress(errors.NotFound):  # already gone (revoked in another tab)
+            tokens.token_revoke(user=request.user, token_id=_uuid_or_none(request.POST.get("id")))
+        messages.success(request, "The token is revoked: programs using it are signed out.")
+        return redirect("settings")
+    if action and status == 200 and new_secret is None:
+        status = 400
+    context = {
+        "rename_form": rename_form,
+        "token_form": token_form,
+        "tokens": tokens.tokens_of(request.user),
+        "new_secret": new_secret,
+        "token_limit": settings.CHAT_API_TOKENS_PER_USER,
+    }
+    response = render(request, "chat/settings.html", context, status=status)
+    if new_secret:
+        response["Cache-Control"] = "no-store"  # the secret, shown once, stays out of caches
+    return response
+
+
+def _uuid_or_none(value):
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None

@@ -61,23 +61,38 @@ class _ChatView:
         return bool(self.by_seq) and max(self.by_seq) > self.contiguous
 
 
+class SignedOut(ChatClientError):
+    """The server ended the client's credential: a revoked token or an ended session (4401),
+    a deactivated account (4403), or a refused handshake. Reconnecting would not help."""
+
+    def __init__(self, code: int, detail: str = ""):
+        super().__init__(f"signed out ({code}) {detail}".strip())
+        self.code = code
+
+
 class ChatClient:
-    """A logged-in user's socket to ``base_url``, joined to some chats."""
+    """A user's socket to ``base_url``, joined to some chats: signed in with an API token
+    (``token=``, a program's way) or a browser session's cookies (``login()``)."""
 
     def __init__(
         self,
         base_url: str,
         *,
-        cookies: dict,
-        user_id: str,
-        username: str,
+        token: str | None = None,
+        cookies: dict | None = None,
+        user_id: str | None = None,
+        username: str | None = None,
         ack_timeout: float = 5.0,
         backoff_max: float = 5.0,
     ):
+        if (token is None) == (cookies is None):
+            raise ValueError("give a token or a session's cookies")
         self.base_url = base_url.rstrip("/")
-        self.cookies = cookies
+        self.token = token
+        self.cookies = cookies or {}
         self.user_id = user_id
         self.username = username
+        self.signed_out: SignedOut | None = None
         self.ack_timeout = ack_timeout
         self.backoff_max = backoff_max
         self.chats: dict[str, _ChatView] = {}
@@ -117,6 +132,21 @@ class ChatClient:
             cookies = {"sessionid": http.cookies["sessionid"]}
         return cls(base_url, cookies=cookies, user_id=me["userId"], username=username, **options)
 
+    def _headers(self) -> dict:
+        if self.token is not None:
+            return {"Authorization": f"Bearer {self.token}"}
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+
+    async def whoami(self) -> dict:
+        """``GET /api/me`` with the client's credential (``ChatClientError`` if refused)."""
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=10) as http:
+            response = await http.get("/api/me", headers=self._headers())
+        if response.status_code != 200:
+            raise SignedOut(response.status_code, response.json().get("detail", ""))
+        me = response.json()
+        self.user_id, self.username = me["userId"], me["username"]
+        return me
+
     @property
     def ws_url(self) -> str:
         return self.base_url.replace("http", "ws", 1) + "/ws/"
@@ -126,12 +156,21 @@ class ChatClient:
 
         After ``stop()``, starting again reconnects and catches up from where the view was.
         """
+        if self.user_id is None:
+            await self.whoami()
         for chat_id in chat_ids:
             self.chats.setdefault(chat_id, _ChatView())
         self._closing = False
         self._connected.clear()
         self._task = asyncio.create_task(self._run())
-        await asyncio.wait_for(self._connected.wait(), 30)
+        connected = asyncio.ensure_future(self._connected.wait())
+        await asyncio.wait({connected, self._task}, timeout=30, return_when="FIRST_COMPLETED")
+        if self.signed_out is not None:
+            connected.cancel()
+            raise self.signed_out
+        if not connected.done():
+            connected.cancel()
+            raise TimeoutError(f"could not connect to {self.ws_url}")
 
     async def stop(self) -> None:
         """Disconnect and stay disconnected, keeping the view and the pending messages."""
@@ -185,9 +224,12 @@ class ChatClient:
         return [chat.by_seq[seq] for seq in sorted(chat.by_seq)] if chat else []
 
     async def wait_until(self, predicate, timeout: float) -> None:
-        """Wait until ``predicate()`` holds, re-checking after every frame."""
+        """Wait until ``predicate()`` holds, re-checking after every frame (``SignedOut`` if
+        the server ends the client's credential first)."""
         async with asyncio.timeout(timeout):
             while not predicate():
+                if self.signed_out is not None:
+                    raise self.signed_out
                 self._changed.clear()
                 await self._changed.wait()
 
@@ -203,9 +245,10 @@ class ChatClient:
         attempt = 0
         while not self._closing:
             try:
-                headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+                # A browser's session sends the page's Origin; a token needs none.
+                origin = self.base_url if self.token is None else None
                 async with connect(
-                    self.ws_url, origin=self.base_url, additional_headers=headers, open_timeout=5
+                    self.ws_url, origin=origin, additional_headers=self._headers(), open_timeout=5
                 ) as ws:
                     self._ws = ws
                     attempt = 0
@@ -219,16 +262,35 @@ class ChatClient:
                             await self._on_frame(json.loads(text))
                     finally:
                         resender.cancel()
+            except websockets.exceptions.ConnectionClosed as error:
+                if error.rcvd is not None and error.rcvd.code in {4401, 4403}:
+                    self.signed_out = SignedOut(error.rcvd.code, error.rcvd.reason)
+                logger.info("connection to %s closed: %s", self.ws_url, error)
+            except websockets.exceptions.InvalidStatus as error:
+                if error.response.status_code in {401, 403}:
+                    self.signed_out = SignedOut(error.response.status_code, "handshake refused")
+                logger.info("connection to %s refused: %s", self.ws_url, error)
             except (OSError, websockets.exceptions.WebSocketException, TimeoutError) as error:
                 logger.info("connection to %s lost: %s", self.ws_url, error)
             finally:
                 self._ws = None
             if self._closing:
                 return
+            if self.signed_out is not None:
+                logger.warning("%s: not reconnecting", self.signed_out)
+                self._fail_pending(self.signed_out)
+                return
             self.reconnects += 1
             attempt += 1
             delay = min(self.backoff_max, 0.1 * 2**attempt) * random.uniform(0.5, 1.0)
             await asyncio.sleep(delay)
+
+    def _fail_pending(self, error: Exception) -> None:
+        for entry in list(self.pending.values()):
+            if not entry.future.done():
+                entry.future.set_exception(error)
+        self.pending.clear()
+        self._changed.set()
 
     async def _send(self, frame: dict) -> bool:
         ws = self._ws

@@ -6,6 +6,7 @@ With ``DJANGO_DEBUG`` off the process refuses to start without its secret key an
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from csp.constants import NONE, SELF
@@ -79,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "chatsite.middleware.DatabaseUnavailableMiddleware",
+    "chat.identity.signin.ProviderSessionMiddleware",
     "chat.ops.logs.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -98,6 +100,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "chat.identity.context.identity",
             ],
         },
     },
@@ -159,6 +162,40 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat:list"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Identity (chat.identity): an OpenID Connect provider (Amazon Cognito) beside local
+# accounts, and personal API tokens for programs. Unset issuer: local accounts only. ---
+# Cognito: https://cognito-idp.<region>.amazonaws.com/<user pool id> (exactly the tokens' "iss").
+CHAT_OIDC_ISSUER = env.str("CHAT_OIDC_ISSUER", default="")
+CHAT_OIDC_CLIENT_ID = env.str("CHAT_OIDC_CLIENT_ID", default="")
+CHAT_OIDC_CLIENT_SECRET = env.str("CHAT_OIDC_CLIENT_SECRET", default="")
+CHAT_OIDC_NAME = env.str("CHAT_OIDC_NAME", default="Amazon Cognito")
+# Where log-out sends the browser when the provider publishes no end_session_endpoint
+# (Cognito: its hosted UI's https://<domain>/logout).
+CHAT_OIDC_LOGOUT_URL = env.str("CHAT_OIDC_LOGOUT_URL", default="")
+# How often a provider's session is checked with the provider (its refresh token), in seconds:
+# a user disabled there loses access here within this long.
+CHAT_OIDC_RECHECK_SECONDS = env.int("CHAT_OIDC_RECHECK_SECONDS", default=300)
+# Off: no local sign-up page (with a provider, people sign up there).
+CHAT_LOCAL_SIGNUP = env.bool("CHAT_LOCAL_SIGNUP", default=True)
+CHAT_API_TOKENS_PER_USER = env.int("CHAT_API_TOKENS_PER_USER", default=20)
+if CHAT_OIDC_ISSUER:
+    if not CHAT_OIDC_ISSUER.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        raise ImproperlyConfigured("CHAT_OIDC_ISSUER must be an https:// URL.")
+    if not CHAT_OIDC_CLIENT_ID:
+        raise ImproperlyConfigured("CHAT_OIDC_ISSUER needs CHAT_OIDC_CLIENT_ID.")
+    AUTHENTICATION_BACKENDS.append("chat.identity.signin.ProviderBackend")
+# mozilla-django-oidc's settings (its endpoints come from the issuer's discovery document).
+OIDC_RP_CLIENT_ID = CHAT_OIDC_CLIENT_ID
+OIDC_RP_CLIENT_SECRET = CHAT_OIDC_CLIENT_SECRET
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+OIDC_TIMEOUT = 10
+OIDC_MAX_STATES = 10
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -333,7 +370,11 @@ CHAT_GROUP_MAX_MEMBERS = env.int("CHAT_GROUP_MAX_MEMBERS", default=1000)
 
 # --- REST API ---
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # Programs: a bearer (no CSRF: no cookie is involved); pages: the session, CSRF enforced.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "chat.api.authentication.BearerAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["chat.api.parsers.JSONParser"],
@@ -347,6 +388,7 @@ REST_FRAMEWORK = {
         "create_chat": env.str("CHAT_API_CREATE_CHAT_RATE", default="60/hour"),
         "lookup": env.str("CHAT_API_LOOKUP_RATE", default="300/hour"),
         "upload": env.str("CHAT_API_UPLOAD_RATE", default="60/min"),
+        "create_token": env.str("CHAT_API_CREATE_TOKEN_RATE", default="30/hour"),
     },
     "UNAUTHENTICATED_USER": None,
 }
@@ -411,6 +453,12 @@ if CHAT_STATIC_BUCKET:
         _DIRECTIVES[_directive] = list(_STATIC_SOURCES)
     _DIRECTIVES["img-src"] += _STATIC_SOURCES
     STATIC_URL = f"{(_CDN or _bucket_origins(CHAT_STATIC_BUCKET))[0]}/static/"
+# Log-out posts a form whose answer sends the browser on to the provider's end-session page:
+# a form's redirect is held to form-action too.
+_DIRECTIVES["form-action"] += sorted(
+    {f"{urlsplit(url).scheme}://{urlsplit(url).netloc}"
+     for url in (CHAT_OIDC_ISSUER, CHAT_OIDC_LOGOUT_URL) if url}
+)  # fmt: skip
 # Log-ins (chat.accounts): failed log-ins in 15 minutes from one client address, for one account
 # from one address, and for one account from anywhere, before passwords are no longer tried;
 # password checks a process runs at once, and how long a log-in waits for one (then a 429).

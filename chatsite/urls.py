@@ -10,6 +10,7 @@ from django.views import defaults
 from chat import views as chat_views
 from chat.api.errors import API_ERRORS, json_error
 from chat.forms import AdminLogInForm
+from chat.identity import signin
 from chat.ops import views as ops_views
 
 
@@ -26,7 +27,17 @@ urlpatterns = [
     # Django's account pages, with a throttled log-in. Password reset is not offered: it needs
     # outgoing mail, which the app does not configure (staff set a new password in the admin).
     path("accounts/login/", chat_views.LogInView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", chat_views.LogOutView.as_view(), name="logout"),
+    # Signing in with the OpenID Connect provider (when CHAT_OIDC_ISSUER is set; else 404).
+    path(
+        "accounts/oidc/authenticate/", signin.SignInView.as_view(), name="oidc_authentication_init"
+    ),
+    path(
+        "accounts/oidc/callback/",
+        signin.CallbackView.as_view(),
+        name="oidc_authentication_callback",
+    ),
+    path("settings/", chat_views.account_settings, name="settings"),
     path(
         "accounts/password_change/",
         chat_views.PasswordChangeView.as_view(),

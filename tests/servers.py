@@ -259,3 +259,42 @@ AWS_TEST_ENV = {
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+class OidcProvider(ServerProcess):
+    """tests/oidc_provider.py: an OpenID Connect provider (Authlib) for ``client_id``."""
+
+    name = "oidc provider"
+
+    def __init__(self, env, log_path, *, client_id, client_secret, redirect_uris, logout_uris):
+        super().__init__(env, log_path)
+        self.client_id, self.client_secret = client_id, client_secret
+        self.redirect_uris, self.logout_uris = redirect_uris, logout_uris
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self):
+        command = [sys.executable, "-m", "tests.oidc_provider", "--port", str(self.port)]
+        command += ["--client-id", self.client_id, "--client-secret", self.client_secret]
+        for uri in self.redirect_uris:
+            command += ["--redirect-uri", uri]
+        for uri in self.logout_uris:
+            command += ["--logout-uri", uri]
+        return command
+
+    def ready(self):
+        try:
+            return httpx.get(f"{self.url}/.well-known/openid-configuration", timeout=1).is_success
+        except httpx.HTTPError:
+            return False
+
+    def test(self, path: str, body: dict | None = None) -> dict:
+        """Steer the provider (``/test/…``)."""
+        if body is None:
+            response = httpx.get(f"{self.url}/test/{path}", timeout=5)
+        else:
+            response = httpx.post(f"{self.url}/test/{path}", json=body, timeout=5)
+        response.raise_for_status()
+        return response.json()

@@ -249,7 +249,7 @@ def test_the_cdn_reads_private_buckets_through_origin_access_control():
     public_key = of_type("AWS::CloudFront::PublicKey")["MediaPublicKey"]["PublicKeyConfig"]
     assert public_key["EncodedKey"] == {"Ref": "MediaSigningPublicKey"}
     options = RESOURCES["Environment"]["Properties"]["OptionSettings"]
-    named = {o["OptionName"]: o["Value"] for o in options}
+    named = {o["OptionName"]: o["Value"] for o in options if "OptionName" in o}
     assert named["CHAT_CDN_KEY_ID"] == {"Ref": "MediaPublicKey"}
     assert named["CHAT_CDN_PRIVATE_KEY"] == {"Ref": "MediaSigningKeySecret"}
     assert not [d for d in media if d in {"TrustedSigners"}]  # key groups, not account keys
@@ -295,7 +295,9 @@ def test_the_data_stores_are_encrypted_private_and_kept_on_prod():
     assert (
         "{{resolve:secretsmanager:${DatabasePassword}}}" in props["MasterUserPassword"]["Fn::Sub"]
     )
-    for secret in of_type("AWS::SecretsManager::Secret").values():
+    for name, secret in of_type("AWS::SecretsManager::Secret").items():
+        if name == "CognitoClientSecret":  # Cognito's own, not made up here
+            continue
         assert secret["GenerateSecretString"]["PasswordLength"] >= 40
     for table in of_type("AWS::DynamoDB::Table").values():
         assert table["BillingMode"] == "PAY_PER_REQUEST"
@@ -306,8 +308,18 @@ def test_the_data_stores_are_encrypted_private_and_kept_on_prod():
         assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
-def _options(environment) -> dict:
-    return {(o["Namespace"], o["OptionName"]): o["Value"] for o in environment["OptionSettings"]}
+def _options(environment, *, cognito=False) -> dict:
+    """The environment's option settings; those under ``!If [UseCognito, …]`` when ``cognito``."""
+    options = {}
+    for option in environment["OptionSettings"]:
+        if "Fn::If" in option:
+            condition, when_on, _ = option["Fn::If"]
+            assert condition == "UseCognito"
+            if not cognito:
+                continue
+            option = when_on
+        options[(option["Namespace"], option["OptionName"])] = option["Value"]
+    return options
 
 
 def test_the_environment_is_websocket_friendly_healthy_and_configured():
@@ -863,3 +875,55 @@ def test_the_runbook_names_every_alarm_and_its_commands_are_all_run_by_the_suite
         run = f'run_deploy("{command}"' in suites
         called = f"ops.{command.replace('-', '_')}(" in suites
         assert run or called, f"python -m deploy {command} is in the runbook but no test runs it"
+
+
+def test_cognito_is_optional_and_wired_into_the_app_when_on(moto_server):
+    cognito = ["UserPool", "UserPoolClient", "UserPoolDomain", "CognitoClientSecret"]
+    for name in cognito:
+        assert RESOURCES[name]["Condition"] == "UseCognito", name
+    assert TEMPLATE["Parameters"]["Cognito"]["Default"] == "off"
+    client = RESOURCES["UserPoolClient"]["Properties"]
+    assert client["AllowedOAuthFlows"] == ["code"] and client["GenerateSecret"] is True
+    assert client["AllowedOAuthScopes"] == ["openid", "email", "profile"]
+    # The app's own callback and log-out pages (chatsite/urls.py), on the stage's domain.
+    assert client["CallbackURLs"] == [{"Fn::Sub": "https://${DomainName}/accounts/oidc/callback/"}]
+    assert client["LogoutURLs"] == [{"Fn::Sub": "https://${DomainName}/accounts/login/"}]
+    # The client secret goes from the client to Secrets Manager, and to the app as a secret.
+    secret = RESOURCES["CognitoClientSecret"]["Properties"]
+    assert secret["SecretString"] == {"Fn::GetAtt": ["UserPoolClient", "ClientSecret"]}
+    environment = RESOURCES["Environment"]["Properties"]
+    off, on = _options(environment), _options(environment, cognito=True)
+    assert not [name for _, name in off if name.startswith("CHAT_OIDC_")]
+    app = "aws:elasticbeanstalk:application:environment"
+    assert on[(app, "CHAT_OIDC_ISSUER")] == {
+        "Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"
+    }
+    assert on[(app, "CHAT_OIDC_CLIENT_ID")] == {"Ref": "UserPoolClient"}
+    assert on[(app, "CHAT_OIDC_LOGOUT_URL")]["Fn::Sub"].endswith(".amazoncognito.com/logout")
+    assert on[(app + "secrets", "CHAT_OIDC_CLIENT_SECRET")] == {"Ref": "CognitoClientSecret"}
+    assert off[(app, "CHAT_LOCAL_SIGNUP")] == {"Ref": "LocalSignup"}
+    policy = RESOURCES["InstanceRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    (reads,) = [s for s in policy if s.get("Sid") == "Secrets"]
+    assert {"Fn::If": ["UseCognito", {"Ref": "CognitoClientSecret"}, {"Ref": "AWS::NoValue"}]} in (
+        reads["Resource"]
+    )
+    assert {"CognitoUserPool", "CognitoHostedUi"} <= set(TEMPLATE["Outputs"])
+    # moto's CloudFormation cannot make Cognito resources; its Cognito API takes the pool,
+    # client and domain as declared (every property name and value checked against AWS's API
+    # model by botocore), and issues the client's secret.
+    idp = boto3.client("cognito-idp", endpoint_url=moto_server.url, region_name="us-east-1")
+    pool_properties = dict(RESOURCES["UserPool"]["Properties"])
+    pool_properties.pop("UserPoolName")
+    pool_properties["DeletionProtection"] = "INACTIVE"
+    pool_properties["UserPoolTags"] = {"chat:stage": "dev"}
+    pool = idp.create_user_pool(PoolName="chat-dev", **pool_properties)["UserPool"]
+    client_properties = {k: v for k, v in client.items() if k not in {"UserPoolId", "ClientName"}}
+    client_properties["CallbackURLs"] = [
+        "https://chat-dev.chat-project.net/accounts/oidc/callback/"
+    ]
+    client_properties["LogoutURLs"] = ["https://chat-dev.chat-project.net/accounts/login/"]
+    made = idp.create_user_pool_client(
+        UserPoolId=pool["Id"], ClientName="chat-dev-web", **client_properties
+    )["UserPoolClient"]
+    assert made["ClientSecret"] and made["AllowedOAuthFlows"] == ["code"]
+    idp.create_user_pool_domain(Domain="chat-dev-123456789012", UserPoolId=pool["Id"])

@@ -16,22 +16,28 @@ from chat.services import CLIENT_MESSAGE_ID_MAX_LENGTH
 USER_ID = r"^[0-9]{1,18}$"
 
 
+def query_text(**options) -> serializers.RegexField:
+    """Text in a query string: anything but NUL, which every request refuses (a 400 before any
+    view, chatsite.middleware), as the schema says."""
+    return serializers.RegexField(r"^[^\x00]*$", **options)
+
+
 class ChatListQuery(serializers.Serializer):
     userId = serializers.RegexField(USER_ID, required=False, help_text="Defaults to the caller.")
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=CHAT_LIST_MAX_LIMIT, default=CHAT_LIST_LIMIT
     )
-    cursor = serializers.CharField(
+    cursor = query_text(
         required=False, max_length=512, help_text="nextCursor of the previous page."
     )
 
 
 class UserQuery(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    username = query_text(max_length=150)
 
 
 class UserPrefixQuery(serializers.Serializer):
-    prefix = serializers.CharField(
+    prefix = query_text(
         max_length=150,
         help_text="Usernames starting with this, any case: people you know first, others from "
         "3 characters on.",
@@ -49,7 +55,7 @@ class SuggestionListOutput(serializers.Serializer):
 
 
 class SearchQuery(serializers.Serializer):
-    q = serializers.CharField(max_length=200, help_text="Words; each matches a word's start.")
+    q = query_text(max_length=200, help_text="Words; each matches a word's start.")
     chatId = serializers.UUIDField(required=False, help_text="Search this chat only.")
     limit = serializers.IntegerField(min_value=1, max_value=50, default=20)
 
@@ -69,7 +75,7 @@ class HistoryQuery(serializers.Serializer):
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=HISTORY_MAX_LIMIT, default=HISTORY_DEFAULT_LIMIT
     )
-    cursor = serializers.CharField(
+    cursor = query_text(
         required=False, max_length=512, help_text="nextCursor of the previous page."
     )
     afterSeq = serializers.IntegerField(
@@ -249,3 +255,27 @@ class ErrorOutput(serializers.Serializer):
         required=False, help_text="Present (true) when the same request may succeed later."
     )
     fields = serializers.DictField(required=False, help_text="Bad input: the errors per field.")
+
+
+class TokenInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100, help_text="What will use it.")
+
+
+class TokenOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    createdAt = serializers.DateTimeField()
+    lastUsedAt = serializers.DateTimeField(allow_null=True)
+
+
+class TokenCreatedOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    createdAt = serializers.DateTimeField()
+    token = serializers.CharField(
+        help_text="The secret: send it as `Authorization: Bearer <token>`. Shown only now."
+    )
+
+
+class TokenListOutput(serializers.Serializer):
+    tokens = TokenOutput(many=True)

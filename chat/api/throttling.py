@@ -39,3 +39,4 @@ def budget(scope: str) -> type[UserWindowThrottle]:
 SendThrottle = budget("send")
 CreateChatThrottle = budget("create_chat")
 LookupThrottle = budget("lookup")
+CreateTokenThrottle = budget("create_token")

@@ -1,5 +1,7 @@
 """REST endpoints: parse, authorize, call a selector or service, render JSON."""
 
+import uuid
+
 from asgiref.sync import async_to_sync
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -10,16 +12,18 @@ from chat import errors, selectors, services
 from chat.api import serializers as s
 from chat.api.throttling import (
     CreateChatThrottle,
+    CreateTokenThrottle,
     LookupThrottle,
     SendThrottle,
     UserWindowThrottle,
     budget,
 )
+from chat.identity import tokens
 from chat.media import uploads as media
 from chat.payloads import chat_payload, message_payload
 from chat.realtime import events
 
-ERRORS = {code: OpenApiResponse(s.ErrorOutput) for code in (400, 403, 404, 413, 429, 503)}
+ERRORS = {code: OpenApiResponse(s.ErrorOutput) for code in (400, 401, 403, 404, 406, 413, 429, 503)}
 
 
 class _PostBudget:
@@ -323,3 +327,50 @@ class PresenceView(APIView):
         query = _valid(s.PresenceQuery, request.query_params)
         users = selectors.presence(viewer=request.user, user_ids=query["userIds"].split(","))
         return Response({"users": users})
+
+
+def _token_payload(token) -> dict:
+    return {
+        "id": str(token.pk),
+        "name": token.name,
+        "createdAt": token.created_at.isoformat(),
+        "lastUsedAt": token.last_used_at.isoformat() if token.last_used_at else None,
+    }
+
+
+class TokensView(_PostBudget, APIView):
+    post_throttle = CreateTokenThrottle
+
+    @extend_schema(responses={200: s.TokenListOutput, **ERRORS}, summary="Your API tokens")
+    def get(self, request):
+        return Response({"tokens": [_token_payload(t) for t in tokens.tokens_of(request.user)]})
+
+    @extend_schema(
+        request=s.TokenInput,
+        responses={201: s.TokenCreatedOutput, **ERRORS},
+        summary="Make an API token (its secret is in this answer only)",
+    )
+    def post(self, request):
+        data = _valid(s.TokenInput, request.data)
+        token, secret = tokens.token_create(user=request.user, name=data["name"])
+        body = {k: v for k, v in _token_payload(token).items() if k != "lastUsedAt"}
+        response = Response({**body, "token": secret}, status=status.HTTP_201_CREATED)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class TokenView(APIView):
+    @extend_schema(
+        responses={204: None, **ERRORS},
+        summary="Revoke an API token: requests and sockets using it are refused at once",
+    )
+    def delete(self, request, token_id):
+        tokens.token_revoke(user=request.user, token_id=_uuid(token_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _uuid(value: str):
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise errors.NotFound("No such token.") from None

@@ -5,7 +5,8 @@ passwords in the pages, scripts use the shell. Each such change is a model chang
 notices to sockets (``chat.moderation.notices``) are sent from model signals, after the change
 commits, instead of from each place that can make it:
 
-- a session ended (logout, deleted) -> ``sessionEnded``: its sockets close with 4401;
+- a session ended (logout, deleted) or an API token revoked -> ``sessionEnded``: its sockets
+  close with 4401;
 - a user saved (password, active flag, ...) or deleted -> ``userChanged``: their sockets
   re-read their session and close with 4401 (session no longer valid) or 4403 (deactivated);
 - a membership deleted -> ``membershipRemoved``: her sockets leave the chat and get
@@ -25,7 +26,7 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 
-from chat.models import ChatRoom, Membership
+from chat.models import ApiToken, ChatRoom, Membership
 from chat.moderation.actions import files_delete, history_delete
 from chat.moderation.notices import notify, session_tag
 
@@ -37,6 +38,10 @@ def _logged_out(sender, request, user, **kwargs):
 
 def _session_deleted(sender, instance, **kwargs):
     notify("sessionEnded", session=session_tag(instance.session_key))
+
+
+def _token_deleted(sender, instance, **kwargs):
+    notify("sessionEnded", session=session_tag(f"token:{instance.pk}"))
 
 
 def _user_saved(sender, instance, created, update_fields=None, **kwargs):
@@ -97,6 +102,7 @@ def connect_signals() -> None:
     User = get_user_model()
     user_logged_out.connect(_logged_out, dispatch_uid="chat-logged-out")
     post_delete.connect(_session_deleted, sender=Session, dispatch_uid="chat-session-deleted")
+    post_delete.connect(_token_deleted, sender=ApiToken, dispatch_uid="chat-token-deleted")
     post_save.connect(_user_saved, sender=User, dispatch_uid="chat-user-saved")
     post_delete.connect(_user_deleted, sender=User, dispatch_uid="chat-user-deleted")
     post_save.connect(_membership_saved, sender=Membership, dispatch_uid="chat-membership-saved")

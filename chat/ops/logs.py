@@ -8,6 +8,7 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
+from django.http import HttpRequest
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
@@ -28,9 +29,16 @@ def detached(coro) -> asyncio.Task:
 
 
 class ContextFilter(logging.Filter):
-    """Adds the ids set for the current request or socket to each record (those set only)."""
+    """Adds the ids set for the current request or socket to each record (those set only).
+
+    Django hands its request lines the request itself (``extra={"request": …}``), which a JSON
+    line would print with its query string: it is replaced by its method and path, so that
+    nothing a client put in a URL (a token, refused; a search) reaches the logs."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        if isinstance(request, HttpRequest):
+            record.request = f"{request.method} {request.path}"
         for name, variable in CONTEXT.items():
             value = variable.get()
             if value and not hasattr(record, name):

@@ -24,7 +24,7 @@ from chat.realtime.outbox import Outbox
 from chat.realtime.protocol import ProtocolError, parse_frame
 from chat.realtime.ratelimit import user_budgets
 from chat.realtime.registry import get_registry
-from chat.realtime.socket_auth import session_close_code
+from chat.realtime.socket_auth import close_code
 from chat.stores.base import Connection
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.closing = None
         self.gone = False  # disconnected
         self.session_key = self.scope.get("session_key")
-        self.session_tag = session_tag(self.session_key)
+        # A bearer socket's token ("token:<id>", "provider:<sub>"), named in notices as a
+        # session is: revoking the token ends the socket as logging out ends a page's.
+        self.credential = self.scope.get("credential")
+        self.session_tag = session_tag(self.credential or self.session_key)
         self.registration = Connection(
             connection_id=self.connection_id,
             user_id=self.user_id,
@@ -98,6 +101,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         get_registry().put(self.registration)
         await get_notices().add(self)  # a change to the user, session or chats reaches it
         await self.accept()
+        expires_at = self.scope.get("credential_expires_at")
+        if expires_at is not None:  # a provider's access token: the socket ends with it
+            self.expiry = asyncio.get_running_loop().call_later(
+                max(0.0, expires_at - time.time()), self._close_soon, 4401
+            )
         # This socket's log lines carry its id and its user's (the socket's task's context).
         logs.socket_id.set(self.connection_id)
         logs.user_id.set(self.user_id)
@@ -108,6 +116,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if getattr(self, "budget", None) is None:
             return  # never accepted, or refused
         self.budget.close()
+        if getattr(self, "expiry", None) is not None:
+            self.expiry.cancel()
         if getattr(self, "counted", False):
             metrics.socket_closed()
         self.gone = True
@@ -171,7 +181,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _check_session(self, *, ended: bool = False) -> None:
         """Close the socket if its session no longer logs its user in (or has ``ended``: a
         logout sends its notice just before the session is deleted); the code says why."""
-        code = await database_sync_to_async(session_close_code)(self.session_key, self.user_id)
+        code = await database_sync_to_async(close_code)(
+            session_key=self.session_key, credential=self.credential, user_id=self.user_id
+        )
         if code is None and ended:
             code = 4401
         if code is not None:

@@ -1,10 +1,16 @@
-"""Who may open a socket: a page of this site (its ``Origin``), and whose it is (the user of the
-session cookie sent with its handshake)."""
+"""Who may open a socket, and whose it is.
+
+A page of this site (its ``Origin``) opens it with the session cookie. A program opens it with
+``Authorization: Bearer`` (a personal token, or the provider's access token) and needs no
+``Origin``: a browser cannot put that header on a socket, so no other site's page can use it.
+A bearer in the URL's query string is refused, as over REST.
+"""
 
 import asyncio
+import json
 from importlib import import_module
 from types import SimpleNamespace
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
@@ -27,6 +33,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.http import is_same_domain
 
+from chat.identity import bearer, provider
 from chat.realtime.db import database_sync_to_async
 
 
@@ -105,6 +112,26 @@ def session_close_code(session_key: str | None, user_id: str) -> int | None:
     return 4401
 
 
+def close_code(*, session_key: str | None, credential: str | None, user_id: str) -> int | None:
+    """``session_close_code`` for a socket opened with a cookie; for one opened with a bearer
+    (``credential``, its tag): 4403 when the user was deactivated, 4401 when the token was
+    revoked (a provider's token ends at its expiry, which the socket keeps itself)."""
+    if credential is None:
+        return session_close_code(session_key, user_id)
+    named = _user_by_id(user_id)
+    if named is None:
+        return 4401
+    if not named.is_active:
+        return 4403
+    kind, _, ref = credential.partition(":")
+    if kind == "token":
+        from chat.models import ApiToken
+
+        if not ApiToken.objects.filter(pk=ref, user_id=named.pk).exists():
+            return 4401
+    return None
+
+
 def _user_by_id(user_id):
     """The user with the fields a socket uses (the rest load on access), or None: what
     ``ModelBackend.get_user`` reads, in one plain statement."""
@@ -150,15 +177,55 @@ class SessionAuthMiddleware:
         return self._handshakes
 
     async def __call__(self, scope, receive, send):
-        cookies = {}
+        authorization, cookie = None, None
         for name, value in scope.get("headers", ()):
-            if name == b"cookie":
-                cookies = parse_cookie(value.decode("latin-1"))
-                break
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"cookie" and cookie is None:
+                cookie = value.decode("latin-1")
+        try:
+            bearer.refuse_query_tokens(
+                name for name, _ in parse_qsl(scope.get("query_string", b"").decode("latin-1"))
+            )
+            value = bearer.from_header(authorization)
+            if value is not None:
+                async with self._handshake_gate():
+                    credential = await database_sync_to_async(bearer.authenticate)(value)
+                scope = dict(
+                    scope, user=credential.user, session_key=None, credential=credential.tag,
+                    credential_expires_at=credential.expires_at,
+                )  # fmt: skip
+                return await self.inner(scope, receive, send)
+        except bearer.Refused as refused:
+            return await refuse(scope, receive, send, 401, refused.challenge(), refused.description)
+        except provider.ProviderUnavailable:
+            return await refuse(
+                scope, receive, send, 503, None, "the sign-in provider is unavailable"
+            )
+        cookies = parse_cookie(cookie) if cookie else {}
         key = cookies.get(settings.SESSION_COOKIE_NAME)
         async with self._handshake_gate():
             user = await database_sync_to_async(_user_for_session)(key)
         return await self.inner(dict(scope, user=user, session_key=key), receive, send)
+
+
+async def refuse(scope, receive, send, status: int, challenge: str | None, detail: str) -> None:
+    """Refuse a handshake with an HTTP answer where the server can send one (uvicorn: the
+    ASGI ``websocket.http.response`` extension), else by accepting and closing with 4401 (an
+    unauthorized bearer) or 1013 (try again later)."""
+    await receive()  # websocket.connect
+    if "websocket.http.response" in scope.get("extensions", {}):
+        body = json.dumps({"status": status, "code": "not_authenticated" if status == 401
+                           else "provider_unavailable", "detail": detail}).encode()  # fmt: skip
+        headers = [(b"content-type", b"application/json")]
+        if challenge:
+            headers.append((b"www-authenticate", challenge.encode("latin-1", "replace")))
+        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": body})
+        return
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": 4401 if status == 401 else 1013,
+                "reason": detail[:120]})  # fmt: skip
 
 
 def origin_allowed(scope) -> bool:
@@ -192,8 +259,15 @@ def origin_allowed(scope) -> bool:
 _ORIGIN_HEADERS = {b"origin", b"host"}
 
 
+def has_authorization(scope) -> bool:
+    """Whether the handshake carries an ``Authorization`` header (checked by
+    ``SessionAuthMiddleware``; a browser's page cannot send one)."""
+    return any(name == b"authorization" for name, _ in scope.get("headers", ()))
+
+
 class SameOriginMiddleware:
-    """Refuse the handshake of a socket not opened by a page of this site (``origin_allowed``).
+    """Refuse the handshake of a socket not opened by a page of this site (``origin_allowed``),
+    unless it carries a bearer (a program's: ``SessionAuthMiddleware`` checks it).
 
     Channels' ``AllowedHostsOriginValidator`` compares only the Origin's host with
     ``ALLOWED_HOSTS``: a page on another port or scheme of an allowed host got in, where CSRF
@@ -204,6 +278,6 @@ class SameOriginMiddleware:
         self.inner = inner
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "websocket" and not origin_allowed(scope):
+        if scope["type"] == "websocket" and not (has_authorization(scope) or origin_allowed(scope)):
             return await WebsocketDenier()(scope, receive, send)
         return await self.inner(scope, receive, send)

@@ -24,11 +24,12 @@ def find(client, user) -> str:
     return client.get("/api/users", {"username": user.username}).json()["users"][0]["userId"]
 
 
-def test_unauthenticated_requests_get_json_403():
+def test_unauthenticated_requests_get_json_401_with_a_challenge():
     response = APIClient().get("/api/chats")
-    assert response.status_code == 403
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="chat"'
     assert response.json() == {
-        "status": 403,
+        "status": 401,
         "code": "not_authenticated",
         "detail": "Authentication credentials were not provided.",
     }
