@@ -76,6 +76,13 @@ def test_the_main_pages_have_no_serious_accessibility_violations(server):
                     "accessibility-"
                     + {"/": "list", "/search/?q=hello": "search"}.get(path, "chat"),
                 )
+            # The settings page, a new token's secret shown once and the token listed.
+            page.goto(f"{server.url}/settings/")
+            page.fill("#id_name", "laptop script")
+            page.get_by_role("button", name="New token").click()
+            expect(page.locator("#new-token")).to_be_visible()
+            found["settings with a new token"] = violations(page)
+            screenshot(page, "settings")
             # The "New chat" dialog open, files waiting in the tray, a message's buttons shown.
             page.goto(f"{server.url}/")
             page.click("#new-chat-open")
