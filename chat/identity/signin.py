@@ -131,6 +131,10 @@ class CallbackView(OIDCAuthenticationCallbackView):
         except SuspiciousOperation as exc:
             logger.warning("Sign-in with the provider refused: %s", exc)
             return _failed(request, "the answer could not be verified")
+        except requests.HTTPError as exc:  # the token endpoint refused the code
+            status = exc.response.status_code if exc.response is not None else ""
+            logger.warning("Sign-in refused at the provider's token endpoint: %s", status)
+            return _failed(request, "the provider refused it; sign in again")
         except (requests.RequestException, provider.ProviderUnavailable) as exc:
             logger.warning("Sign-in with the provider failed: %s", exc.__class__.__name__)
             return _failed(request, "the provider cannot be reached; try again shortly")

@@ -325,3 +325,17 @@ async def test_a_providers_access_token_opens_the_socket_until_it_expires(oidc):
     assert json.loads(await socket.receive_from(timeout=5))["type"] == "pong"
     closed = await socket.receive_output(timeout=10)
     assert closed == {"type": "websocket.close", "code": 4401}
+
+
+def test_a_code_the_provider_refuses_signs_nobody_in(oidc, caplog):
+    provider_user(oidc, "ruth")
+    browser = Client()
+    callback = at_provider(start(browser), "ruth")
+    path, _, query = callback.partition("?")
+    params = {k: v[0] for k, v in parse_qs(query).items()}
+    # The state is this browser's, the code is made up: the token endpoint refuses it.
+    response = browser.get(path, {**params, "code": "made-up"})
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/"
+    assert whoami(browser) is None
+    assert "refused it" in browser.get("/accounts/login/").content.decode()
+    assert "token endpoint: 400" in caplog.text
