@@ -337,6 +337,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)
 
+    def has_add_permission(self, request):
+        # A token signs in as its user: only superusers, who may act as anyone anyway, make
+        # them for others (staff with the add permission alone could become any account).
+        return request.user.is_superuser
+
     def save_model(self, request, obj, form, change):
         token, secret = tokens.token_create(user=obj.user, name=obj.name)
         obj.pk, obj.digest, obj.created_at = token.pk, token.digest, token.created_at

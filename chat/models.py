@@ -319,6 +319,9 @@ class ProviderIdentity(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="provider_identities"
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # When the provider last refused to renew this account's session (disabled there, or
+    # signed out everywhere): its user's API tokens are refused until it signs in again.
+    suspended_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [

@@ -1,6 +1,5 @@
 """Server-rendered pages. The live parts are in static/chat/*.js."""
 
-import contextlib
 import uuid
 from datetime import UTC, datetime
 
@@ -15,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chat import errors, selectors, services
-from chat.api.throttling import CreateChatThrottle
+from chat.api.throttling import CreateChatThrottle, CreateTokenThrottle
 from chat.forms import (
     ApiTokenForm,
     ChatCreateForm,
@@ -258,6 +257,8 @@ def account_settings(request):
         return redirect("settings")
     if action == "token" and token_form.is_valid():
         try:
+            if not CreateTokenThrottle().allow_request(request, None):
+                raise errors.Throttled("You have made many tokens lately; try again later.")
             _, new_secret = tokens.token_create(
                 user=request.user, name=token_form.cleaned_data["name"]
             )
@@ -267,9 +268,12 @@ def account_settings(request):
         else:
             token_form = ApiTokenForm()
     if action == "revoke":
-        with contextlib.suppress(errors.NotFound):  # already gone (revoked in another tab)
+        try:
             tokens.token_revoke(user=request.user, token_id=_uuid_or_none(request.POST.get("id")))
-        messages.success(request, "The token is revoked: programs using it are signed out.")
+        except errors.NotFound:  # revoked meanwhile (in another tab), or never one of theirs
+            messages.info(request, "That token is not (or no longer) one of yours.")
+        else:
+            messages.success(request, "The token is revoked: programs using it are signed out.")
         return redirect("settings")
     if action and status == 200 and new_secret is None:
         status = 400

@@ -80,9 +80,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "chatsite.middleware.DatabaseUnavailableMiddleware",
-    "chat.identity.signin.ProviderSessionMiddleware",
     "chat.ops.logs.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "chat.identity.signin.ProviderSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
 ]

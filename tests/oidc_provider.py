@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import jwt
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.grants import OpenIDCode
@@ -208,10 +209,13 @@ class RefreshGrant(grants.RefreshTokenGrant):
         return found if found and not found.revoked else None
 
     def authenticate_user(self, refresh_token):
-        return _user_or_none(refresh_token.sub)
+        user = _user_or_none(refresh_token.sub)
+        if user is None:  # as Cognito answers for a disabled user
+            raise InvalidGrantError(description="User is disabled.")
+        return user
 
     def revoke_old_credential(self, refresh_token):
-        refresh_token.revoked = True
+        pass  # as Cognito (without rotation): a refresh token serves until it expires
 
 
 class IdToken(OpenIDCode):

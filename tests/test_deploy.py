@@ -813,8 +813,16 @@ def test_the_bundle_holds_what_elastic_beanstalk_reads(tmp_path):
     # Log-in forms are rate-limited per client (the load balancer's X-Forwarded-For entry).
     assert "limit_req_zone  $client_address  zone=login:10m  rate=20r/m;" in main
     assert "limit_req_status  429;" in main
-    login = proxy[proxy.index("location ~ ^/(accounts|admin)/login/$ {") :]
+    pattern = "^/((accounts|admin)/login/$|accounts/oidc/)"
+    login = proxy[proxy.index(f"location ~ {pattern} {{") :]
     assert "limit_req           zone=login burst=10 nodelay;" in login.split("}")[0]
+    # (nginx's regular expressions are PCRE: Python's agree on these paths.)
+    limited = re.compile(pattern)
+    for path in ("/accounts/login/", "/admin/login/", "/accounts/oidc/authenticate/",
+                 "/accounts/oidc/callback/"):  # fmt: skip
+        assert limited.search(path), path
+    for path in ("/accounts/login/x", "/accounts/signup/", "/api/me", "/"):
+        assert not limited.search(path), path
 
 
 def test_the_procfile_command_serves_the_health_check(tmp_path):

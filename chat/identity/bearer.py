@@ -60,35 +60,63 @@ def from_header(value: str | None) -> str | None:
 
 
 def refuse_query_tokens(names) -> None:
-    if QUERY_TOKEN_PARAMETERS.intersection(names):
+    """``Refused`` when a query string names a token parameter (in any case, ``name[]`` too)."""
+    if QUERY_TOKEN_PARAMETERS.intersection(n.lower().removesuffix("[]") for n in names):
         raise Refused(
             "tokens are not accepted in the URL: send Authorization: Bearer",
             error="invalid_request",
         )
 
 
-def authenticate(bearer: str) -> Credential:
-    """Whose ``bearer`` is (``Refused`` when nobody's; ``provider.ProviderUnavailable`` when the
-    provider's keys cannot be read)."""
+@dataclass(frozen=True)
+class Checked:
+    """A bearer whose form (a personal token) or signature and claims (the provider's access
+    token) were checked; whose it is is found by ``resolve``."""
+
+    bearer: str
+    access: provider.AccessClaims | None = None
+
+
+def check(bearer: str) -> Checked:
+    """What needs no database: a provider token's signature and claims (which may read the
+    provider's keys over the network). ``Refused``, or ``provider.ProviderUnavailable``."""
     if tokens.looks_like_token(bearer):
-        owner = tokens.token_owner(bearer)
+        return Checked(bearer)
+    if not provider.configured():
+        raise _refused("not a token of this site")
+    try:
+        return Checked(bearer, provider.get_provider().access_claims(bearer))
+    except provider.InvalidToken as exc:
+        raise _refused(str(exc)) from None
+
+
+def resolve(checked: Checked) -> Credential:
+    """Whose a checked bearer is (``Refused`` when nobody's)."""
+    if checked.access is None:
+        owner = tokens.token_owner(checked.bearer)
         if owner is None:
             raise _refused("the token was revoked or never existed")
         user, token = owner
+        if not user.is_active:
+            raise _refused("the account is deactivated")
+        if tokens.suspended(user):
+            raise _refused("the account must sign in on the site again")
         return Credential(user=user, kind="token", tag=f"token:{token.pk}")
-    if not provider.configured():
-        raise _refused("not a token of this site")
-    source = provider.get_provider()
+    access = checked.access
     try:
-        access = source.access_claims(bearer)
-    except provider.InvalidToken as exc:
+        user = linking.linked_user(issuer=provider.get_provider().issuer, claims=access.claims)
+    except linking.Unlinkable as exc:
         raise _refused(str(exc)) from None
-    user = linking.linked_user(issuer=source.issuer, claims=access.claims)
     if user is None:
         raise _refused("the account is deactivated")
     return Credential(
         user=user, kind="provider", tag=f"provider:{access.subject}", expires_at=access.expires_at
     )
+
+
+def authenticate(bearer: str) -> Credential:
+    """Whose ``bearer`` is: ``check`` then ``resolve``."""
+    return resolve(check(bearer))
 
 
 def _refused(description: str) -> Refused:

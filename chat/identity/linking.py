@@ -15,12 +15,18 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from chat import text
 from chat.forms import UsernameChangeForm
 from chat.models import ProviderIdentity
 
 logger = logging.getLogger(__name__)
 
 USERNAME_CLAIMS = ("preferred_username", "cognito:username", "username")
+SUBJECT_MAX_LENGTH = 255  # ProviderIdentity.subject
+
+
+class Unlinkable(Exception):
+    """The provider's claims name no account this app can keep (a malformed ``sub``)."""
 
 
 def _valid_username(candidate) -> str | None:
@@ -46,7 +52,14 @@ def username_for(claims: dict) -> str:
 def linked_user(*, issuer: str, claims: dict):
     """The user ``claims["sub"]`` of ``issuer`` signs in as, made on first sign-in; None when
     that user is deactivated."""
-    subject = claims["sub"]
+    subject = claims.get("sub")
+    if (
+        not isinstance(subject, str)
+        or not subject
+        or len(subject) > SUBJECT_MAX_LENGTH
+        or not text.is_storable(subject)
+    ):
+        raise Unlinkable("the token's subject is not one this site can keep")
     identity = (
         ProviderIdentity.objects.select_related("user")
         .filter(issuer=issuer, subject=subject)
@@ -54,6 +67,9 @@ def linked_user(*, issuer: str, claims: dict):
     )
     if identity is None:
         identity = _link_new_user(issuer=issuer, subject=subject, claims=claims)
+    elif identity.suspended_at is not None:
+        # The provider has just issued a token for it: the account is in good standing again.
+        ProviderIdentity.objects.filter(pk=identity.pk).update(suspended_at=None)
     return identity.user if identity.user.is_active else None
 
 

@@ -5,6 +5,10 @@ Endpoints come from ``<issuer>/.well-known/openid-configuration``, read when fir
 kept for an hour. Signing keys come from its JWKS, kept until a token names a key the set does
 not hold: the set is then read again (the provider rotated its keys), at most once a minute so
 that tokens naming made-up keys cannot make the app flood the provider.
+
+While the provider cannot be reached, a failed read is remembered for ``RETRY_SECONDS``: calls
+in that time fail at once (``ProviderUnavailable``) instead of each waiting for a timeout, and
+one thread at a time reads (the others wait for its answer).
 """
 
 import logging
@@ -20,7 +24,8 @@ logger = logging.getLogger(__name__)
 
 DISCOVERY_SECONDS = 3600
 JWKS_REFRESH_MIN_SECONDS = 60
-TIMEOUT = 5
+RETRY_SECONDS = 15
+TIMEOUT = 3
 # Clock difference tolerated between the provider and this server, in seconds.
 LEEWAY = 30
 ALGORITHMS = ["RS256"]
@@ -51,31 +56,43 @@ class Provider:
 
     def __init__(self, issuer: str):
         self.issuer = issuer
-        self._lock = threading.Lock()
+        self._reading = threading.Lock()  # one read of the provider at a time
         self._discovery: dict | None = None
         self._discovered_at = 0.0
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._keys_read_at = 0.0
+        self._keys_read_at = -JWKS_REFRESH_MIN_SECONDS
+        self._failed_at = -RETRY_SECONDS
+        self._failure = ""
 
     def _get(self, url: str) -> dict:
+        """A JSON document of the provider's; while a read failed less than ``RETRY_SECONDS``
+        ago, ``ProviderUnavailable`` at once."""
+        if time.monotonic() - self._failed_at < RETRY_SECONDS:
+            raise ProviderUnavailable(f"unreachable a moment ago ({self._failure})")
         try:
             response = requests.get(url, timeout=TIMEOUT)
             response.raise_for_status()
-            return response.json()
+            document = response.json()
+            if not isinstance(document, dict):
+                raise ValueError("not a JSON object")
+            return document
         except (requests.RequestException, ValueError) as exc:
-            raise ProviderUnavailable(f"{url}: {exc.__class__.__name__}") from exc
+            self._failed_at, self._failure = time.monotonic(), f"{url}: {exc.__class__.__name__}"
+            raise ProviderUnavailable(self._failure) from exc
 
     def metadata(self) -> dict:
-        with self._lock:
+        if self._discovery and time.monotonic() - self._discovered_at < DISCOVERY_SECONDS:
+            return self._discovery
+        with self._reading:
             if self._discovery and time.monotonic() - self._discovered_at < DISCOVERY_SECONDS:
-                return self._discovery
-        document = self._get(self.issuer.rstrip("/") + "/.well-known/openid-configuration")
-        if document.get("issuer") != self.issuer:
-            raise ProviderUnavailable(
-                f"the discovery document names issuer {document.get('issuer')!r}, "
-                f"not {self.issuer!r}"
-            )
-        with self._lock:
+                return self._discovery  # read by the thread this one waited for
+            url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+            document = self._get(url)
+            if document.get("issuer") != self.issuer:
+                raise ProviderUnavailable(
+                    f"the discovery document names issuer {document.get('issuer')!r}, "
+                    f"not {self.issuer!r}"
+                )
             self._discovery, self._discovered_at = document, time.monotonic()
         return document
 
@@ -85,18 +102,25 @@ class Provider:
             raise ProviderUnavailable(f"the provider publishes no {name}")
         return url
 
-    def _read_keys(self) -> None:
-        document = self._get(self.endpoint("jwks_uri"))
-        keys = {}
-        for entry in document.get("keys", []):
-            if entry.get("use", "sig") != "sig" or "kid" not in entry:
-                continue
-            try:
-                keys[entry["kid"]] = jwt.PyJWK(entry)
-            except jwt.PyJWTError:
-                continue  # a key of a kind this app does not use
-        with self._lock:
-            self._keys, self._keys_read_at = keys, time.monotonic()
+    def _read_keys(self, kid) -> None:
+        jwks_uri = self.endpoint("jwks_uri")
+        with self._reading:
+            if kid in self._keys:
+                return  # read by the thread this one waited for
+            # Counted from the attempt: a failed read waits as long as a successful one.
+            self._keys_read_at = time.monotonic()
+            document = self._get(jwks_uri)
+            keys = {}
+            for entry in document.get("keys", []):
+                if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+                    continue
+                if not isinstance(entry.get("kid"), str):
+                    continue
+                try:
+                    keys[entry["kid"]] = jwt.PyJWK(entry)
+                except jwt.PyJWTError:
+                    continue  # a key of a kind this app does not use
+            self._keys = keys
 
     def signing_key(self, token: str) -> jwt.PyJWK:
         try:
@@ -106,9 +130,11 @@ class Provider:
         if header.get("alg") not in ALGORITHMS:
             raise InvalidToken(f"the token's algorithm {header.get('alg')!r} is not accepted")
         kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise InvalidToken("the token names no signing key")
         key = self._keys.get(kid)
         if key is None and time.monotonic() - self._keys_read_at > JWKS_REFRESH_MIN_SECONDS:
-            self._read_keys()
+            self._read_keys(kid)
             key = self._keys.get(kid)
         if key is None:
             raise InvalidToken("the token is signed by a key the provider does not publish")

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat import errors, text
-from chat.models import ApiToken
+from chat.models import ApiToken, ProviderIdentity
 
 PREFIX = "chat_"
 NAME_MAX_LENGTH = 100
@@ -81,13 +81,19 @@ def token_revoke(*, user, token_id) -> None:
 
 
 def token_owner(secret: str):
-    """The active user whose token ``secret`` is, with the token; None when it is no token
-    (revoked, never made) or its owner is deactivated."""
+    """The user whose token ``secret`` is, with the token; None when it is no token (revoked,
+    never made). The caller checks the user may still sign in (``is_active``, ``suspended``)."""
     token = ApiToken.objects.select_related("user").filter(digest=digest(secret)).first()
-    if token is None or not token.user.is_active:
+    if token is None:
         return None
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token.user, token
+
+
+def suspended(user) -> bool:
+    """Whether ``user``'s account at the provider was refused at its last check (disabled or
+    signed out everywhere there): their tokens wait until they sign in on the site again."""
+    return ProviderIdentity.objects.filter(user_id=user.pk, suspended_at__isnull=False).exists()

@@ -32,18 +32,28 @@ class ContextFilter(logging.Filter):
     """Adds the ids set for the current request or socket to each record (those set only).
 
     Django hands its request lines the request itself (``extra={"request": …}``), which a JSON
-    line would print with its query string: it is replaced by its method and path, so that
-    nothing a client put in a URL (a token, refused; a search) reaches the logs."""
+    line would print with its query string: it is replaced by its method and path, and
+    uvicorn's socket lines lose their query string too, so that nothing a client put in a URL
+    (a token, refused; a search) reaches the logs."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         request = getattr(record, "request", None)
         if isinstance(request, HttpRequest):
             record.request = f"{request.method} {request.path}"
+        if str(record.name).startswith("uvicorn") and isinstance(record.args, tuple):
+            # uvicorn's lines about sockets name their path with its query string.
+            record.args = tuple(_without_query(arg) for arg in record.args)
         for name, variable in CONTEXT.items():
             value = variable.get()
             if value and not hasattr(record, name):
                 setattr(record, name, value)
         return True
+
+
+def _without_query(value):
+    if isinstance(value, str) and value.startswith("/") and "?" in value:
+        return value.split("?", 1)[0]
+    return value
 
 
 class Formatter(JsonFormatter):

@@ -33,7 +33,8 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.http import is_same_domain
 
-from chat.identity import bearer, provider
+from chat.identity import bearer, provider, tokens
+from chat.models import ApiToken
 from chat.realtime.db import database_sync_to_async
 
 
@@ -124,11 +125,10 @@ def close_code(*, session_key: str | None, credential: str | None, user_id: str)
     if not named.is_active:
         return 4403
     kind, _, ref = credential.partition(":")
-    if kind == "token":
-        from chat.models import ApiToken
-
-        if not ApiToken.objects.filter(pk=ref, user_id=named.pk).exists():
-            return 4401
+    if kind == "token" and (
+        not ApiToken.objects.filter(pk=ref, user_id=named.pk).exists() or tokens.suspended(named)
+    ):
+        return 4401
     return None
 
 
@@ -177,20 +177,27 @@ class SessionAuthMiddleware:
         return self._handshakes
 
     async def __call__(self, scope, receive, send):
-        authorization, cookie = None, None
+        authorizations, cookie = [], None
         for name, value in scope.get("headers", ()):
             if name == b"authorization":
-                authorization = value.decode("latin-1")
+                authorizations.append(value.decode("latin-1"))
             elif name == b"cookie" and cookie is None:
                 cookie = value.decode("latin-1")
         try:
             bearer.refuse_query_tokens(
                 name for name, _ in parse_qsl(scope.get("query_string", b"").decode("latin-1"))
             )
-            value = bearer.from_header(authorization)
+            if len(authorizations) > 1:
+                raise bearer.Refused("send one Authorization header", error="invalid_request")
+            value = bearer.from_header(authorizations[0] if authorizations else None)
             if value is not None:
+                # A provider token's signature may need its keys read over the network: not in
+                # a database thread, nor holding the handshake gate.
+                checked = await asyncio.get_running_loop().run_in_executor(
+                    None, bearer.check, value
+                )
                 async with self._handshake_gate():
-                    credential = await database_sync_to_async(bearer.authenticate)(value)
+                    credential = await database_sync_to_async(bearer.resolve)(checked)
                 scope = dict(
                     scope, user=credential.user, session_key=None, credential=credential.tag,
                     credential_expires_at=credential.expires_at,
@@ -260,9 +267,14 @@ _ORIGIN_HEADERS = {b"origin", b"host"}
 
 
 def has_authorization(scope) -> bool:
-    """Whether the handshake carries an ``Authorization`` header (checked by
-    ``SessionAuthMiddleware``; a browser's page cannot send one)."""
-    return any(name == b"authorization" for name, _ in scope.get("headers", ()))
+    """Whether the handshake carries an ``Authorization`` header, or a token in its query
+    string (both checked by ``SessionAuthMiddleware``, which answers why it refuses; a
+    browser's page cannot send the header)."""
+    if any(name == b"authorization" for name, _ in scope.get("headers", ())):
+        return True
+    query = scope.get("query_string", b"").decode("latin-1")
+    names = {name.lower().removesuffix("[]") for name, _ in parse_qsl(query)}
+    return bool(bearer.QUERY_TOKEN_PARAMETERS & names)
 
 
 class SameOriginMiddleware:

@@ -339,3 +339,148 @@ def test_a_code_the_provider_refuses_signs_nobody_in(oidc, caplog):
     assert whoami(browser) is None
     assert "refused it" in browser.get("/accounts/login/").content.decode()
     assert "token endpoint: 400" in caplog.text
+
+
+# --- what a review found ---
+
+
+def test_a_user_deactivated_here_loses_the_pages_too(oidc):
+    provider_user(oidc, "sven")
+    browser = Client()
+    sign_in(browser, oidc, "sven")
+    user = get_user_model().objects.get(username="sven")
+    user.is_active = False
+    user.save()
+    assert browser.get("/settings/").status_code == 302
+    assert whoami(browser) is None
+
+
+def test_a_session_survives_many_checks_while_the_provider_says_yes(oidc, settings):
+    provider_user(oidc, "tara")
+    browser = Client()
+    sign_in(browser, oidc, "tara")
+    settings.CHAT_OIDC_RECHECK_SECONDS = 0
+    for _ in range(3):
+        assert whoami(browser)["username"] == "tara"
+    assert browser.get("/settings/").status_code == 200
+
+
+def test_a_page_request_when_the_provider_refuses_goes_to_the_log_in_page(oidc, settings):
+    sub = provider_user(oidc, "uma")
+    browser = Client()
+    sign_in(browser, oidc, "uma")
+    settings.CHAT_OIDC_RECHECK_SECONDS = 0
+    oidc.test("users", {"sub": sub, "username": "uma", "disabled": True})
+    page = browser.get("/settings/")
+    assert page.status_code == 302 and page["Location"].startswith("/accounts/login/?next=")
+    assert (
+        "Your session ended at the sign-in provider."
+        in browser.get(page["Location"]).content.decode()
+    )
+
+
+def test_a_refusal_of_this_apps_client_signs_nobody_out(oidc, settings, caplog):
+    # A wrong client secret (a rotation gone wrong), throttling, an unreadable answer: the
+    # provider said nothing about the user, so the session stays.
+    provider_user(oidc, "vera")
+    browser = Client()
+    sign_in(browser, oidc, "vera")
+    settings.CHAT_OIDC_RECHECK_SECONDS = 0
+    settings.CHAT_OIDC_CLIENT_SECRET = "wrong-after-a-rotation"
+    assert whoami(browser)["username"] == "vera"
+    assert "answered a session re-check with 401 invalid_client" in caplog.text
+
+
+def test_an_unreadable_answer_to_a_check_is_no_error(oidc, settings, monkeypatch):
+    provider_user(oidc, "wade")
+    browser = Client()
+    sign_in(browser, oidc, "wade")
+    settings.CHAT_OIDC_RECHECK_SECONDS = 0
+
+    class Html:
+        status_code = 200
+
+        def json(self):
+            raise ValueError("not JSON")
+
+    monkeypatch.setattr(signin.requests, "post", lambda *args, **kwargs: Html())
+    assert browser.get("/settings/").status_code == 200
+    assert whoami(browser)["username"] == "wade"
+
+
+def test_a_callback_with_an_error_signs_nobody_out(oidc, make_user):
+    browser = Client()
+    browser.force_login(make_user("xena"))
+    response = browser.get("/accounts/oidc/callback/?error=access_denied&state=x")
+    assert response.status_code == 302
+    assert whoami(browser)["username"] == "xena"
+
+
+def test_a_subject_this_site_cannot_keep_is_refused(oidc):
+    for sub in ["s" * 300]:
+        token = oidc.test("users", {"sub": sub, "username": "yves"}) and access_token(oidc, sub)
+        response = APIClient().get("/api/me", HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert response.status_code == 401
+
+
+def test_disabled_at_the_provider_pauses_the_users_tokens_until_they_sign_in_again(oidc, settings):
+    from chat.identity.tokens import token_create
+
+    sub = provider_user(oidc, "zoe")
+    browser = Client()
+    sign_in(browser, oidc, "zoe")
+    user = get_user_model().objects.get(username="zoe")
+    _, secret = token_create(user=user, name="script")
+    program = APIClient()
+    program.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert program.get("/api/me").status_code == 200
+    settings.CHAT_OIDC_RECHECK_SECONDS = 0
+    oidc.test("users", {"sub": sub, "username": "zoe", "disabled": True})
+    assert whoami(browser) is None
+    refused = program.get("/api/me")
+    assert refused.status_code == 401 and "sign in on the site again" in refused.json()["detail"]
+    # Enabled again and signed in again: the token works again.
+    oidc.test("users", {"sub": sub, "username": "zoe", "disabled": False})
+    sign_in(Client(), oidc, "zoe")
+    assert program.get("/api/me").status_code == 200
+
+
+def test_an_unreachable_provider_is_not_asked_again_at_once(settings, monkeypatch):
+    settings.CHAT_OIDC_ISSUER = "http://127.0.0.1:9"  # nothing listens there
+    settings.CHAT_OIDC_CLIENT_ID = CLIENT_ID
+    calls = []
+    real_get = provider_module.requests.get
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return real_get(*args, **kwargs)
+
+    monkeypatch.setattr(provider_module.requests, "get", counting)
+    provider_module._providers.pop(settings.CHAT_OIDC_ISSUER, None)
+    token = "eyJhbGciOiJSUzI1NiIsImtpZCI6Im1hZGUtdXAifQ.e30.c2ln"
+    for _ in range(5):
+        response = APIClient().get("/api/me", HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert response.status_code == 503 and response["Retry-After"]
+    assert len(calls) == 1  # then failing at once for RETRY_SECONDS
+
+
+async def test_a_suspended_users_token_sockets_close(oidc, settings):
+    from chat.identity.tokens import token_create
+
+    sub = await database_sync_to_async(provider_user)(oidc, "abel")
+    browser = Client()
+    await database_sync_to_async(sign_in)(browser, oidc, "abel")
+    user = await database_sync_to_async(get_user_model().objects.get)(username="abel")
+    _, secret = await database_sync_to_async(token_create)(user=user, name="bot")
+    socket = WebsocketCommunicator(
+        application, "/ws/",
+        headers=[(b"host", b"localhost"), (b"authorization", f"Bearer {secret}".encode())],
+    )  # fmt: skip
+    assert (await socket.connect())[0]
+    settings.CHAT_OIDC_RECHECK_SECONDS = 0
+    await database_sync_to_async(oidc.test)(
+        "users", {"sub": sub, "username": "abel", "disabled": True}
+    )
+    assert await database_sync_to_async(whoami)(browser) is None
+    closed = await socket.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 4401}

@@ -346,3 +346,89 @@ async def test_revoking_a_token_closes_its_sockets_and_only_them(make_user):
 async def test_a_browser_without_a_bearer_still_needs_its_origin(make_user):
     _, (connected, _) = await bearer_socket(origin=b"https://evil.example")
     assert not connected
+
+
+# --- what a review found ---
+
+
+def test_only_superusers_make_tokens_in_the_admin(make_user):
+    from django.contrib.auth.models import Permission
+
+    staff = make_user("ops", is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__endswith="_apitoken"))
+    admin = Client()
+    admin.force_login(staff)
+    root = get_user_model().objects.create_superuser("root", password="x-long-password-1")
+    response = admin.post("/admin/chat/apitoken/add/", {"user": root.pk, "name": "mine now"})
+    assert response.status_code == 403
+    assert not ApiToken.objects.exists()
+
+
+def test_the_settings_page_spends_the_token_budget_too(make_user, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "create_token": "2/hour"
+        },
+    }  # fmt: skip
+    from rest_framework.settings import api_settings
+    from rest_framework.throttling import SimpleRateThrottle
+
+    SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    try:
+        page = Client()
+        page.force_login(make_user())
+        codes = [page.post("/settings/", {"action": "token", "name": f"t{n}"}).status_code
+                 for n in range(3)]  # fmt: skip
+    finally:
+        api_settings.reload()
+        SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    assert codes == [200, 200, 429]
+
+
+def test_revoking_a_token_that_is_not_yours_says_so(make_user):
+    page = Client()
+    page.force_login(make_user())
+    answer = page.post("/settings/", {"action": "revoke", "id": "nonsense"}, follow=True)
+    assert "not (or no longer) one of yours" in answer.content.decode()
+
+
+def test_a_deactivated_owner_is_told_so(api):
+    made = make_token(api)
+    api.user.is_active = False
+    api.user.save()
+    refused = bearer_client(made["token"]).get("/api/me")
+    assert refused.status_code == 401 and "deactivated" in refused.json()["detail"]
+
+
+@pytest.mark.parametrize("query", ["Token=x", "access_token[]=x", "ACCESS_TOKEN=x"])
+def test_query_token_names_in_any_case_are_refused(query):
+    response = APIClient().get(f"/api/me?{query}")
+    assert response.status_code == 401 and "not accepted in the URL" in response.json()["detail"]
+
+
+async def test_two_authorization_headers_on_a_socket_are_refused(make_user):
+    user = await database_sync_to_async(make_user)()
+    _, secret = await _token_for(user)
+    headers = [(b"host", b"localhost"), (b"authorization", b"Bearer chat_forged"),
+               (b"authorization", f"Bearer {secret}".encode())]  # fmt: skip
+    socket = WebsocketCommunicator(application, "/ws/", headers=headers)
+    connected, _ = await socket.connect()
+    assert connected and (await socket.receive_output(timeout=5))["code"] == 4401
+
+
+async def test_a_query_token_without_origin_is_told_why():
+    socket, (connected, _) = await bearer_socket(path="/ws/?token=chat_x")
+    assert connected  # (this test server cannot answer 401: accepted only to close with 4401)
+    closed = await socket.receive_output(timeout=5)
+    assert closed["code"] == 4401 and "URL" in closed["reason"]
+
+
+def test_uvicorn_socket_lines_lose_their_query_string():
+    record = logging.LogRecord(
+        "uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" 403',
+        ("127.0.0.1:5000", "/ws/?access_token=chat_secret"), None,
+    )  # fmt: skip
+    assert ContextFilter().filter(record)
+    line = Formatter().format(record)
+    assert "chat_secret" not in line and "WebSocket /ws/" in line
