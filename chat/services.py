@@ -33,7 +33,10 @@ CLIENT_MESSAGE_ID_MAX_LENGTH = 64
 # does not add a relational write to every send; readers take the newer of it and the last
 # message's time (chat.payloads.chat_payload), so what users see is always current.
 ACTIVITY_REFRESH_SECONDS = 10.0
-_activity_refreshed_at: dict[str, float] = {}
+# Chats touched lately, oldest first; at most this many are remembered (a chat forgotten is
+# touched again at its next send, one extra write).
+ACTIVITY_REMEMBERED = 10_000
+_activity_refreshed_at: OrderedDict[str, float] = OrderedDict()
 # Sends whose store write failed with an unknown outcome (it may have been stored). If a retry
 # finds the message stored, no member has been sent it yet, so that retry announces it.
 UNCONFIRMED_LIMIT = 10_000
@@ -248,6 +251,9 @@ def _chat_touch(chat_id: str) -> None:
     if now - _activity_refreshed_at.get(chat_id, float("-inf")) < ACTIVITY_REFRESH_SECONDS:
         return
     _activity_refreshed_at[chat_id] = now
+    _activity_refreshed_at.move_to_end(chat_id)
+    while len(_activity_refreshed_at) > ACTIVITY_REMEMBERED:
+        _activity_refreshed_at.popitem(last=False)
     ChatRoom.objects.filter(pk=chat_id).update(last_activity=timezone.now())
 
 

@@ -1,7 +1,7 @@
 """Settings for the chat service.
 
 Every value comes from the environment (the one place that reads it), with embedded defaults
-that need no services: SQLite, the ORM store, the in-process channel layer and local disk.
+that need no services: SQLite, the ORM store, the in-process fan-out and local disk.
 With ``DJANGO_DEBUG`` off the process refuses to start without its secret key and hosts.
 """
 
@@ -259,7 +259,10 @@ CHAT_MEDIA_URL_SECONDS = min(env.int("CHAT_MEDIA_URL_SECONDS", default=900), 900
 CHAT_CDN_KEY_ID = env.str("CHAT_CDN_KEY_ID", default="")
 CHAT_CDN_PRIVATE_KEY = env.str("CHAT_CDN_PRIVATE_KEY", default="")
 AWS_ENDPOINT_URL_S3 = env.str("AWS_ENDPOINT_URL_S3", default="")
-AWS_S3_REGION = env.str("AWS_REGION", default="us-east-1")
+# The region of every AWS service the app uses (S3, DynamoDB, Secrets Manager): AWS_REGION, else
+# AWS_DEFAULT_REGION, as AWS's own tools read them.
+AWS_REGION = env.str("AWS_REGION", default=env.str("AWS_DEFAULT_REGION", default="us-east-1"))
+AWS_S3_REGION = AWS_REGION
 _S3_OPTIONS = {
     "endpoint_url": AWS_ENDPOINT_URL_S3 or None,
     "region_name": AWS_S3_REGION,
@@ -337,9 +340,7 @@ if CHAT_STORE not in CHAT_STORE_BACKENDS:
 CHAT_STORE_BACKEND = CHAT_STORE_BACKENDS[CHAT_STORE]
 # DynamoDB client: a local server's URL when set (moto_server, DynamoDB Local), else AWS.
 CHAT_DYNAMODB_ENDPOINT = env.str("AWS_ENDPOINT_URL_DYNAMODB", default="")
-CHAT_DYNAMODB_REGION = env.str(
-    "AWS_REGION", default=env.str("AWS_DEFAULT_REGION", default="us-east-1")
-)
+CHAT_DYNAMODB_REGION = AWS_REGION
 # Seconds to connect or read before a call fails, and retries after a failure: an unreachable
 # store is reported in about (1 + retries) x timeout seconds.
 CHAT_DYNAMODB_TIMEOUT = env.float("CHAT_DYNAMODB_TIMEOUT", default=0.8)
@@ -537,3 +538,6 @@ LOGGING = {
 CHAT_METRICS_NETWORKS = env.list("CHAT_METRICS_NETWORKS", default=["127.0.0.1/32", "::1/128"])
 CHAT_METRICS_NAMESPACE = env.str("CHAT_METRICS_NAMESPACE", default="")
 CHAT_METRICS_INTERVAL = env.float("CHAT_METRICS_INTERVAL", default=60.0)
+# Several worker processes on one host: where each keeps its metrics (prometheus_client reads
+# the same variable), so that /metrics adds them up; empty for one process.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")

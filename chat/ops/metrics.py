@@ -13,6 +13,7 @@ import threading
 import time
 from contextlib import contextmanager
 
+from django.conf import settings
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -25,9 +26,9 @@ from prometheus_client import (
 
 logger = logging.getLogger("chat.metrics")
 
-if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+if settings.PROMETHEUS_MULTIPROC_DIR:
     # Each process's values are files there; the directory must exist before the first metric.
-    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+    os.makedirs(settings.PROMETHEUS_MULTIPROC_DIR, exist_ok=True)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -78,7 +79,7 @@ def observed(histogram):
 def exposition() -> tuple[bytes, str]:
     """The metrics as Prometheus reads them: every worker process's, added up, when
     ``PROMETHEUS_MULTIPROC_DIR`` is set; else this process's."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.PROMETHEUS_MULTIPROC_DIR:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -10,7 +10,6 @@ from dataclasses import replace
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 from chat import errors, selectors, services
@@ -42,12 +41,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
     """
 
     async def __call__(self, scope, receive, send):
-        # Broadcasts come through chat.realtime.fanout, not a channel layer, so the socket's
-        # messages are read straight from the server: Channels' loop makes a task and an
-        # asyncio.wait for every frame received, and keeps a task waiting for each idle socket.
-        self.channel_layer = get_channel_layer(self.channel_layer_alias)
-        if self.channel_layer is not None:
-            return await super().__call__(scope, receive, send)
+        # Broadcasts come through chat.realtime.fanout, not a channel layer (CHANNEL_LAYERS is
+        # empty), so the socket's messages are read straight from the server: Channels' loop
+        # makes a task and an asyncio.wait for every frame received, and keeps a task waiting
+        # for each idle socket.
+        self.channel_layer = None
+        self.pending_work: set[asyncio.Task] = set()  # notices being acted on
         self.scope = scope
         self.base_send = send
         with contextlib.suppress(StopConsumer):
@@ -165,10 +164,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 self._later(self._send(frame))
 
     def _later(self, work) -> None:
+        # The event loop keeps only a weak reference to a task: the socket keeps the strong
+        # one until the work is done.
         task = asyncio.ensure_future(work)
+        self.pending_work.add(task)
         task.add_done_callback(self._work_done)
 
     def _work_done(self, task: asyncio.Task) -> None:
+        self.pending_work.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("Acting on a notice failed on %s", self.connection_id,
                          exc_info=task.exception())  # fmt: skip

@@ -15,9 +15,6 @@ from chat.stores.base import Message
 
 logger = logging.getLogger(__name__)
 
-broadcast_failures = 0
-"""Broadcasts this process could not hand to the fan-out."""
-
 
 def frame(payload: dict) -> str:
     """Serialize a server-to-client frame."""
@@ -41,11 +38,9 @@ def message_frame(message: Message, quoted: Message | None = None) -> str:
 
 
 async def _publish(chat_id: str, text: str) -> bool:
-    global broadcast_failures
     try:
         await get_fanout().publish(chat_id, text)
     except Exception:
-        broadcast_failures += 1
         BROADCAST_FAILURES.inc()
         logger.exception("Broadcast to chat %s failed; members will catch up by sync.", chat_id)
         return False

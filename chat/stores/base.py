@@ -134,7 +134,7 @@ class Connection:
     """An open socket in the registry."""
 
     connection_id: str
-    """The socket's unique id (its channel name)."""
+    """The socket's unique id (a UUID's hex, made when it opens)."""
     user_id: str
     """The user who opened it."""
     connected_at: int

@@ -9,6 +9,7 @@ reads it from standard input.
 
 import sys
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -52,12 +53,11 @@ class Command(BaseCommand):
 
     def _take_secret(self, name: str) -> str:
         """The secret's value; the secret is deleted at once, whatever happens next."""
-        import os
 
         import boto3
 
         # The stack sets AWS_REGION (botocore itself reads only AWS_DEFAULT_REGION).
-        client = boto3.client("secretsmanager", region_name=os.environ.get("AWS_REGION") or None)
+        client = boto3.client("secretsmanager", region_name=settings.AWS_REGION)
         try:
             value = client.get_secret_value(SecretId=name)["SecretString"]
         except client.exceptions.ResourceNotFoundException:
