@@ -272,7 +272,17 @@ TABLES = {
 }
 
 
-def render(report: dict, notes: str = "") -> str:
+# The report is this run's figures only; what profiles showed and what past runs measured are
+# dated notes of their own (docs/benchmarks-notes.md), which a run never rewrites.
+NOTES_LINK = """## Notes
+
+What profiles showed, what was changed or tried, and the figures of the runs that measured
+each change are in [benchmarks-notes.md](benchmarks-notes.md): dated notes of past runs. The
+tables above are this run's.
+"""
+
+
+def render(report: dict) -> str:
     out = [HEADER.format(seconds=report["seconds"], **report["machine"])]
     for scenario, rows in report["results"].items():
         failed = {key: row for key, row in rows.items() if "error" in row}
@@ -280,15 +290,12 @@ def render(report: dict, notes: str = "") -> str:
         out += [f"## {SCENARIO_TITLES[scenario]}", "", *TABLES[scenario](measured), ""]
         out += [f"- {key}: the run failed: {row['error']}" for key, row in failed.items()]
     out += ["## Targets, as measured in this run", "", *targets_table(report["results"]), ""]
-    if notes:
-        out += [notes]
+    out += [NOTES_LINK]
     return "\n".join(out)
 
 
 def write_markdown(report: dict, path: Path) -> None:
-    notes_path = path.parent / "benchmarks-notes.md"
-    notes = notes_path.read_text() if notes_path.exists() else ""
-    path.write_text(render(report, notes))
+    path.write_text(render(report))
 
 
 if __name__ == "__main__":
