@@ -24,7 +24,7 @@ from chat.forms import (
     UsernameChangeForm,
 )
 from chat.identity import signin, tokens
-from chat.payloads import chat_title
+from chat.payloads import QUOTE_LENGTH, chat_title
 
 
 class _ThrottledAs429:
@@ -203,6 +203,9 @@ def chat_detail(request, chat_id):
         "maxUpload": settings.CHAT_UPLOAD_MAX_BYTES,
         "uploadTypes": settings.CHAT_UPLOAD_TYPES,
         "maxAttachments": settings.CHAT_ATTACHMENTS_PER_MESSAGE,
+        # The server's own limits, so the page never keeps copies of them.
+        "quoteLength": QUOTE_LENGTH,
+        "pageSize": selectors.HISTORY_DEFAULT_LIMIT,
         "chatType": chat.chat_type,
         "receipts": selectors.chat_receipts(chat),
         "members": members,

@@ -16,13 +16,10 @@
   // How far each member has received and read the chat: userId -> {username, delivered, read}.
   const receipts = new Map(data.receipts.map((r) => [r.userId, r]));
   const shown = new Map(); // messageId -> element
-  const seqs = new Set(); // seqs present in the view
-  const pending = new Map(); // clientMessageId -> {text, element, sentAt}
-  let contiguous = 0; // every seq <= contiguous is in the view
+  // What the view holds and owes (seqs, pending sends, catch-up): static/chat/delivery.js.
+  const delivery = new ChatDelivery({ chatId, send: (frame) => (socket ? socket.send(frame) : false) });
+  const pending = delivery.pending; // clientMessageId -> {text, element, sentAt, ...}
   let nextCursor = null;
-  let joined = false;
-  let syncing = false;
-  let readSent = 0;
   let readTimer = null;
   let typingSentAt = 0;
   const typingTimers = new Map();
@@ -226,7 +223,7 @@
   function act(frame) {
     actions.set(actionKey(frame), frame);
     markWaiting(frame.messageId);
-    if (joined && socket) socket.send(frame);
+    if (delivery.joined && socket) socket.send(frame);
   }
 
   function settle(key) {
@@ -241,7 +238,7 @@
     const item = shown.get(messageId);
     if (!item) return;
     const waiting = [...actions.values()].some((f) => f.messageId === messageId);
-    item.classList.toggle("waiting", waiting && !joined);
+    item.classList.toggle("waiting", waiting && !delivery.joined);
   }
 
   // Unsent messages and unconfirmed actions keep a link clicked offline waiting once back.
@@ -455,7 +452,7 @@
       messageId: item.dataset.messageId,
       seq: Number(item.dataset.seq),
       username: item.querySelector(".author").textContent,
-      message: body.textContent.slice(0, 200),
+      message: body.textContent.slice(0, data.quoteLength),
     };
     replyBar.querySelector(".reply-text").replaceChildren(
       "Replying to ", Object.assign(document.createElement("b"), { textContent: replyingTo.username }),
@@ -570,13 +567,10 @@
   // Put a stored message in its seq position, once.
   // Puts a message on the page; false if it was there already.
   function show(message) {
-    if (shown.has(message.messageId)) return false;
+    const { added, settled } = delivery.add(message, data.userId);
+    if (!added) return false;
     const stick = nearBottom();
-    const pendingEntry = message.userId === data.userId ? pending.get(message.clientMessageId) : null;
-    if (pendingEntry) {
-      pendingEntry.element.remove();
-      pending.delete(message.clientMessageId);
-    }
+    if (settled) settled.element.remove();
     const element = buildMessage(message);
     let before = null;
     for (const child of list.children) {
@@ -596,8 +590,6 @@
     let next = element.nextElementSibling;
     while (next && next.classList.contains("divider")) next = next.nextElementSibling;
     if (next) decorate(next);
-    seqs.add(message.seq);
-    while (seqs.has(contiguous + 1)) contiguous += 1;
     if (stick) scroller.scrollTop = scroller.scrollHeight;
     keepTabStop();
     return true;
@@ -615,28 +607,20 @@
   }
 
   function requestSync() {
-    if (!joined || syncing || !socket) return;
-    syncing = socket.send({ action: "sync", chatId, afterSeq: contiguous });
+    delivery.requestSync();
   }
 
   function scheduleRead() {
-    if (!socket || document.hidden || contiguous <= readSent || readTimer) return;
+    if (!socket || document.hidden || !delivery.readDue() || readTimer) return;
     readTimer = setTimeout(() => {
       readTimer = null;
-      if (contiguous > readSent && socket.send({ action: "markRead", chatId, seq: contiguous })) {
-        readSent = contiguous;
-      }
+      const seq = delivery.readDue();
+      if (seq && socket.send({ action: "markRead", chatId, seq })) delivery.readMarked(seq);
     }, 800);
   }
 
   function sendPending(clientMessageId) {
-    const entry = pending.get(clientMessageId);
-    if (!entry || entry.uploading || !joined || !socket) return;
-    entry.sentAt = Date.now();
-    const frame = { action: "sendMessage", chatId, message: entry.text, clientMessageId };
-    if (entry.attachments.length) frame.attachments = entry.attachments;
-    if (entry.replyTo) frame.replyTo = entry.replyTo.messageId;
-    socket.send(frame);
+    delivery.sendPending(clientMessageId);
   }
 
   function fail(clientMessageId, why, retry) {
@@ -801,17 +785,14 @@
     if (frame.chatId && frame.chatId !== chatId) return;
     switch (frame.type) {
       case "joined":
-        joined = true;
         setReadOnly(Boolean(frame.readOnly), "This chat is read-only: a moderator locked it.");
-        if (frame.lastSeq > contiguous) requestSync();
-        for (const clientMessageId of pending.keys()) sendPending(clientMessageId);
+        delivery.joinedAt(frame.lastSeq);
         resendActions();
         scheduleRead(); // what the page showed before the socket was up is read too
         break;
       case "history":
-        syncing = false;
         arrivedHidden(frame.messages.filter(show));
-        if (frame.hasMore) requestSync();
+        delivery.historyArrived(frame.hasMore);
         scheduleRead();
         break;
       case "message":
@@ -819,7 +800,7 @@
         if (show(frame.message)) arrivedHidden([frame.message]);
         if (frame.message.kind === "system" && data.chatType === "group") refreshMembers();
         if (frame.message.userId !== data.userId) scheduleDelivered(frame.message.seq);
-        if (frame.message.seq > contiguous) requestSync();
+        delivery.behind(frame.message.seq);
         scheduleRead();
         break;
       case "ack": {
@@ -838,7 +819,7 @@
             replyTo: entry.replyTo,
           });
         }
-        if (frame.seq > contiguous) requestSync();
+        delivery.behind(frame.seq);
         scheduleRead();
         break;
       }
@@ -865,7 +846,7 @@
         if (item) {
           setBody(item.querySelector(".body"), frame.message);
           markEdited(item);
-          const quote = { seq: frame.seq, username: item.querySelector(".author").textContent, message: frame.message.slice(0, 200) };
+          const quote = { seq: frame.seq, username: item.querySelector(".author").textContent, message: frame.message.slice(0, data.quoteLength) };
           updateQuotes(frame.seq, (button) => fillQuote(button, quote));
         }
         break;
@@ -896,7 +877,7 @@
       case "error": {
         const later = (retry) => setTimeout(retry, 1000 + Math.random() * 1000);
         if (frame.action === "sync") {
-          syncing = false;
+          delivery.syncFailed();
           if (frame.retryable) later(requestSync);
         }
         if (["editMessage", "deleteMessage", "react"].includes(frame.action) && frame.messageId) {
@@ -904,7 +885,7 @@
             // Refused for now (rate, an outage): asked again shortly, and at the next join.
             later(() => {
               for (const asked of actions.values()) {
-                if (asked.action === frame.action && asked.messageId === frame.messageId && joined) socket.send(asked);
+                if (asked.action === frame.action && asked.messageId === frame.messageId && delivery.joined) socket.send(asked);
               }
             });
             break;
@@ -969,7 +950,7 @@
 
   // Fetch a page of history: the newest page first, then older pages by cursor.
   async function loadPage() {
-    const params = new URLSearchParams({ limit: "50" });
+    const params = new URLSearchParams({ limit: String(data.pageSize) });
     if (nextCursor) params.set("cursor", nextCursor);
     const response = await fetch(`/api/chats/${chatId}/messages?${params}`, { credentials: "same-origin" });
     if (!response.ok) throw new Error(`history request failed: ${response.status}`);
@@ -1002,7 +983,7 @@
   // needed (at most JUMP_PAGES of them), and highlight it.
   const JUMP_PAGES = 40;
   async function jumpTo(seq) {
-    for (let pages = 0; !seqs.has(seq) && !olderButton.hidden && pages < JUMP_PAGES; pages += 1) {
+    for (let pages = 0; !delivery.seqs.has(seq) && !olderButton.hidden && pages < JUMP_PAGES; pages += 1) {
       await loadOlder();
     }
     const item = list.querySelector(`.message[data-seq="${seq}"]`);
@@ -1129,7 +1110,7 @@
   input.addEventListener("input", () => {
     saveDraft();
     updateCount();
-    if (joined && socket && Date.now() - typingSentAt > 2000) {
+    if (delivery.joined && socket && Date.now() - typingSentAt > 2000) {
       typingSentAt = Date.now();
       socket.send({ action: "typing", chatId });
     }
@@ -1157,9 +1138,7 @@
   });
   // An unacked message is sent again (same clientMessageId) if its ack is slow to come.
   setInterval(() => {
-    for (const [clientMessageId, entry] of pending) {
-      if (Date.now() - entry.sentAt > 10000) sendPending(clientMessageId);
-    }
+    for (const clientMessageId of delivery.resendDue(Date.now(), 10000)) sendPending(clientMessageId);
   }, 2000);
 
   // The newest page sets where the live view starts; older pages come only by scrolling back,
@@ -1168,14 +1147,14 @@
     for (let delay = 500; ; delay = Math.min(delay * 2, 10000)) {
       try {
         const page = await loadPage();
-        if (page.messages.length) contiguous = page.messages[page.messages.length - 1].seq - 1;
+        if (page.messages.length) delivery.startAt(page.messages[page.messages.length - 1].seq);
         for (const message of page.messages) show(message);
         nextCursor = page.nextCursor;
         olderButton.hidden = !page.hasMore;
         // Opened where the unread part starts (its divider at the top), else at the newest;
         // older pages are loaded until the first unread message is in (at most JUMP_PAGES).
         const newest = Math.max(0, ...page.messages.map((m) => m.seq));
-        const unreadBelow = () => readAtOpen > 0 && readAtOpen < newest && !seqs.has(readAtOpen + 1);
+        const unreadBelow = () => readAtOpen > 0 && readAtOpen < newest && !delivery.seqs.has(readAtOpen + 1);
         for (let pages = 0; unreadBelow() && !olderButton.hidden && pages < JUMP_PAGES; pages += 1) {
           await loadOlder();
         }
@@ -1194,13 +1173,12 @@
     }
     socket = ChatSocket.join({
       onOpen() {
-        joined = false;
-        syncing = false;
+        delivery.connecting();
         this.send({ action: "joinChat", chatId });
       },
       onFrame,
       onState(state) {
-        if (state !== "connected") joined = false;
+        if (state !== "connected") delivery.disconnected();
         for (const frame of actions.values()) markWaiting(frame.messageId);
       },
     });
