@@ -12,7 +12,7 @@ RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-1}
 # second pass leaves them out.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint format lock migrate superuser browser services bench clean
+.PHONY: test-fast run test lint format lock migrate superuser browser services bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -92,6 +92,13 @@ test: $(VENV)/.dev browser services lint
 	env -u DATABASE_URL $(BIN)/pytest
 	@echo "== suite on PostgreSQL ($(TEST_POSTGRES_URL)) =="
 	DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest -m "not cluster"
+
+# The quick loop while working: unit, API and socket tests on SQLite, with no server processes of
+# their own, no browser and no deployment tests (`make test` runs everything).
+FAST_SKIP := --ignore=tests/live --ignore=tests/test_bench.py --ignore=tests/test_deploy.py \
+	--ignore=tests/test_deploy_ops.py --ignore=tests/test_lock.py
+test-fast: $(VENV)/.dev
+	env -u DATABASE_URL $(BIN)/pytest -q -m "not servers" $(FAST_SKIP)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -35,11 +35,23 @@ async def _socket_writes_done():
     await get_registry().flush()
 
 
+# Fixtures that start a server process of their own (moto_server, redis-server, the OpenID
+# Connect provider): a test using one is marked "servers", and `make test-fast` leaves it out.
+SERVER_FIXTURES = {"moto_server", "dynamodb_store", "redis_server", "idp", "s3_media"}
+
+
 def pytest_collection_modifyitems(items):
-    # Every async test (sockets run in them) waits for its sockets' writes before teardown.
     for item in items:
+        # Every async test (sockets run in them) waits for its sockets' writes before teardown.
         if item.get_closest_marker("asyncio") and "_socket_writes_done" not in item.fixturenames:
             item.fixturenames.append("_socket_writes_done")
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if (
+            SERVER_FIXTURES.intersection(item.fixturenames)
+            or params.get("either_store") == "dynamodb"
+            or item.get_closest_marker("live")
+        ):
+            item.add_marker(pytest.mark.servers)
 
 
 @pytest.fixture(autouse=True)
