@@ -106,6 +106,33 @@ TEMPLATES = [
     },
 ]
 
+# --- AWS: one region for every service the app uses; local servers in place of AWS's. ---
+# AWS_REGION, else AWS_DEFAULT_REGION, as AWS's own tools read them.
+AWS_REGION = env.str("AWS_REGION", default=env.str("AWS_DEFAULT_REGION", default="us-east-1"))
+AWS_S3_REGION = AWS_REGION
+# A local S3 API server for both buckets (moto_server), else AWS.
+AWS_ENDPOINT_URL_S3 = env.str("AWS_ENDPOINT_URL_S3", default="")
+
+# --- Message store (chat.stores): the ORM's tables (the embedded default) or DynamoDB. ---
+CHAT_STORE = env.str("CHAT_STORE", default="orm")
+CHAT_STORE_BACKENDS = {
+    "orm": "chat.stores.orm.MessageStore",
+    "dynamodb": "chat.stores.dynamodb.MessageStore",
+}
+if CHAT_STORE not in CHAT_STORE_BACKENDS:
+    raise ImproperlyConfigured(
+        f"CHAT_STORE must be one of {', '.join(CHAT_STORE_BACKENDS)}; got {CHAT_STORE!r}."
+    )
+CHAT_STORE_BACKEND = CHAT_STORE_BACKENDS[CHAT_STORE]
+# DynamoDB client: a local server's URL when set (moto_server, DynamoDB Local), else AWS.
+CHAT_DYNAMODB_ENDPOINT = env.str("AWS_ENDPOINT_URL_DYNAMODB", default="")
+CHAT_DYNAMODB_REGION = AWS_REGION
+# Seconds to connect or read before a call fails, and retries after a failure: an unreachable
+# store is reported in about (1 + retries) x timeout seconds.
+CHAT_DYNAMODB_TIMEOUT = env.float("CHAT_DYNAMODB_TIMEOUT", default=0.8)
+CHAT_DYNAMODB_RETRIES = env.int("CHAT_DYNAMODB_RETRIES", default=1)
+CHAT_DYNAMODB_POOL = env.int("CHAT_DYNAMODB_POOL", default=50)
+
 # --- Relational database: users, rooms, memberships (and the ORM store's tables). ---
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 # The password apart from the URL (a secret the platform hands over, e.g. from Secrets Manager).
@@ -128,9 +155,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60
 # PostgreSQL answers in well under a millisecond, and the threads' Python contends for the GIL
 # with the event loop: 4 threads carried 10,000 deliveries/s where 16 failed at 8,000 (S2 in
 # docs/benchmarks.md). DynamoDB calls wait on the network, so that store gets more threads.
-CHAT_DB_THREADS = env.int(
-    "CHAT_DB_THREADS", default=16 if env.str("CHAT_STORE", default="orm") == "dynamodb" else 4
-)
+CHAT_DB_THREADS = env.int("CHAT_DB_THREADS", default=16 if CHAT_STORE == "dynamodb" else 4)
 # PostgreSQL: connections come from a pool. Under ASGI each HTTP request runs in a thread of
 # its own, so a kept connection would not outlive its request: without the pool every request
 # opened a connection and warmed a new server process's caches. Requests borrow one for their
@@ -147,6 +172,7 @@ if DB_POOL:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # pooled connections go back after each request
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Accounts: passwords, log-ins and their budgets. ---
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -162,6 +188,18 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat:list"
 LOGOUT_REDIRECT_URL = "login"
+# Log-ins (chat.accounts): failed log-ins in 15 minutes from one client address, for one account
+# from one address, and for one account from anywhere, before passwords are no longer tried;
+# password checks a process runs at once, and how long a log-in waits for one (then a 429).
+CHAT_LOGIN_FAILURES_PER_ADDRESS = env.int("CHAT_LOGIN_FAILURES_PER_ADDRESS", default=50)
+CHAT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS = env.int(
+    "CHAT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS", default=10
+)
+CHAT_LOGIN_FAILURES_PER_ACCOUNT = env.int("CHAT_LOGIN_FAILURES_PER_ACCOUNT", default=200)
+CHAT_LOGIN_CONCURRENCY = env.int("CHAT_LOGIN_CONCURRENCY", default=4)
+CHAT_LOGIN_WAIT_SECONDS = env.float("CHAT_LOGIN_WAIT_SECONDS", default=2.0)
+# Sign-ups per client address in an hour (chat.budgets).
+CHAT_SIGNUPS_PER_ADDRESS = env.int("CHAT_SIGNUPS_PER_ADDRESS", default=10)
 
 # --- Identity (chat.identity): an OpenID Connect provider (Amazon Cognito) beside local
 # accounts, and personal API tokens for programs. Unset issuer: local accounts only. ---
@@ -258,11 +296,7 @@ CHAT_CDN_DOMAIN = env.str("CHAT_CDN_DOMAIN", default="")
 CHAT_MEDIA_URL_SECONDS = min(env.int("CHAT_MEDIA_URL_SECONDS", default=900), 900)
 CHAT_CDN_KEY_ID = env.str("CHAT_CDN_KEY_ID", default="")
 CHAT_CDN_PRIVATE_KEY = env.str("CHAT_CDN_PRIVATE_KEY", default="")
-AWS_ENDPOINT_URL_S3 = env.str("AWS_ENDPOINT_URL_S3", default="")
-# The region of every AWS service the app uses (S3, DynamoDB, Secrets Manager): AWS_REGION, else
-# AWS_DEFAULT_REGION, as AWS's own tools read them.
-AWS_REGION = env.str("AWS_REGION", default=env.str("AWS_DEFAULT_REGION", default="us-east-1"))
-AWS_S3_REGION = AWS_REGION
+
 _S3_OPTIONS = {
     "endpoint_url": AWS_ENDPOINT_URL_S3 or None,
     "region_name": AWS_S3_REGION,
@@ -299,6 +333,29 @@ if CHAT_STATIC_BUCKET:
         },
     }
 
+
+def _bucket_origins(bucket: str) -> list[str]:
+    """Where the browser reaches a bucket: the S3-API endpoint, or AWS's bucket hosts."""
+    if AWS_ENDPOINT_URL_S3:
+        return [AWS_ENDPOINT_URL_S3.rstrip("/")]
+    return [
+        f"https://{bucket}.s3.amazonaws.com",
+        f"https://{bucket}.s3.{AWS_S3_REGION}.amazonaws.com",
+    ]
+
+
+_CDN = [f"https://{CHAT_CDN_DOMAIN}"] if CHAT_CDN_DOMAIN else []
+# Where pages load static files from when they are on S3 (the CDN's, else the bucket's path).
+_STATIC_SOURCES = []
+if CHAT_STATIC_BUCKET:
+    if _CDN:
+        _STATIC_SOURCES = [f"{_CDN[0]}/static/"]
+    elif AWS_ENDPOINT_URL_S3:  # path-style: one host for every bucket
+        _STATIC_SOURCES = [f"{AWS_ENDPOINT_URL_S3.rstrip('/')}/{CHAT_STATIC_BUCKET}/static/"]
+    else:
+        _STATIC_SOURCES = [f"{origin}/static/" for origin in _bucket_origins(CHAT_STATIC_BUCKET)]
+    STATIC_URL = f"{(_CDN or _bucket_origins(CHAT_STATIC_BUCKET))[0]}/static/"
+
 # --- Fan-out between processes: Redis pub/sub when REDIS_URL is set, else in-process. ---
 # Sockets receive broadcasts through chat.realtime.fanout, one Redis subscription per chat and
 # process, all on one connection; no channel layer is needed.
@@ -327,25 +384,7 @@ if REDIS_URL:
     }
 CHANNEL_LAYERS = {}
 
-# --- Chat ---
-CHAT_STORE = env.str("CHAT_STORE", default="orm")
-CHAT_STORE_BACKENDS = {
-    "orm": "chat.stores.orm.MessageStore",
-    "dynamodb": "chat.stores.dynamodb.MessageStore",
-}
-if CHAT_STORE not in CHAT_STORE_BACKENDS:
-    raise ImproperlyConfigured(
-        f"CHAT_STORE must be one of {', '.join(CHAT_STORE_BACKENDS)}; got {CHAT_STORE!r}."
-    )
-CHAT_STORE_BACKEND = CHAT_STORE_BACKENDS[CHAT_STORE]
-# DynamoDB client: a local server's URL when set (moto_server, DynamoDB Local), else AWS.
-CHAT_DYNAMODB_ENDPOINT = env.str("AWS_ENDPOINT_URL_DYNAMODB", default="")
-CHAT_DYNAMODB_REGION = AWS_REGION
-# Seconds to connect or read before a call fails, and retries after a failure: an unreachable
-# store is reported in about (1 + retries) x timeout seconds.
-CHAT_DYNAMODB_TIMEOUT = env.float("CHAT_DYNAMODB_TIMEOUT", default=0.8)
-CHAT_DYNAMODB_RETRIES = env.int("CHAT_DYNAMODB_RETRIES", default=1)
-CHAT_DYNAMODB_POOL = env.int("CHAT_DYNAMODB_POOL", default=50)
+# --- Chat: limits of messages, sockets and groups. ---
 # Longest message body, in characters.
 CHAT_MESSAGE_MAX_LENGTH = env.int("CHAT_MESSAGE_MAX_LENGTH", default=4000)
 # Largest WebSocket text frame accepted from a client, in characters.
@@ -405,73 +444,36 @@ SPECTACULAR_SETTINGS = {
 
 # --- What pages may load and use (in development too, so that a page that breaks the policy
 # breaks on the developer's machine first). Pages have no inline script or style. ---
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": [SELF],
-        "script-src": [SELF],
-        "style-src": [SELF],
-        # blob: pictures chosen to send, previewed before they are uploaded.
-        "img-src": [SELF, "data:", "blob:"],
-        "font-src": [SELF],
-        "connect-src": [SELF],  # the page's own socket included (same host and port)
-        "object-src": [NONE],
-        "base-uri": [SELF],
-        "form-action": [SELF],
-        "frame-ancestors": [NONE],
-    }
-}
-
-
-def _bucket_origins(bucket: str) -> list[str]:
-    """Where the browser reaches a bucket: the S3-API endpoint, or AWS's bucket hosts."""
-    if AWS_ENDPOINT_URL_S3:
-        return [AWS_ENDPOINT_URL_S3.rstrip("/")]
-    return [
-        f"https://{bucket}.s3.amazonaws.com",
-        f"https://{bucket}.s3.{AWS_S3_REGION}.amazonaws.com",
-    ]
-
-
-_CDN = [f"https://{CHAT_CDN_DOMAIN}"] if CHAT_CDN_DOMAIN else []
-_DIRECTIVES = CONTENT_SECURITY_POLICY["DIRECTIVES"]
-if CHAT_MEDIA == "s3":
-    # Uploads are POSTed to the media bucket; media is shown from the CDN (or the bucket's
-    # presigned URLs when there is none).
-    _DIRECTIVES["connect-src"] += _bucket_origins(CHAT_MEDIA_BUCKET)
-    _DIRECTIVES["img-src"] += _CDN or _bucket_origins(CHAT_MEDIA_BUCKET)
-if CHAT_STATIC_BUCKET:
-    # Scripts, styles and fonts only from the static files' path: members' files are served
-    # from the same CDN (under /media/), and no file of theirs may be a script the pages trust.
-    if _CDN:
-        _STATIC_SOURCES = [f"{_CDN[0]}/static/"]
-    elif AWS_ENDPOINT_URL_S3:  # path-style: one host for every bucket
-        _STATIC_SOURCES = [f"{AWS_ENDPOINT_URL_S3.rstrip('/')}/{CHAT_STATIC_BUCKET}/static/"]
-    else:
-        _STATIC_SOURCES = [f"{origin}/static/" for origin in _bucket_origins(CHAT_STATIC_BUCKET)]
-    # Not even 'self': the site's /media/ URLs redirect to members' files on the CDN, and a
-    # source's path is not checked after a redirect.
-    for _directive in ("script-src", "style-src", "font-src"):
-        _DIRECTIVES[_directive] = list(_STATIC_SOURCES)
-    _DIRECTIVES["img-src"] += _STATIC_SOURCES
-    STATIC_URL = f"{(_CDN or _bucket_origins(CHAT_STATIC_BUCKET))[0]}/static/"
+# Files sent in chats on S3 are uploaded to the media bucket (connect) and shown from the CDN,
+# or the bucket's presigned URLs when there is none (img).
+_MEDIA_UPLOADS = _bucket_origins(CHAT_MEDIA_BUCKET) if CHAT_MEDIA == "s3" else []
+_MEDIA_SHOWN = (_CDN or _bucket_origins(CHAT_MEDIA_BUCKET)) if CHAT_MEDIA == "s3" else []
+# Scripts, styles and fonts come from the site, or only from the static files' path when they
+# are on S3: not even 'self' then, since the site's /media/ URLs redirect to members' files on
+# the same CDN and a source's path is not checked after a redirect.
+_CODE = _STATIC_SOURCES or [SELF]
 # Log-out posts a form whose answer sends the browser on to the provider's end-session page:
 # a form's redirect is held to form-action too.
-_DIRECTIVES["form-action"] += sorted(
+_PROVIDER = sorted(
     {f"{urlsplit(url).scheme}://{urlsplit(url).netloc}"
      for url in (CHAT_OIDC_ISSUER, CHAT_OIDC_LOGOUT_URL) if url}
 )  # fmt: skip
-# Log-ins (chat.accounts): failed log-ins in 15 minutes from one client address, for one account
-# from one address, and for one account from anywhere, before passwords are no longer tried;
-# password checks a process runs at once, and how long a log-in waits for one (then a 429).
-CHAT_LOGIN_FAILURES_PER_ADDRESS = env.int("CHAT_LOGIN_FAILURES_PER_ADDRESS", default=50)
-CHAT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS = env.int(
-    "CHAT_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS", default=10
-)
-CHAT_LOGIN_FAILURES_PER_ACCOUNT = env.int("CHAT_LOGIN_FAILURES_PER_ACCOUNT", default=200)
-CHAT_LOGIN_CONCURRENCY = env.int("CHAT_LOGIN_CONCURRENCY", default=4)
-CHAT_LOGIN_WAIT_SECONDS = env.float("CHAT_LOGIN_WAIT_SECONDS", default=2.0)
-# Sign-ups per client address in an hour (chat.budgets).
-CHAT_SIGNUPS_PER_ADDRESS = env.int("CHAT_SIGNUPS_PER_ADDRESS", default=10)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": list(_CODE),
+        "style-src": list(_CODE),
+        # blob: pictures chosen to send, previewed before they are uploaded.
+        "img-src": [SELF, "data:", "blob:", *_MEDIA_SHOWN, *_STATIC_SOURCES],
+        "font-src": list(_CODE),
+        # The page's own socket included (same host and port).
+        "connect-src": [SELF, *_MEDIA_UPLOADS],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF, *_PROVIDER],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # Browser features no page uses are switched off for the site and anything it embeds (only
 # features browsers know: an unknown one is an error in every page's console).
