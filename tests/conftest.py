@@ -90,6 +90,27 @@ def make_chat(db):
 
 
 @pytest.fixture
+def alice_bob_direct(make_user, make_chat):
+    """alice, bob and their direct chat."""
+    alice, bob = make_user("alice"), make_user("bob")
+    return alice, bob, make_chat(alice, bob)
+
+
+@pytest.fixture
+def alice_bob_room(make_user, make_chat):
+    """alice, bob and a group of theirs, "room"."""
+    alice, bob = make_user("alice"), make_user("bob")
+    return alice, bob, make_chat(alice, bob, name="room")
+
+
+@pytest.fixture
+def alice_and_a_chat(make_user, make_chat):
+    """A user and a direct chat of hers (with someone else)."""
+    alice, other = make_user(), make_user()
+    return alice, make_chat(alice, other)
+
+
+@pytest.fixture
 def api(make_user):
     """An API client logged in as a fresh user (``api.user``), with CSRF enforced."""
     client = APIClient(enforce_csrf_checks=True)

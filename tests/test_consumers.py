@@ -13,27 +13,11 @@ from chat.realtime.registry import get_registry
 from chat.stores import get_store
 from chatsite.asgi import application
 from tests.frames import send_message
+from tests.sockets import open_socket, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HOST = (b"host", b"localhost")
-
-
-async def open_socket(user=None, *, origin=b"http://localhost", host=b"localhost", scheme="ws"):
-    headers = [(b"host", host)] + ([(b"origin", origin)] if origin else [])
-    if user is not None:
-        client = Client()
-        await database_sync_to_async(client.force_login)(user)
-        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
-    socket = WebsocketCommunicator(application, "/ws/", headers=headers)
-    socket.scope["scheme"] = scheme
-    connected, _ = await socket.connect()
-    return socket, connected
-
-
-async def send(socket, frame):
-    await socket.send_to(text_data=frame if isinstance(frame, str) else json.dumps(frame))
-    return json.loads(await socket.receive_from(timeout=5))
 
 
 async def joined(chat_id, *users):
@@ -44,12 +28,6 @@ async def joined(chat_id, *users):
         assert (await send(socket, {"action": "joinChat", "chatId": chat_id}))["type"] == "joined"
         sockets.append(socket)
     return sockets
-
-
-@pytest.fixture
-def pair(make_user, make_chat):
-    alice, bob = make_user("alice"), make_user("bob")
-    return alice, bob, make_chat(alice, bob)
 
 
 async def test_handshake_without_login_is_refused():
@@ -137,8 +115,8 @@ async def test_handshake_from_a_foreign_origin_is_refused(make_user):
     assert not connected
 
 
-async def test_send_is_stored_acked_then_broadcast_once(pair):
-    alice, bob, chat = pair
+async def test_send_is_stored_acked_then_broadcast_once(alice_bob_direct):
+    alice, bob, chat = alice_bob_direct
     chat_id = str(chat.pk)
     a, _ = await open_socket(alice)
     b, _ = await open_socket(bob)
@@ -184,8 +162,8 @@ BAD_FRAMES = [
 ]
 
 
-async def test_each_bad_frame_gets_an_error_and_the_socket_stays_open(pair):
-    alice, _, chat = pair
+async def test_each_bad_frame_gets_an_error_and_the_socket_stays_open(alice_bob_direct):
+    alice, _, chat = alice_bob_direct
     a, _ = await open_socket(alice)
     await send(a, {"action": "joinChat", "chatId": str(chat.pk)})
     for text, code in BAD_FRAMES:
@@ -209,8 +187,8 @@ async def test_each_bad_frame_gets_an_error_and_the_socket_stays_open(pair):
     await a.disconnect()
 
 
-async def test_non_members_can_neither_join_nor_send_nor_sync(pair, make_user):
-    _, _, chat = pair
+async def test_non_members_can_neither_join_nor_send_nor_sync(alice_bob_direct, make_user):
+    _, _, chat = alice_bob_direct
     eve = await database_sync_to_async(make_user)("eve")
     e, _ = await open_socket(eve)
     chat_id = str(chat.pk)
@@ -229,8 +207,8 @@ async def test_non_members_can_neither_join_nor_send_nor_sync(pair, make_user):
     await e.disconnect()
 
 
-async def test_every_spelling_of_a_chat_id_is_the_one_chat(pair):
-    alice, bob, chat = pair
+async def test_every_spelling_of_a_chat_id_is_the_one_chat(alice_bob_direct):
+    alice, bob, chat = alice_bob_direct
     chat_id = str(chat.pk)
     (b,) = await joined(chat_id, bob)
     a, _ = await open_socket(alice)
@@ -249,8 +227,10 @@ async def test_every_spelling_of_a_chat_id_is_the_one_chat(pair):
     await b.disconnect()
 
 
-async def test_unstorable_text_and_deep_nesting_are_error_frames_and_the_socket_lives(pair):
-    alice, _, chat = pair
+async def test_unstorable_text_and_deep_nesting_are_error_frames_and_the_socket_lives(
+    alice_bob_direct,
+):
+    alice, _, chat = alice_bob_direct
     chat_id = str(chat.pk)
     a, _ = await open_socket(alice)
     nul = await send(a, send_message(chat_id, "a\x00b", "nul-1"))
@@ -265,8 +245,8 @@ async def test_unstorable_text_and_deep_nesting_are_error_frames_and_the_socket_
     await a.disconnect()
 
 
-async def test_sync_returns_what_was_missed_in_pages(pair, settings):
-    alice, bob, chat = pair
+async def test_sync_returns_what_was_missed_in_pages(alice_bob_direct, settings):
+    alice, bob, chat = alice_bob_direct
     chat_id = str(chat.pk)
     a, _ = await open_socket(alice)
     for n in range(1, 6):
@@ -288,8 +268,8 @@ async def test_sync_returns_what_was_missed_in_pages(pair, settings):
     await b.disconnect()
 
 
-async def test_leave_stops_live_messages(pair):
-    alice, bob, chat = pair
+async def test_leave_stops_live_messages(alice_bob_direct):
+    alice, bob, chat = alice_bob_direct
     chat_id = str(chat.pk)
     a, _ = await open_socket(alice)
     b, _ = await open_socket(bob)
@@ -306,8 +286,8 @@ async def test_leave_stops_live_messages(pair):
     await b.disconnect()
 
 
-async def test_typing_and_read_reach_the_chat(pair):
-    alice, bob, chat = pair
+async def test_typing_and_read_reach_the_chat(alice_bob_direct):
+    alice, bob, chat = alice_bob_direct
     chat_id = str(chat.pk)
     a, b = await joined(chat_id, alice, bob)
     await a.send_json_to({"action": "typing", "chatId": chat_id})
@@ -335,10 +315,10 @@ async def test_typing_and_read_reach_the_chat(pair):
     await b.disconnect()
 
 
-async def test_frames_beyond_the_rate_limit_are_refused(pair, settings):
+async def test_frames_beyond_the_rate_limit_are_refused(alice_bob_direct, settings):
     settings.CHAT_RATE_BURST = 3
     settings.CHAT_RATE_PER_SECOND = 0.01
-    alice, _, _ = pair
+    alice, _, _ = alice_bob_direct
     a, _ = await open_socket(alice)
     replies = [await send(a, {"action": "ping"}) for _ in range(4)]
     assert replies[:3] == [{"type": "pong"}] * 3
@@ -361,11 +341,13 @@ async def test_connections_are_registered_while_open(make_user):
     )
 
 
-async def test_store_outage_is_a_retryable_error_and_nothing_is_broadcast(pair, settings):
+async def test_store_outage_is_a_retryable_error_and_nothing_is_broadcast(
+    alice_bob_direct, settings
+):
     from tests.stores import doubles
 
     settings.CHAT_STORE_BACKEND = "tests.stores.doubles.MessageStore"
-    alice, bob, chat = pair
+    alice, bob, chat = alice_bob_direct
     chat_id = str(chat.pk)
     a, b = await joined(chat_id, alice, bob)
     frame = {"action": "sendMessage", "chatId": chat_id, "message": "x", "clientMessageId": "s1"}
@@ -391,8 +373,8 @@ async def test_store_outage_is_a_retryable_error_and_nothing_is_broadcast(pair, 
     await b.disconnect()
 
 
-async def test_mark_delivered_records_the_capped_seq_and_tells_the_chat(pair):
-    alice, bob, chat = pair
+async def test_mark_delivered_records_the_capped_seq_and_tells_the_chat(alice_bob_direct):
+    alice, bob, chat = alice_bob_direct
     chat_id = str(chat.pk)
     a, b = await joined(chat_id, alice, bob)
     await send(a, send_message(chat_id, "one", "k1"))

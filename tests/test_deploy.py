@@ -20,7 +20,8 @@ from botocore.client import BaseClient
 from pynamodb.attributes import TTLAttribute
 
 from deploy import bundle, ops, template
-from tests.servers import AWS_TEST_ENV, ROOT, free_port, server_env
+from tests.deploying import NETWORK, SITE, run_deploy, sets
+from tests.servers import ROOT, free_port, server_env
 
 TEMPLATE = template.load()
 RESOURCES = TEMPLATE["Resources"]
@@ -33,27 +34,6 @@ MOTO_LACKS = sorted({r["Type"] for r in RESOURCES.values()} - set(
 
 def of_type(resource_type):
     return {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == resource_type}
-
-
-# A stage's own values (stages.toml ships examples, which `up` refuses).
-CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/3f2a9c1e-0b6d-4c1e-9a51-7d2b8e6f4a10"
-SITE = [f"CertificateArn={CERTIFICATE}", "DomainName=chat-dev.chat-project.net"]
-NETWORK = [
-    "VpcId=vpc-0a1b2c3d4e5f60718",
-    "PublicSubnets=subnet-0aa11bb22cc33dd44,subnet-0ee55ff66aa77bb88",
-    "PrivateSubnets=subnet-0cc99dd00ee11ff22,subnet-0bb33cc44dd55ee66",
-]
-
-
-def sets(*settings):
-    return [a for s in settings for a in ("--set", s)]
-
-
-def run_deploy(*args, env=None, stdin=None, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "deploy", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=timeout, input=stdin, env={**os.environ, **AWS_TEST_ENV, **(env or {})},
-    )  # fmt: skip
 
 
 # -- `python -m deploy` ------------------------------------------------------------------------

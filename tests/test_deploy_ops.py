@@ -20,8 +20,8 @@ from botocore.stub import Stubber
 
 from deploy import ops
 from deploy.__main__ import Aws
+from tests.deploying import NETWORK, SITE, run_deploy, sets
 from tests.servers import AWS_TEST_ENV, ROOT, Uvicorn, free_port, migrate, server_env
-from tests.test_deploy import NETWORK, SITE, run_deploy, sets
 
 PAGER = "arn:aws:sns:us-east-1:123456789012:pager"
 

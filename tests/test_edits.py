@@ -9,19 +9,13 @@ from channels.db import database_sync_to_async
 
 from tests.clients import api_as
 from tests.frames import send_message
-from tests.test_moderation import joined_socket, send
+from tests.sockets import joined_socket, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def pair(make_user, make_chat):
-    alice, bob = make_user("alice"), make_user("bob")
-    return alice, bob, make_chat(alice, bob, name="room")
-
-
-async def test_an_edit_and_a_delete_reach_every_member_and_history(pair, either_store):
-    alice, bob, chat = pair
+async def test_an_edit_and_a_delete_reach_every_member_and_history(alice_bob_room, either_store):
+    alice, bob, chat = alice_bob_room
     chat_id = str(chat.pk)
     a, _ = await joined_socket(alice, chat_id)
     b, _ = await joined_socket(bob, chat_id)
@@ -69,8 +63,8 @@ async def test_an_edit_and_a_delete_reach_every_member_and_history(pair, either_
         await socket.disconnect()
 
 
-def test_edits_and_deletes_over_rest(pair, either_store, settings):
-    alice, bob, chat = pair
+def test_edits_and_deletes_over_rest(alice_bob_room, either_store, settings):
+    alice, bob, chat = alice_bob_room
     url = f"/api/chats/{chat.pk}/messages"
     sent = api_as(alice).post(url, {"message": "first"}, format="json").json()
     one = f"{url}/{sent['messageId']}"
@@ -99,9 +93,9 @@ def test_edits_and_deletes_over_rest(pair, either_store, settings):
 
 
 async def test_system_notes_cannot_be_edited_or_deleted_on_rest_or_the_socket(
-    pair, either_store, make_user
+    alice_bob_room, either_store, make_user
 ):
-    alice, bob, chat = pair
+    alice, bob, chat = alice_bob_room
     chat_id = str(chat.pk)
     renamed = await database_sync_to_async(
         lambda: api_as(alice).patch(f"/api/chats/{chat_id}", {"chatName": "Plans"}, format="json")

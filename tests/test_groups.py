@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 
 from chat.models import Membership
 from tests.clients import api_as
-from tests.test_moderation import joined_socket, logged_in, next_of, socket_of
+from tests.sockets import joined_socket, logged_in, next_of, socket_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -22,7 +22,7 @@ from chat.media import thumbnails
 from chat.models import Membership, Upload
 from tests.clients import api_as
 from tests.frames import send_message
-from tests.test_moderation import joined_socket, send
+from tests.sockets import joined_socket, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,7 +80,8 @@ def uploaded(user, chat_id, data: bytes, *, name="photo.png", content_type="imag
 
 
 @pytest.fixture
-def pair(make_user, make_chat):
+def alice_bob_pics_and_carol(make_user, make_chat):
+    """alice, bob, carol and the group "pics" of alice and bob (carol is not in it)."""
     alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
     return alice, bob, carol, make_chat(alice, bob, name="pics")
 
@@ -88,8 +89,8 @@ def pair(make_user, make_chat):
 # -- Asking for an upload URL ----------------------------------------------------------------------
 
 
-def test_a_member_gets_a_signed_local_upload(pair):
-    alice, _, _, chat = pair
+def test_a_member_gets_a_signed_local_upload(alice_bob_pics_and_carol):
+    alice, _, _, chat = alice_bob_pics_and_carol
     response = upload_url(alice, str(chat.pk), size=1000)
     assert response.status_code == 201
     ticket = response.json()
@@ -114,16 +115,18 @@ def test_a_member_gets_a_signed_local_upload(pair):
         ("  ", "text/plain", 100, "invalid_filename"),
     ],
 )
-def test_upload_urls_are_refused_clearly(pair, filename, content_type, size, code):
-    alice, _, _, chat = pair
+def test_upload_urls_are_refused_clearly(
+    alice_bob_pics_and_carol, filename, content_type, size, code
+):
+    alice, _, _, chat = alice_bob_pics_and_carol
     response = upload_url(alice, str(chat.pk), filename, content_type, size)
     assert response.status_code == 400, response.content
     assert response.json()["code"] == code
     assert not Upload.objects.exists()
 
 
-def test_only_members_get_upload_urls(pair):
-    _, _, carol, chat = pair
+def test_only_members_get_upload_urls(alice_bob_pics_and_carol):
+    _, _, carol, chat = alice_bob_pics_and_carol
     assert upload_url(carol, str(chat.pk), size=10).status_code == 403
     assert upload_url(carol, str(uuid.uuid4()), size=10).status_code == 404
     assert not Upload.objects.exists()
@@ -132,8 +135,8 @@ def test_only_members_get_upload_urls(pair):
 # -- The local upload endpoint -----------------------------------------------------------------
 
 
-def test_the_local_upload_checks_token_type_and_size(pair, local_media):
-    alice, bob, _, chat = pair
+def test_the_local_upload_checks_token_type_and_size(alice_bob_pics_and_carol, local_media):
+    alice, bob, _, chat = alice_bob_pics_and_carol
     ticket = upload_url(alice, str(chat.pk), data=png()).json()
     # Another user with the ticket, a forged token, a changed Content-Type: all refused.
     assert upload_locally(bob, ticket, png()).status_code == 400
@@ -158,8 +161,10 @@ def test_the_local_upload_checks_token_type_and_size(pair, local_media):
 # -- Attaching: checks, then the message everywhere ---------------------------------------------
 
 
-async def test_an_image_is_attached_sent_live_and_kept_in_history(pair, either_store):
-    alice, bob, carol, chat = pair
+async def test_an_image_is_attached_sent_live_and_kept_in_history(
+    alice_bob_pics_and_carol, either_store
+):
+    alice, bob, carol, chat = alice_bob_pics_and_carol
     chat_id = str(chat.pk)
     a, _ = await joined_socket(alice, chat_id)
     b, _ = await joined_socket(bob, chat_id)
@@ -203,8 +208,10 @@ async def test_an_image_is_attached_sent_live_and_kept_in_history(pair, either_s
         await socket.disconnect()
 
 
-def test_a_file_that_is_not_what_it_says_is_refused_and_nothing_is_stored(pair, local_media):
-    alice, bob, _, chat = pair
+def test_a_file_that_is_not_what_it_says_is_refused_and_nothing_is_stored(
+    alice_bob_pics_and_carol, local_media
+):
+    alice, bob, _, chat = alice_bob_pics_and_carol
     chat_id = str(chat.pk)
     fake = b"<html><script>alert(1)</script></html>"
     attachment = uploaded(alice, chat_id, fake)  # declared image/png
@@ -231,8 +238,10 @@ def test_a_file_that_is_not_what_it_says_is_refused_and_nothing_is_stored(pair, 
     assert download["X-Content-Type-Options"] == "nosniff"
 
 
-def test_attachments_of_others_unknown_expired_or_missing_are_refused(pair, make_chat):
-    alice, bob, _, chat = pair
+def test_attachments_of_others_unknown_expired_or_missing_are_refused(
+    alice_bob_pics_and_carol, make_chat
+):
+    alice, bob, _, chat = alice_bob_pics_and_carol
     chat_id = str(chat.pk)
     other_chat = str(make_chat(alice, bob, name="other").pk)
 
@@ -257,10 +266,10 @@ def test_attachments_of_others_unknown_expired_or_missing_are_refused(pair, make
     assert send_with(bob, bobs) == (201, None)
 
 
-def test_expired_uploads_are_purged(pair, local_media):
+def test_expired_uploads_are_purged(alice_bob_pics_and_carol, local_media):
     from django.core.management import call_command
 
-    alice, _, _, chat = pair
+    alice, _, _, chat = alice_bob_pics_and_carol
     stale = uploaded(alice, str(chat.pk), png())
     fresh = uploaded(alice, str(chat.pk), png())
     Upload.objects.filter(pk=stale).update(expires_at=timezone.now() - datetime.timedelta(days=2))
@@ -269,12 +278,14 @@ def test_expired_uploads_are_purged(pair, local_media):
     assert [p.parent.name for p in local_media.rglob("*.png")] == [fresh]
 
 
-def test_server_processes_sweep_unattached_uploads_and_missing_previews(pair, local_media):
+def test_server_processes_sweep_unattached_uploads_and_missing_previews(
+    alice_bob_pics_and_carol, local_media
+):
     import time
 
     from chat.media.sweeper import Sweeper
 
-    alice, _, _, chat = pair
+    alice, _, _, chat = alice_bob_pics_and_carol
     chat_id = str(chat.pk)
     stale = uploaded(alice, chat_id, png())
     Upload.objects.filter(pk=stale).update(expires_at=timezone.now() - datetime.timedelta(days=2))
@@ -336,7 +347,9 @@ def cdn_target(user, url: str) -> str:
     assert answer["Cache-Control"] == "private, max-age=300"
     location = answer["Location"]
     resource, _, query = location.partition("?")
-    fields = dict(pair.split("=", 1) for pair in query.split("&"))
+    fields = dict(
+        alice_bob_pics_and_carol.split("=", 1) for alice_bob_pics_and_carol in query.split("&")
+    )
     assert fields["Key-Pair-Id"] == CDN_KEY_ID
     expires = int(fields["Expires"])
     assert time.time() + 600 - 5 <= expires <= time.time() + 900
@@ -380,9 +393,9 @@ def s3_media(settings, moto_server):
     return boto3.client("s3", endpoint_url=moto_server.url, region_name="us-east-1"), bucket
 
 
-def test_the_presigned_post_policy_allows_exactly_this_file(pair, s3_media):
+def test_the_presigned_post_policy_allows_exactly_this_file(alice_bob_pics_and_carol, s3_media):
     _, bucket = s3_media
-    alice, _, _, chat = pair
+    alice, _, _, chat = alice_bob_pics_and_carol
     before = timezone.now()
     ticket = upload_url(alice, str(chat.pk), "My photo.png", "image/png", 1234).json()
     fields = ticket["fields"]
@@ -401,9 +414,9 @@ def test_the_presigned_post_policy_allows_exactly_this_file(pair, s3_media):
     assert not [c for c in conditions if isinstance(c, list) and c[0] == "starts-with"]
 
 
-def test_an_upload_to_s3_is_attached_and_served_from_the_cdn(pair, s3_media):
+def test_an_upload_to_s3_is_attached_and_served_from_the_cdn(alice_bob_pics_and_carol, s3_media):
     client, bucket = s3_media
-    alice, bob, _, chat = pair
+    alice, bob, _, chat = alice_bob_pics_and_carol
     chat_id = str(chat.pk)
     ticket = upload_url(alice, chat_id, data=png()).json()
     posted = httpx.post(ticket["url"], data=ticket["fields"], files={"file": ("p.png", png())})
@@ -443,9 +456,11 @@ def _sent_to_s3(user, chat_id, data, *, name, content_type):
     return described
 
 
-def test_s3_objects_carry_the_checked_type_never_one_guessed_from_the_name(pair, s3_media):
+def test_s3_objects_carry_the_checked_type_never_one_guessed_from_the_name(
+    alice_bob_pics_and_carol, s3_media
+):
     client, bucket = s3_media
-    alice, _, _, chat = pair
+    alice, _, _, chat = alice_bob_pics_and_carol
     chat_id = str(chat.pk)
     # A polyglot: a real PNG with a page after its end, named as a page.
     polyglot = png() + b"<html><script>alert(document.domain)</script></html>"
@@ -469,11 +484,13 @@ def test_s3_objects_carry_the_checked_type_never_one_guessed_from_the_name(pair,
             assert head["ContentDisposition"] == f'attachment; filename="{name}"'
 
 
-def test_files_stored_with_guessed_types_are_retyped_from_their_rows(pair, s3_media):
+def test_files_stored_with_guessed_types_are_retyped_from_their_rows(
+    alice_bob_pics_and_carol, s3_media
+):
     from django.core.management import call_command
 
     client, bucket = s3_media
-    alice, _, _, chat = pair
+    alice, _, _, chat = alice_bob_pics_and_carol
     described = _sent_to_s3(
         alice, str(chat.pk), b"alert(1)", name="lib.js", content_type="text/plain"
     )
@@ -492,9 +509,11 @@ def test_files_stored_with_guessed_types_are_retyped_from_their_rows(pair, s3_me
     assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == b"alert(1)"
 
 
-def test_file_names_outside_ascii_are_encoded_in_the_object_s_disposition(pair, s3_media):
+def test_file_names_outside_ascii_are_encoded_in_the_object_s_disposition(
+    alice_bob_pics_and_carol, s3_media
+):
     client, bucket = s3_media
-    alice, _, _, chat = pair
+    alice, _, _, chat = alice_bob_pics_and_carol
     described = _sent_to_s3(
         alice, str(chat.pk), "ünï".encode(), name="Grüße.txt", content_type="text/plain"
     )
@@ -503,9 +522,11 @@ def test_file_names_outside_ascii_are_encoded_in_the_object_s_disposition(pair, 
     assert head["ContentDisposition"] == "attachment; filename*=utf-8''Gr%C3%BC%C3%9Fe.txt"
 
 
-def test_without_a_cdn_members_get_presigned_urls_valid_15_minutes(pair, s3_media, settings):
+def test_without_a_cdn_members_get_presigned_urls_valid_15_minutes(
+    alice_bob_pics_and_carol, s3_media, settings
+):
     settings.CHAT_CDN_DOMAIN = ""
-    alice, bob, _, chat = pair
+    alice, bob, _, chat = alice_bob_pics_and_carol
     described = _sent_to_s3(
         alice, str(chat.pk), b"notes", name="notes.txt", content_type="text/plain"
     )
@@ -514,7 +535,10 @@ def test_without_a_cdn_members_get_presigned_urls_valid_15_minutes(pair, s3_medi
     answer = client.get(described["url"])
     assert answer.status_code == 302
     location = answer["Location"]
-    fields = dict(pair.split("=", 1) for pair in location.partition("?")[2].split("&"))
+    fields = dict(
+        alice_bob_pics_and_carol.split("=", 1)
+        for alice_bob_pics_and_carol in location.partition("?")[2].split("&")
+    )
     if "X-Amz-Expires" in fields:  # signature version 4
         assert fields["X-Amz-Expires"] == "900"
     else:
@@ -525,8 +549,8 @@ def test_without_a_cdn_members_get_presigned_urls_valid_15_minutes(pair, s3_medi
     assert fetched.headers["Content-Disposition"] == 'attachment; filename="notes.txt"'
 
 
-def test_types_a_browser_runs_are_refused_even_when_configured(pair, settings):
-    alice, _, _, chat = pair
+def test_types_a_browser_runs_are_refused_even_when_configured(alice_bob_pics_and_carol, settings):
+    alice, _, _, chat = alice_bob_pics_and_carol
     active = ["image/svg+xml", "text/html", "application/xhtml+xml", "text/javascript", "text/xml"]
     settings.CHAT_UPLOAD_TYPES = [*settings.CHAT_UPLOAD_TYPES, *active]
     for content_type in active:
@@ -535,9 +559,9 @@ def test_types_a_browser_runs_are_refused_even_when_configured(pair, settings):
 
 
 def test_local_files_are_served_as_checked_sandboxed_and_downloads_unless_pictures(
-    pair, local_media
+    alice_bob_pics_and_carol, local_media
 ):
-    alice, bob, _, chat = pair
+    alice, bob, _, chat = alice_bob_pics_and_carol
     chat_id = str(chat.pk)
     polyglot = png() + b"<html><script>alert(document.domain)</script></html>"
     cases = [
@@ -566,9 +590,11 @@ def test_local_files_are_served_as_checked_sandboxed_and_downloads_unless_pictur
     assert served["Content-Disposition"].startswith("attachment")
 
 
-def test_an_s3_object_bigger_than_the_limit_is_refused_at_attach(pair, s3_media):
+def test_an_s3_object_bigger_than_the_limit_is_refused_at_attach(
+    alice_bob_pics_and_carol, s3_media
+):
     client, bucket = s3_media
-    alice, _, _, chat = pair
+    alice, _, _, chat = alice_bob_pics_and_carol
     chat_id = str(chat.pk)
     ticket = upload_url(alice, chat_id, data=png()).json()
     # moto accepts what real S3 would refuse by the policy's content-length-range.
@@ -632,10 +658,12 @@ def test_collectstatic_puts_hashed_files_in_the_bucket_and_pages_use_the_cdn(mot
         assert directives[directive].split() == ["https://cdn.example.test/static/"], directive
 
 
-def test_deleting_a_message_or_a_room_deletes_its_files(pair, make_user, local_media):
+def test_deleting_a_message_or_a_room_deletes_its_files(
+    alice_bob_pics_and_carol, make_user, local_media
+):
     from chat.moderation.actions import message_remove
 
-    alice, bob, _, chat = pair
+    alice, bob, _, chat = alice_bob_pics_and_carol
     chat_id = str(chat.pk)
 
     def sent(n):
@@ -661,12 +689,12 @@ def test_deleting_a_message_or_a_room_deletes_its_files(pair, make_user, local_m
     assert files() == []
 
 
-def test_one_upload_sent_by_two_messages_at_once_is_attached_to_one(pair):
+def test_one_upload_sent_by_two_messages_at_once_is_attached_to_one(alice_bob_pics_and_carol):
     import threading
 
     from django.db import connections
 
-    alice, _, _, chat = pair
+    alice, _, _, chat = alice_bob_pics_and_carol
     chat_id = str(chat.pk)
     attachment = uploaded(alice, chat_id, png())
     barrier, answers = threading.Barrier(4), []
@@ -702,10 +730,12 @@ def _send(user, chat_id, attachment):
     )  # fmt: skip
 
 
-def test_a_send_is_answered_before_its_preview_is_made(pair, local_media, monkeypatch):
+def test_a_send_is_answered_before_its_preview_is_made(
+    alice_bob_pics_and_carol, local_media, monkeypatch
+):
     import threading
 
-    alice, bob, _, chat = pair
+    alice, bob, _, chat = alice_bob_pics_and_carol
     chat_id = str(chat.pk)
     release, started = threading.Event(), threading.Event()
     render = thumbnails.render
@@ -734,10 +764,12 @@ def test_a_send_is_answered_before_its_preview_is_made(pair, local_media, monkey
     assert Image.open(io.BytesIO(b"".join(preview.streaming_content))).size == (480, 360)
 
 
-def test_a_preview_not_made_yet_is_made_on_first_fetch_or_by_the_sweep(pair, local_media):
+def test_a_preview_not_made_yet_is_made_on_first_fetch_or_by_the_sweep(
+    alice_bob_pics_and_carol, local_media
+):
     from django.core.management import call_command
 
-    alice, bob, _, chat = pair
+    alice, bob, _, chat = alice_bob_pics_and_carol
     chat_id = str(chat.pk)
     sent = [_send(alice, chat_id, uploaded(alice, chat_id, png(900, 900))) for _ in range(2)]
     thumbnails.worker.wait_idle()
@@ -760,9 +792,9 @@ def test_a_preview_not_made_yet_is_made_on_first_fetch_or_by_the_sweep(pair, loc
 
 
 def test_a_picture_over_the_pixel_cap_is_refused_without_decoding_it(
-    pair, local_media, monkeypatch
+    alice_bob_pics_and_carol, local_media, monkeypatch
 ):
-    alice, _, _, chat = pair
+    alice, _, _, chat = alice_bob_pics_and_carol
     chat_id = str(chat.pk)
     attachment = uploaded(alice, chat_id, png(1001, 1000))
     monkeypatch.setattr(thumbnails, "IMAGE_MAX_PIXELS", 1000 * 1000)
@@ -782,8 +814,8 @@ def test_previews_of_pictures_of_every_mode(mode):
     assert (preview.format, preview.mode, preview.size) == ("JPEG", "RGB", (480, 160))
 
 
-def test_webp_pictures_have_a_lower_pixel_cap(pair, local_media, monkeypatch):
-    alice, _, _, chat = pair
+def test_webp_pictures_have_a_lower_pixel_cap(alice_bob_pics_and_carol, local_media, monkeypatch):
+    alice, _, _, chat = alice_bob_pics_and_carol
     chat_id = str(chat.pk)
     out = io.BytesIO()
     Image.new("RGB", (40, 30)).save(out, "WEBP")
@@ -794,10 +826,12 @@ def test_webp_pictures_have_a_lower_pixel_cap(pair, local_media, monkeypatch):
     assert _send(alice, chat_id, uploaded(alice, chat_id, png(40, 30))).status_code == 201
 
 
-def test_a_picture_that_cannot_be_previewed_is_marked_once_and_kept(pair, local_media):
+def test_a_picture_that_cannot_be_previewed_is_marked_once_and_kept(
+    alice_bob_pics_and_carol, local_media
+):
     from django.core.management import call_command
 
-    alice, bob, _, chat = pair
+    alice, bob, _, chat = alice_bob_pics_and_carol
     chat_id = str(chat.pk)
     broken = png(300, 200)[:60] + b"\x00" * 200  # a whole header, then nothing of the picture
     sent = _send(alice, chat_id, uploaded(alice, chat_id, broken, name="thumbnail.png"))
@@ -817,8 +851,8 @@ def test_a_picture_that_cannot_be_previewed_is_marked_once_and_kept(pair, local_
     assert b"".join(client.get(described["url"]).streaming_content) == broken
 
 
-def test_a_file_named_like_a_preview_keeps_its_own_bytes(pair, local_media):
-    alice, bob, _, chat = pair
+def test_a_file_named_like_a_preview_keeps_its_own_bytes(alice_bob_pics_and_carol, local_media):
+    alice, bob, _, chat = alice_bob_pics_and_carol
     chat_id = str(chat.pk)
     picture = png(900, 600)
     for name in ("thumbnail.jpg", ".preview.jpg", "preview.jpg"):
@@ -836,10 +870,12 @@ def test_a_file_named_like_a_preview_keeps_its_own_bytes(pair, local_media):
         assert Image.open(io.BytesIO(preview)).size == (480, 320)
 
 
-def test_one_sender_cannot_hold_everyone_s_previews_back(pair, local_media, settings, monkeypatch):
+def test_one_sender_cannot_hold_everyone_s_previews_back(
+    alice_bob_pics_and_carol, local_media, settings, monkeypatch
+):
     import threading
 
-    alice, bob, _, chat = pair
+    alice, bob, _, chat = alice_bob_pics_and_carol
     chat_id = str(chat.pk)
     settings.CHAT_THUMBNAIL_QUEUE = 20  # a sender may have 2 waiting
     release = threading.Event()

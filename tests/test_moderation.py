@@ -5,50 +5,15 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.contrib.sessions.models import Session
 from django.test import Client
 
 from chat.models import Membership
-from chatsite.asgi import application
 from tests.clients import api_as
 from tests.frames import send_message
+from tests.sockets import closed_with, joined_socket, logged_in, next_of, send, socket_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-HEADERS = [(b"host", b"localhost"), (b"origin", b"http://localhost")]
-
-
-async def logged_in(user) -> Client:
-    client = Client()
-    await database_sync_to_async(client.force_login)(user)
-    return client
-
-
-async def socket_of(client: Client):
-    cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
-    socket = WebsocketCommunicator(application, "/ws/", headers=[*HEADERS, cookie])
-    connected, _ = await socket.connect()
-    return socket if connected else None
-
-
-async def send(socket, frame):
-    await socket.send_to(text_data=json.dumps(frame))
-    return json.loads(await socket.receive_from(timeout=5))
-
-
-async def next_of(socket, kind: str) -> dict:
-    """The socket's next frame of type ``kind`` (others are skipped)."""
-    while True:
-        frame = json.loads(await socket.receive_from(timeout=2))
-        if frame["type"] == kind:
-            return frame
-
-
-async def closed_with(socket) -> int:
-    output = await socket.receive_output(timeout=2)
-    assert output["type"] == "websocket.close", output
-    return output["code"]
 
 
 @pytest.fixture
@@ -170,13 +135,6 @@ def staff_client(make_user) -> Client:
     client = Client()
     client.force_login(make_user("moderator", is_staff=True, is_superuser=True))
     return client
-
-
-async def joined_socket(user, chat_id):
-    socket = await socket_of(await logged_in(user))
-    reply = await send(socket, {"action": "joinChat", "chatId": chat_id})
-    assert reply["type"] == "joined", reply
-    return socket, reply
 
 
 def admin_log(obj) -> list[str]:

@@ -19,7 +19,7 @@ from tests.clients import api_as
 from tests.forwarder import Forwarder
 from tests.frames import send_message
 from tests.servers import ROOT, free_port, server_env
-from tests.test_moderation import joined_socket, send
+from tests.sockets import joined_socket, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,16 +53,12 @@ def test_a_request_s_log_lines_carry_its_id_and_user(make_user, caplog):
     assert given["X-Request-Id"] == "abc-123"
 
 
-@pytest.fixture
-def pair(make_user, make_chat):
-    alice, bob = make_user(), make_user()
-    return alice, make_chat(alice, bob)
-
-
-async def test_a_socket_s_log_lines_carry_its_socket_user_and_chat(pair, caplog, monkeypatch):
+async def test_a_socket_s_log_lines_carry_its_socket_user_and_chat(
+    alice_and_a_chat, caplog, monkeypatch
+):
     from chat import services
 
-    alice, chat = pair
+    alice, chat = alice_and_a_chat
     socket, _ = await joined_socket(alice, str(chat.pk))
 
     def broken(**kwargs):

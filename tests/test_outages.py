@@ -11,7 +11,7 @@ from django.test import Client
 from chat import selectors, services
 from tests.clients import api_as
 from tests.frames import send_message
-from tests.test_moderation import joined_socket
+from tests.sockets import joined_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,14 +50,10 @@ def test_loading_the_signed_in_user_fails_as_503_too(make_user, monkeypatch):
     assert client.get("/").status_code == 503
 
 
-@pytest.fixture
-def pair(make_user, make_chat):
-    alice, bob = make_user(), make_user()
-    return alice, make_chat(alice, bob)
-
-
-async def test_a_socket_send_answers_database_unavailable_and_the_socket_stays(pair, monkeypatch):
-    alice, chat = pair
+async def test_a_socket_send_answers_database_unavailable_and_the_socket_stays(
+    alice_and_a_chat, monkeypatch
+):
+    alice, chat = alice_and_a_chat
     socket, _ = await joined_socket(alice, str(chat.pk))
     with monkeypatch.context() as patched:
         patched.setattr(services, "message_send", _cut)

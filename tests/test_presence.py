@@ -6,7 +6,7 @@ from channels.db import database_sync_to_async
 from rest_framework.test import APIClient
 
 from chat.realtime.registry import get_registry
-from tests.test_moderation import logged_in, socket_of
+from tests.sockets import logged_in, socket_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

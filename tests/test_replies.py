@@ -10,15 +10,9 @@ from channels.db import database_sync_to_async
 
 from tests.clients import api_as
 from tests.frames import send_message
-from tests.test_moderation import joined_socket, send
+from tests.sockets import joined_socket, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def pair(make_user, make_chat):
-    alice, bob = make_user("alice"), make_user("bob")
-    return alice, bob, make_chat(alice, bob, name="room")
 
 
 def history(user, chat_id):
@@ -29,8 +23,8 @@ async def frames_of(socket, count):
     return [json.loads(await socket.receive_from(timeout=3)) for _ in range(count)]
 
 
-async def test_a_reply_carries_its_quote_live_and_in_history(pair, either_store):
-    alice, bob, chat = pair
+async def test_a_reply_carries_its_quote_live_and_in_history(alice_bob_room, either_store):
+    alice, bob, chat = alice_bob_room
     chat_id = str(chat.pk)
     a, _ = await joined_socket(alice, chat_id)
     b, _ = await joined_socket(bob, chat_id)
@@ -73,8 +67,8 @@ async def test_a_reply_carries_its_quote_live_and_in_history(pair, either_store)
         await socket.disconnect()
 
 
-def test_a_quote_from_an_older_page_is_read_with_the_page(pair, either_store):
-    alice, bob, chat = pair
+def test_a_quote_from_an_older_page_is_read_with_the_page(alice_bob_room, either_store):
+    alice, bob, chat = alice_bob_room
     url = f"/api/chats/{chat.pk}/messages"
     first = api_as(alice).post(url, {"message": "the plan"}, format="json").json()
     for n in range(5):
@@ -91,8 +85,8 @@ def test_a_quote_from_an_older_page_is_read_with_the_page(pair, either_store):
     assert (missing.status_code, missing.json()["code"]) == (404, "no_such_message")
 
 
-async def test_reactions_toggle_live_and_show_in_history(pair, make_user, either_store):
-    alice, bob, chat = pair
+async def test_reactions_toggle_live_and_show_in_history(alice_bob_room, make_user, either_store):
+    alice, bob, chat = alice_bob_room
     chat_id = str(chat.pk)
     a, _ = await joined_socket(alice, chat_id)
     b, _ = await joined_socket(bob, chat_id)
@@ -149,8 +143,8 @@ async def test_reactions_toggle_live_and_show_in_history(pair, make_user, either
         await socket.disconnect()
 
 
-def test_reactions_over_rest_and_their_limits(pair, make_user, settings):
-    alice, bob, chat = pair
+def test_reactions_over_rest_and_their_limits(alice_bob_room, make_user, settings):
+    alice, bob, chat = alice_bob_room
     url = f"/api/chats/{chat.pk}/messages"
     sent = api_as(alice).post(url, {"message": "vote"}, format="json").json()
     one = f"{url}/{sent['messageId']}/reactions"
@@ -171,8 +165,10 @@ def test_reactions_over_rest_and_their_limits(pair, make_user, settings):
     assert all(r["emoji"] != "❤️" for r in gone.json()["reactions"])
 
 
-def test_search_finds_messages_of_your_chats_only(pair, make_user, make_chat, either_store):
-    alice, bob, chat = pair
+def test_search_finds_messages_of_your_chats_only(
+    alice_bob_room, make_user, make_chat, either_store
+):
+    alice, bob, chat = alice_bob_room
     carol = make_user("carol")
     theirs = make_chat(bob, carol, name="bob and carol")
     direct = make_chat(alice, carol)
@@ -233,7 +229,7 @@ def test_the_picker_suggests_known_people_first_and_strangers_from_three_letters
 
 
 def test_the_index_writer_writes_within_its_delay_and_a_rebuild_restores_it(
-    pair, settings, either_store
+    alice_bob_room, settings, either_store
 ):
     import time
 
@@ -242,7 +238,7 @@ def test_the_index_writer_writes_within_its_delay_and_a_rebuild_restores_it(
     from chat.models import SearchEntry
     from chat.stores.textsearch import search_index
 
-    alice, bob, chat = pair
+    alice, bob, chat = alice_bob_room
     settings.CHAT_SEARCH_INDEX_DELAY = 0.05
     url = f"/api/chats/{chat.pk}/messages"
     api_as(alice).post(url, {"message": "written in the background"}, format="json")
@@ -263,8 +259,8 @@ def test_the_index_writer_writes_within_its_delay_and_a_rebuild_restores_it(
     assert search_index().delay == 0
 
 
-def test_search_takes_hostile_queries_as_plain_words(pair, either_store):
-    alice, _, chat = pair
+def test_search_takes_hostile_queries_as_plain_words(alice_bob_room, either_store):
+    alice, _, chat = alice_bob_room
     url = f"/api/chats/{chat.pk}/messages"
     api_as(alice).post(url, {"message": "alpha beta gamma"}, format="json")
     # Full-text query syntax, quotes, SQL: only the words count (all of them must match).
@@ -368,8 +364,8 @@ def test_the_index_writer_keeps_every_text_of_a_burst_from_many_threads():
         ("\u200d", False), ("©x", False), ("<b>", False),
     ],
 )  # fmt: skip
-def test_a_reaction_is_exactly_one_unicode_emoji(pair, emoji, accepted):
-    alice, _, chat = pair
+def test_a_reaction_is_exactly_one_unicode_emoji(alice_bob_room, emoji, accepted):
+    alice, _, chat = alice_bob_room
     url = f"/api/chats/{chat.pk}/messages"
     sent = api_as(alice).post(url, {"message": "react"}, format="json").json()
     put = api_as(alice).put(f"{url}/{sent['messageId']}/reactions/{quote(emoji)}")

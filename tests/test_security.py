@@ -15,10 +15,10 @@ from chat.api import views
 from chat.models import ChatRoom
 from chat.stores import get_store
 from chat.stores.base import InvalidCursor, decode_cursor
-from tests.api.test_views import csrf_client, find
+from tests.clients import csrf_client, find
 from tests.conftest import PASSWORD
 from tests.servers import procfile_web_command
-from tests.test_consumers import open_socket, send
+from tests.sockets import open_socket, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

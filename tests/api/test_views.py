@@ -6,22 +6,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from chat.stores import get_store
+from tests.clients import csrf_client, find
 
 pytestmark = pytest.mark.django_db
-
-
-def csrf_client(user):
-    """A session client that fetched its CSRF token from a page, as the browser does."""
-    client = APIClient(enforce_csrf_checks=True)
-    client.force_login(user)
-    client.get("/")
-    client.credentials(HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
-    return client
-
-
-def find(client, user) -> str:
-    """Look ``user`` up by username, as a person starting a chat does; their id."""
-    return client.get("/api/users", {"username": user.username}).json()["users"][0]["userId"]
 
 
 def test_unauthenticated_requests_get_json_401_with_a_challenge():

@@ -6,8 +6,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.live.browser import launch, logged_in_context
-from tests.live.test_browser import daphne_server, screenshot
+from tests.live.browser import daphne_server, launch, logged_in_context, screenshot
 from tests.live.users import LiveUser
 from tests.servers import ROOT
 

@@ -1,6 +1,5 @@
 """Two people chat in two browsers, as a newcomer would try it after `make run`."""
 
-import contextlib
 import re
 import subprocess
 import sys
@@ -10,79 +9,30 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from tests.live import users
-from tests.live.browser import launch, logged_in_context
+from tests.live.browser import (
+    HIDDEN_AND_NOTIFICATIONS,
+    SOCKET_SWITCH,
+    bodies,
+    daphne_server,
+    launch,
+    live_page,
+    live_pages,
+    logged_in_context,
+    name,
+    screenshot,
+    send,
+    sign_up,
+)
 from tests.live.users import LiveUser
-from tests.servers import ROOT, Daphne, migrate, server_database, server_env
+from tests.servers import ROOT
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
-PASSWORD = "browser-test-password-42"
-
-
-@contextlib.contextmanager
-def daphne_server(tmp_path, **env):
-    with server_database(tmp_path) as database_url:
-        env = server_env(database_url, **env)
-        migrate(env)
-        daphne = Daphne(env, tmp_path / "daphne.log").start()
-        try:
-            yield daphne
-        finally:
-            daphne.stop()
 
 
 @pytest.fixture
 def server(tmp_path):
     with daphne_server(tmp_path) as daphne:
         yield daphne
-
-
-def name():
-    return f"u{uuid.uuid4().hex[:10]}"
-
-
-@contextlib.contextmanager
-def live_pages(server, users, path):
-    """A page at ``path`` for each of ``users`` (LiveUsers; each its own browser context and
-    session), once connected."""
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            pages = []
-            for user in users:
-                context = logged_in_context(browser, server.url, user)
-                page = context.new_page()
-                page.goto(f"{server.url}{path}")
-                expect(page.locator("#connection-state")).to_have_text("live")
-                pages.append(page)
-            yield pages
-        finally:
-            browser.close()
-
-
-@contextlib.contextmanager
-def live_page(server, user, path):
-    """A browser page at ``path`` with the session of ``user`` (a LiveUser), once connected."""
-    with live_pages(server, [user], path) as (page,):
-        yield page
-
-
-def sign_up(page, base_url, username):
-    page.goto(f"{base_url}/accounts/signup/")
-    page.fill("#id_username", username)
-    page.fill("#id_password1", PASSWORD)
-    page.fill("#id_password2", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator(".whoami")).to_contain_text(username)
-
-
-def send(page, text):
-    page.fill("#message-input", text)
-    page.press("#message-input", "Enter")
-
-
-def bodies(page):
-    """The messages shown as sent (not pending, not refused)."""
-    return page.locator("#messages .message:not(.pending):not(.failed) .body")
 
 
 def test_two_browsers_chat_live_and_history_survives_reload_and_restart(server):
@@ -351,25 +301,6 @@ def test_files_wait_in_a_tray_with_previews_then_go_with_a_caption_and_show_for_
         expect(page_a.locator("#message-input")).to_be_focused()
 
 
-# Pages may be cut off from the server on demand: sockets opened while ``__blockSockets`` is set
-# go to a path the server refuses, and ``__dropSockets()`` closes the open ones.
-SOCKET_SWITCH = """
-window.__blockSockets = false;
-window.__sockets = [];
-const NativeWebSocket = window.WebSocket;
-window.WebSocket = class extends NativeWebSocket {
-  constructor(url, protocols) {
-    super(window.__blockSockets ? url.replace("/ws/", "/ws-blocked/") : url, protocols);
-    window.__sockets.push(this);
-  }
-};
-window.__dropSockets = () => {
-  window.__blockSockets = true;
-  for (const socket of window.__sockets) socket.close();
-};
-"""
-
-
 def test_load_older_shows_only_while_there_is_more_and_keeps_keyboard_focus(server):
     alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
     empty = alice.direct_chat(bob)
@@ -441,13 +372,6 @@ def test_the_chat_list_catches_up_after_a_reconnect_and_follows_reads_in_other_t
             browser.close()
 
 
-def screenshot(page, name: str) -> None:
-    """Keep what the page looked like (var/screenshots/, kept by CI as a test artifact)."""
-    folder = ROOT / "var" / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-
-
 def test_a_member_edits_and_deletes_her_message_and_the_other_sees_it_live(server):
     alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
     chat_id = alice.direct_chat(bob)
@@ -480,27 +404,6 @@ def test_a_member_edits_and_deletes_her_message_and_the_other_sees_it_live(serve
             "see you at 6"
         )
         screenshot(page_b, "deleted-message")
-
-
-# The page's visibility and the Notification API, under the test's control.
-HIDDEN_AND_NOTIFICATIONS = """
-window.__hidden = false;
-Object.defineProperty(document, "hidden", { get: () => window.__hidden });
-Object.defineProperty(document, "visibilityState", {
-  get: () => (window.__hidden ? "hidden" : "visible"),
-});
-window.__setHidden = (hidden) => {
-  window.__hidden = hidden;
-  document.dispatchEvent(new Event("visibilitychange"));
-};
-window.__notes = [];
-window.__asked = 0;
-window.Notification = class {
-  constructor(title, options) { window.__notes.push([title, options.body]); }
-  static get permission() { return window.__asked ? "granted" : "default"; }
-  static requestPermission() { window.__asked += 1; return Promise.resolve("granted"); }
-};
-"""
 
 
 def test_unread_messages_show_in_the_title_and_as_notifications_once_switched_on(server):

@@ -7,12 +7,13 @@ import re
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.live.browser import launch, logged_in_context
-from tests.live.test_browser import (
+from tests.live.browser import (
     HIDDEN_AND_NOTIFICATIONS,
     SOCKET_SWITCH,
     bodies,
     daphne_server,
+    launch,
+    logged_in_context,
     name,
     screenshot,
     send,

@@ -7,9 +7,8 @@ import uuid
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.live.browser import launch, logged_in_context
+from tests.live.browser import launch, logged_in_context, screenshot, send
 from tests.live.cluster import Cluster
-from tests.live.test_browser import screenshot, send
 from tests.live.users import LiveUser
 from tests.servers import Daphne
 

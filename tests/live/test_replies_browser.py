@@ -7,11 +7,18 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.live.test_browser import live_pages, name, screenshot, send
-from tests.live.test_browser import server as server  # the fixture
+from tests.live.browser import daphne_server, live_pages, name, screenshot, send
 from tests.live.users import LiveUser
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
+
+
+@pytest.fixture
+def server(tmp_path):
+    with daphne_server(tmp_path) as daphne:
+        yield daphne
+
+
 HIGHLIGHTED = re.compile(r"\bhighlight\b")
 
 
