@@ -17,5 +17,5 @@ CHAT_SEARCH_INDEX_DELAY = 0
 # Close connections after each use, so that threads the tests start leave none open behind
 # (socket worker threads keep theirs until tests/conftest.py has them give it back).
 DATABASES["default"]["CONN_MAX_AGE"] = 0
-# The sweep of unattached uploads runs when a test starts one (tests/test_media.py).
+# The sweep of unattached uploads runs when a test starts one (tests/media/test_media.py).
 CHAT_UPLOAD_SWEEP_SECONDS = 0

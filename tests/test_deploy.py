@@ -631,7 +631,7 @@ def test_the_instance_role_allows_the_app_s_calls_and_nothing_else(
     from chat.moderation.actions import message_remove
     from chat.stores.base import Connection, NewMessage
     from tests.clients import api_as
-    from tests.test_media import png, upload_url
+    from tests.media.test_media import png, upload_url
 
     s3 = boto3.client("s3", endpoint_url=moto_server.url, region_name="us-east-1")
     media, static = f"media-{uuid.uuid4().hex[:8]}", f"static-{uuid.uuid4().hex[:8]}"

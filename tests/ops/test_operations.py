@@ -180,7 +180,7 @@ def test_ready_is_503_naming_the_store_when_dynamodb_is_cut(
                 "read_timeout_seconds": 0.5, "max_retry_attempts": 0, "max_pool_connections": 2},
     )  # fmt: skip
     monkeypatch.setattr(sys.modules[__name__], "cut_store", store)
-    settings.CHAT_STORE_BACKEND = "tests.test_operations.the_cut_store"
+    settings.CHAT_STORE_BACKEND = "tests.ops.test_operations.the_cut_store"
     try:
         checks = checks_once_cut(client, forwarder)
         assert checks["store"] == {"ok": False, "error": "StoreError", "ms": checks["store"]["ms"]}
