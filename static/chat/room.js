@@ -16,11 +16,13 @@
   // How far each member has received and read the chat: userId -> {username, delivered, read}.
   const receipts = new Map(data.receipts.map((r) => [r.userId, r]));
   const shown = new Map(); // messageId -> element
+  let socket = null; // the page's socket (static/chat/socket.js), once the first page is shown
   // What the view holds and owes (seqs, pending sends, catch-up): static/chat/delivery.js.
   const delivery = new ChatDelivery({ chatId, send: (frame) => (socket ? socket.send(frame) : false) });
   const pending = delivery.pending; // clientMessageId -> {text, element, sentAt, ...}
   let nextCursor = null;
   let readTimer = null;
+  let unseen = 0; // others' messages that reached the page while it was hidden
   let typingSentAt = 0;
   const typingTimers = new Map();
 
@@ -152,8 +154,8 @@
     button.type = "button";
     button.className = "quote";
     button.dataset.quoteSeq = String(quote.seq);
+    button.dataset.act = "quote";
     fillQuote(button, quote);
-    button.addEventListener("click", () => jumpTo(quote.seq));
     return button;
   }
 
@@ -188,7 +190,6 @@
 
   function renderReactions(row, reactions) {
     row.replaceChildren();
-    const item = row.closest(".message");
     for (const reaction of reactions) {
       const mine = reaction.userIds.includes(data.userId);
       const chip = document.createElement("button");
@@ -200,7 +201,7 @@
       chip.title = names.join(", ");
       // The accessible name starts with the visible text ("👍 2").
       chip.setAttribute("aria-label", `${chip.textContent}: ${names.join(", ")}${mine ? "; click to take yours back" : "; click to add yours"}`);
-      chip.addEventListener("click", () => react(row.closest(".message") || item, reaction.emoji, !mine));
+      Object.assign(chip.dataset, { act: "reaction", emoji: reaction.emoji, on: String(!mine) });
       row.append(chip);
     }
     row.hidden = !reactions.length;
@@ -368,14 +369,15 @@
     meta.append(label);
   }
 
-  // A message's action button: its class, text, accessible name and what a click does.
-  function actionButton(className, text, label, onClick) {
+  // A message's action button: its class (also what a click does: the list's one listener
+  // below), text and accessible name.
+  function actionButton(className, text, label) {
     const button = document.createElement("button");
     button.type = "button";
     button.className = className;
+    button.dataset.act = className;
     button.textContent = text;
     button.setAttribute("aria-label", label);
-    button.addEventListener("click", onClick);
     return button;
   }
 
@@ -383,14 +385,28 @@
   function messageActions(item, own) {
     const actions = document.createElement("div");
     actions.className = "actions";
-    const reply = actionButton("reply", "Reply", "Reply to this message", () => startReply(item));
-    const reactButton = actionButton("react", "React", "React with an emoji", () =>
-      togglePalette(item, reactButton),
-    );
+    const reactButton = actionButton("react", "React", "React with an emoji");
     reactButton.setAttribute("aria-expanded", "false");
-    actions.append(reply, reactButton);
-    if (own) actions.append(...ownButtons(item));
+    actions.append(actionButton("reply", "Reply", "Reply to this message"), reactButton);
+    if (own) {
+      actions.append(
+        actionButton("edit", "Edit", "Edit this message"),
+        actionButton("delete", "Delete", "Delete this message"),
+      );
+    }
     return actions;
+  }
+
+  // The React button's palette of quick reactions; closing it gives the focus back to the
+  // button when the palette had it.
+  function closePalette(item) {
+    const palette = item.querySelector(".palette");
+    if (!palette) return;
+    const opener = item.querySelector("button.react");
+    const hadFocus = palette.contains(document.activeElement);
+    palette.remove();
+    opener.setAttribute("aria-expanded", "false");
+    if (hadFocus) opener.focus();
   }
 
   function togglePalette(item, opener) {
@@ -400,12 +416,7 @@
       opener.setAttribute("aria-expanded", "false");
       return;
     }
-    const close = () => {
-      const hadFocus = palette.contains(document.activeElement);
-      palette.remove();
-      opener.setAttribute("aria-expanded", "false");
-      if (hadFocus) opener.focus();
-    };
+    const close = () => closePalette(item);
     const palette = document.createElement("div");
     palette.className = "palette";
     palette.setAttribute("role", "group");
@@ -416,12 +427,7 @@
       choice.textContent = emoji;
       choice.setAttribute("aria-label", `React with ${emoji}`);
       choice.tabIndex = -1;
-      choice.addEventListener("click", () => {
-        const row = item.querySelector(".reactions");
-        const chip = [...row.querySelectorAll(".reaction")].find((c) => c.textContent.startsWith(`${emoji} `));
-        react(item, emoji, !(chip && chip.getAttribute("aria-pressed") === "true"));
-        close();
-      });
+      Object.assign(choice.dataset, { act: "emoji", emoji });
       palette.append(choice);
     }
     palette.addEventListener("keydown", (event) => {
@@ -467,15 +473,42 @@
     replyBar.hidden = true;
   }
 
-  function ownButtons(item) {
-    const edit = actionButton("edit", "Edit", "Edit this message", () => startEdit(item));
-    const remove = actionButton("delete", "Delete", "Delete this message", () => {
-      if (!window.confirm("Delete this message for everyone?")) return;
-      act({ action: "deleteMessage", chatId, messageId: item.dataset.messageId });
-      input.focus();
-    });
-    return [edit, remove];
-  }
+  // One listener for every message's buttons, whichever message they are on (data-act says
+  // what a button does).
+  list.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-act]");
+    const item = button && button.closest(".message");
+    if (!item || !list.contains(item)) return;
+    switch (button.dataset.act) {
+      case "reply":
+        startReply(item);
+        break;
+      case "react":
+        togglePalette(item, button);
+        break;
+      case "emoji": {
+        const emoji = button.dataset.emoji;
+        const chip = [...item.querySelectorAll(".reactions .reaction")].find((c) => c.dataset.emoji === emoji);
+        react(item, emoji, !(chip && chip.getAttribute("aria-pressed") === "true"));
+        closePalette(item);
+        break;
+      }
+      case "reaction":
+        react(item, button.dataset.emoji, button.dataset.on === "true");
+        break;
+      case "edit":
+        startEdit(item);
+        break;
+      case "delete":
+        if (!window.confirm("Delete this message for everyone?")) return;
+        act({ action: "deleteMessage", chatId, messageId: item.dataset.messageId });
+        input.focus();
+        break;
+      case "quote":
+        jumpTo(Number(button.dataset.quoteSeq));
+        break;
+    }
+  });
 
   function startEdit(item) {
     if (item.querySelector(".editor")) return;
@@ -1123,18 +1156,15 @@
   });
   scroller.addEventListener("scroll", () => {
     jumpButton.hidden = nearBottom();
-  });
-  scroller.addEventListener("scroll", () => {
     if (scroller.scrollTop === 0 && !olderButton.hidden && !olderButton.disabled) loadOlder();
   });
-  document.addEventListener("visibilitychange", scheduleRead);
-  // Messages that arrived while the page was hidden count in its title until it is seen.
-  let unseen = 0;
   document.addEventListener("visibilitychange", () => {
+    // Messages that arrived while the page was hidden count in its title until it is seen.
     if (!document.hidden) {
       unseen = 0;
       ChatNotify.setUnread("room", 0);
     }
+    scheduleRead();
   });
   // An unacked message is sent again (same clientMessageId) if its ack is slow to come.
   setInterval(() => {
@@ -1185,6 +1215,5 @@
     scheduleRead();
   }
 
-  let socket = null;
   start();
 })();
