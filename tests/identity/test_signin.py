@@ -484,3 +484,49 @@ async def test_a_suspended_users_token_sockets_close(oidc, settings):
     assert await database_sync_to_async(whoami)(browser) is None
     closed = await socket.receive_output(timeout=5)
     assert closed == {"type": "websocket.close", "code": 4401}
+
+
+def test_logging_out_with_cognito_s_log_out_url(oidc, settings, monkeypatch):
+    # Cognito publishes no end_session_endpoint: its hosted UI's /logout takes client_id and
+    # logout_uri instead.
+    provider_user(oidc, "bea")
+    browser = Client()
+    sign_in(browser, oidc, "bea")
+    settings.CHAT_OIDC_LOGOUT_URL = "https://chat-dev.auth.us-east-1.amazoncognito.com/logout"
+    source = provider_module.get_provider()
+    metadata = {k: v for k, v in source.metadata().items() if k != "end_session_endpoint"}
+    monkeypatch.setattr(source, "metadata", lambda: metadata)
+    out = browser.post("/accounts/logout/")
+    end = urlsplit(out["Location"])
+    assert f"{end.scheme}://{end.netloc}{end.path}" == settings.CHAT_OIDC_LOGOUT_URL
+    assert parse_qs(end.query) == {
+        "client_id": [CLIENT_ID],
+        "logout_uri": ["http://testserver/accounts/login/"],
+    }
+    assert whoami(browser) is None
+
+
+@pytest.fixture(scope="module")
+def public_idp(tmp_path_factory):
+    """The provider with a public client: no secret, PKCE alone."""
+    server = OidcProvider(
+        dict(os.environ), tmp_path_factory.mktemp("oidc-public") / "provider.log",
+        client_id="chat-public", client_secret="",
+        redirect_uris=["http://testserver/accounts/oidc/callback/"], logout_uris=[],
+    ).start()  # fmt: skip
+    yield server
+    server.stop()
+
+
+def test_a_public_client_signs_in_with_pkce_alone(public_idp, settings):
+    settings.CHAT_OIDC_ISSUER = public_idp.url
+    settings.CHAT_OIDC_CLIENT_ID = "chat-public"
+    settings.CHAT_OIDC_CLIENT_SECRET = ""
+    settings.AUTHENTICATION_BACKENDS = [*settings.AUTHENTICATION_BACKENDS, signin.BACKEND]
+    provider_user(public_idp, "cleo")
+    browser = Client()
+    assert sign_in(browser, public_idp, "cleo")["Location"] == "/"
+    assert whoami(browser)["username"] == "cleo"
+    # Re-checked with the refresh token, as a public client too.
+    settings.CHAT_OIDC_RECHECK_SECONDS = 0
+    assert whoami(browser)["username"] == "cleo"
