@@ -263,10 +263,15 @@ def test_files_wait_in_a_tray_with_previews_then_go_with_a_caption_and_show_for_
         for page in (page_a, page_b):
             page.reload()
             expect(page.locator("#messages .attachment-image img")).to_have_count(2)
-            loaded = page.eval_on_selector(
-                "#messages .attachment-image img", "(img) => img.naturalWidth"
+            # The thumbnail is served to this member: it loads (a preview still being made is
+            # waited for by the server, so under load it may take a few seconds).
+            page.wait_for_function(
+                """() => {
+                    const img = document.querySelector("#messages .attachment-image img");
+                    return img && img.complete && img.naturalWidth > 0;
+                }""",
+                timeout=20000,
             )
-            assert loaded > 0  # the thumbnail was served to this member
         bobs_list.reload()
         expect(last).to_contain_text("Photo")
         # A file over the limit is refused in the tray, before any upload starts, and dismissed.
