@@ -178,35 +178,10 @@
     for (const button of list.querySelectorAll(`.quote[data-quote-seq="${seq}"]`)) change(button);
   }
 
-  // Reactions: one chip per emoji with its count; yours is pressed, and a click takes it back.
-  const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
-
-  function buildReactions(reactions) {
-    const row = document.createElement("div");
-    row.className = "reactions";
-    renderReactions(row, reactions);
-    return row;
-  }
-
-  function renderReactions(row, reactions) {
-    row.replaceChildren();
-    for (const reaction of reactions) {
-      const mine = reaction.userIds.includes(data.userId);
-      const chip = document.createElement("button");
-      chip.type = "button";
-      chip.className = "reaction";
-      chip.setAttribute("aria-pressed", String(mine));
-      chip.textContent = `${reaction.emoji} ${reaction.count}`;
-      const names = reaction.userIds.map((id) => (receipts.get(id) || { username: "someone" }).username);
-      chip.title = names.join(", ");
-      // The accessible name starts with the visible text ("👍 2").
-      chip.setAttribute("aria-label", `${chip.textContent}: ${names.join(", ")}${mine ? "; click to take yours back" : "; click to add yours"}`);
-      Object.assign(chip.dataset, { act: "reaction", emoji: reaction.emoji, on: String(!mine) });
-      row.append(chip);
-    }
-    row.hidden = !reactions.length;
-    for (const chip of row.children) chip.tabIndex = -1;
-  }
+  // Reactions: one chip per emoji with its count (static/chat/reactions.js).
+  const nameOf = (userId) => (receipts.get(userId) || { username: "someone" }).username;
+  const buildReactions = (reactions) => ChatReactions.row(reactions, data.userId, nameOf);
+  const renderReactions = (row, reactions) => ChatReactions.render(row, reactions, data.userId, nameOf);
 
   function react(item, emoji, on) {
     if (!item) return;
@@ -397,57 +372,8 @@
     return actions;
   }
 
-  // The React button's palette of quick reactions; closing it gives the focus back to the
-  // button when the palette had it.
-  function closePalette(item) {
-    const palette = item.querySelector(".palette");
-    if (!palette) return;
-    const opener = item.querySelector("button.react");
-    const hadFocus = palette.contains(document.activeElement);
-    palette.remove();
-    opener.setAttribute("aria-expanded", "false");
-    if (hadFocus) opener.focus();
-  }
-
-  function togglePalette(item, opener) {
-    const open = item.querySelector(".palette");
-    if (open) {
-      open.remove();
-      opener.setAttribute("aria-expanded", "false");
-      return;
-    }
-    const close = () => closePalette(item);
-    const palette = document.createElement("div");
-    palette.className = "palette";
-    palette.setAttribute("role", "group");
-    palette.setAttribute("aria-label", "Reactions");
-    for (const emoji of QUICK_REACTIONS) {
-      const choice = document.createElement("button");
-      choice.type = "button";
-      choice.textContent = emoji;
-      choice.setAttribute("aria-label", `React with ${emoji}`);
-      choice.tabIndex = -1;
-      Object.assign(choice.dataset, { act: "emoji", emoji });
-      palette.append(choice);
-    }
-    palette.addEventListener("keydown", (event) => {
-      const choices = [...palette.querySelectorAll("button")];
-      const at = choices.indexOf(document.activeElement);
-      if (event.key === "Escape") {
-        event.preventDefault();
-        event.stopPropagation();
-        close();
-      } else if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
-        event.preventDefault();
-        event.stopPropagation();
-        const step = event.key === "ArrowRight" ? 1 : -1;
-        choices[(at + step + choices.length) % choices.length].focus();
-      }
-    });
-    opener.parentElement.after(palette);
-    opener.setAttribute("aria-expanded", "true");
-    palette.querySelector("button").focus();
-  }
+  const closePalette = (item) => ChatReactions.closePalette(item);
+  const togglePalette = (item, opener) => ChatReactions.togglePalette(item, opener);
 
   // The message the next send answers, shown above the composer until sent or cancelled.
   let replyingTo = null;
@@ -693,69 +619,14 @@
     // they are retried or dismissed.
   }
 
-  // -- Files: chosen, dropped or pasted files wait in a tray above the message box, each with
-  // a preview and a remove button; Send uploads them and sends one message with them and the
-  // text as its caption. A file that cannot be sent says why in the tray, dismissibly.
-  const tray = document.getElementById("tray");
-  const trayFiles = tray.querySelector(".tray-files");
-  const staged = []; // {file, url, element}
-
-  function renderTray() {
-    tray.hidden = !trayFiles.children.length;
-    updateCount();
-  }
-
-  function trayRow(file, refused) {
-    const row = document.createElement("li");
-    row.className = refused ? "tray-file refused" : "tray-file";
-    const name = file.name || "pasted image";
-    let url = null;
-    if (!refused && file.type.startsWith("image/")) {
-      url = URL.createObjectURL(file);
-      const picture = document.createElement("img");
-      picture.src = url;
-      picture.alt = "";
-      row.append(picture);
-    }
-    const label = document.createElement("span");
-    label.className = "tray-name";
-    label.textContent = refused ? `${name}: ${refused}` : `${name} (${ChatFiles.formatSize(file.size)})`;
-    const remove = document.createElement("button");
-    remove.type = "button";
-    remove.className = "tray-remove";
-    remove.textContent = "×";
-    remove.setAttribute("aria-label", refused ? `Dismiss: ${name}` : `Remove ${name}`);
-    row.append(label, remove);
-    return { row, url, remove };
-  }
-
-  function stage(file) {
-    const refused = ChatFiles.refusal(file, data) ||
-      (staged.length >= data.maxAttachments ? `At most ${data.maxAttachments} files go in one message.` : null);
-    const { row, url, remove } = trayRow(file, refused);
-    const entry = { file, url, element: row };
-    if (!refused) staged.push(entry);
-    remove.addEventListener("click", () => {
-      unstage(entry);
-      input.focus();
-    });
-    trayFiles.append(row);
-    renderTray();
-  }
-
-  function unstage(entry) {
-    const at = staged.indexOf(entry);
-    if (at >= 0) staged.splice(at, 1);
-    if (entry.url) URL.revokeObjectURL(entry.url);
-    entry.element.remove();
-    renderTray();
-  }
-
-  function clearTray() {
-    for (const entry of [...staged]) unstage(entry);
-    trayFiles.replaceChildren();
-    renderTray();
-  }
+  // -- Files waiting in a tray above the message box (static/chat/tray.js); Send uploads them
+  // and sends one message with them and the text as its caption.
+  const fileTray = new ChatTray({
+    tray: document.getElementById("tray"),
+    limits: data,
+    input,
+    onChange: () => updateCount(),
+  });
 
   // Upload the files, then send them in one message with `text`; shown at once as a pending
   // message with the files' names and a progress bar.
@@ -1079,38 +950,16 @@
     input.focus();
   });
 
-  const fileInput = document.getElementById("file-input");
-  document.getElementById("attach").addEventListener("click", () => fileInput.click());
-  fileInput.addEventListener("change", () => {
-    for (const file of fileInput.files) stage(file);
-    fileInput.value = "";
-    input.focus();
-  });
-  const dropZone = document.querySelector(".chat");
-  dropZone.addEventListener("dragover", (event) => {
-    if (input.disabled || !event.dataTransfer.types.includes("Files")) return;
-    event.preventDefault();
-    dropZone.classList.add("dropping");
-  });
-  dropZone.addEventListener("dragleave", () => dropZone.classList.remove("dropping"));
-  dropZone.addEventListener("drop", (event) => {
-    dropZone.classList.remove("dropping");
-    if (input.disabled || !event.dataTransfer.files.length) return;
-    event.preventDefault();
-    for (const file of event.dataTransfer.files) stage(file);
-    input.focus();
-  });
-  input.addEventListener("paste", (event) => {
-    const files = event.clipboardData ? [...event.clipboardData.files] : [];
-    if (!files.length) return;
-    event.preventDefault();
-    for (const file of files) stage(file);
+  fileTray.listen({
+    fileInput: document.getElementById("file-input"),
+    attachButton: document.getElementById("attach"),
+    dropZone: document.querySelector(".chat"),
   });
 
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = input.value;
-    const files = staged.map((entry) => entry.file);
+    const files = fileTray.files();
     if (!text.trim() && !files.length) return;
     if ([...text].length > data.maxLength) {
       updateCount();
@@ -1120,7 +969,7 @@
     saveDraft();
     updateCount();
     if (files.length) {
-      clearTray();
+      fileTray.clear();
       sendFiles(files, text.trim() ? text : "");
     } else {
       addPending(text);
