@@ -79,74 +79,16 @@
     body.replaceChildren(...ChatText.linkify(text || ""));
   }
 
-  // -- Keyboard: the conversation is one stop in the Tab order. Arrow keys move between
-  // messages (roving focus); Enter or → reaches a message's buttons and links, ← and → move
-  // among them; Escape goes back to the message box.
-  function outOfTabOrder(item) {
-    for (const control of item.querySelectorAll("button, a[href]")) control.tabIndex = -1;
-  }
-
-  let current = null; // the message that is the conversation's Tab stop
-  function makeCurrent(item) {
-    if (current === item) return;
-    if (current) current.tabIndex = -1;
-    current = item;
-    if (item) item.tabIndex = 0;
-  }
-
-  function keepTabStop() {
-    if (current && current.isConnected) return;
-    const messages = list.querySelectorAll(".message:not(.pending)");
-    makeCurrent(messages.length ? messages[messages.length - 1] : null);
-  }
-
-  function controlsOf(item) {
-    return [...item.querySelectorAll("button, a[href]")].filter((c) => c.getClientRects().length && !c.closest("[hidden]"));
-  }
-
-  list.addEventListener("focusin", (event) => {
-    const item = event.target.closest(".message");
-    if (item && !item.classList.contains("pending")) makeCurrent(item);
+  // -- Keyboard: the conversation is one stop in the Tab order (static/chat/keys.js).
+  const keys = new ChatKeys({
+    list,
+    onEscape: () => input.focus(),
+    onTop: () => {
+      if (!olderButton.hidden) loadOlder();
+    },
   });
-
-  list.addEventListener("keydown", (event) => {
-    if (event.target.closest(".editor")) return;
-    const item = event.target.closest(".message");
-    if (!item) return;
-    const onItem = event.target === item;
-    const messages = [...list.querySelectorAll(".message")];
-    const at = messages.indexOf(item);
-    let next = null;
-    if (event.key === "ArrowDown") next = messages[at + 1];
-    else if (event.key === "ArrowUp") next = messages[at - 1];
-    else if (event.key === "Home" && onItem) next = messages[0];
-    else if (event.key === "End" && onItem) next = messages[messages.length - 1];
-    if (next) {
-      event.preventDefault();
-      next.focus();
-      next.scrollIntoView({ block: "nearest" });
-      if (event.key === "ArrowUp" && at - 1 === 0 && !olderButton.hidden) loadOlder();
-      return;
-    }
-    if (event.key === "Escape") {
-      event.preventDefault();
-      if (onItem) input.focus();
-      else item.focus();
-      return;
-    }
-    const controls = controlsOf(item);
-    if (!controls.length) return;
-    const index = controls.indexOf(event.target);
-    if (onItem && (event.key === "Enter" || event.key === "ArrowRight")) {
-      event.preventDefault();
-      controls[0].focus();
-    } else if (!onItem && (event.key === "ArrowRight" || event.key === "ArrowLeft")) {
-      event.preventDefault();
-      const step = event.key === "ArrowRight" ? 1 : -1;
-      if (index + step < 0) item.focus();
-      else controls[Math.min(controls.length - 1, index + step)].focus();
-    }
-  });
+  const outOfTabOrder = (item) => keys.outOfTabOrder(item);
+  const keepTabStop = () => keys.keepTabStop();
 
   // A reply's quote of the message it answers; a click scrolls to that message.
   function buildQuote(quote) {
