@@ -142,25 +142,28 @@ def test_names_and_the_per_user_limit(api, settings):
     assert third.status_code == 400 and third.json()["code"] == "too_many_tokens"
 
 
-def test_a_token_cannot_make_tokens_without_limit(api, settings):
-    # The per-user budget of token creation applies to bearers too.
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {
-            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "create_token": "2/hour"
-        },
-    }  # fmt: skip
+@pytest.fixture
+def two_tokens_an_hour(settings):
+    """The token-creation budget (CHAT_API_CREATE_TOKEN_RATE) set to 2 an hour."""
     from rest_framework.settings import api_settings
     from rest_framework.throttling import SimpleRateThrottle
 
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**rates, "create_token": "2/hour"},
+    }
     SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
-    try:
-        program = bearer_client(make_token(api)["token"])
-        codes = [program.post("/api/tokens", {"name": "n"}, format="json").status_code
-                 for _ in range(3)]  # fmt: skip
-    finally:
-        api_settings.reload()
-        SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    yield
+    api_settings.reload()
+    SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+
+
+def test_a_token_cannot_make_tokens_without_limit(api, two_tokens_an_hour):
+    # The per-user budget of token creation applies to bearers too.
+    program = bearer_client(make_token(api)["token"])
+    codes = [program.post("/api/tokens", {"name": "n"}, format="json").status_code
+             for _ in range(3)]  # fmt: skip
     assert codes[-1] == 429
 
 
@@ -364,25 +367,11 @@ def test_only_superusers_make_tokens_in_the_admin(make_user):
     assert not ApiToken.objects.exists()
 
 
-def test_the_settings_page_spends_the_token_budget_too(make_user, settings):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {
-            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "create_token": "2/hour"
-        },
-    }  # fmt: skip
-    from rest_framework.settings import api_settings
-    from rest_framework.throttling import SimpleRateThrottle
-
-    SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
-    try:
-        page = Client()
-        page.force_login(make_user())
-        codes = [page.post("/settings/", {"action": "token", "name": f"t{n}"}).status_code
-                 for n in range(3)]  # fmt: skip
-    finally:
-        api_settings.reload()
-        SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+def test_the_settings_page_spends_the_token_budget_too(make_user, two_tokens_an_hour):
+    page = Client()
+    page.force_login(make_user())
+    codes = [page.post("/settings/", {"action": "token", "name": f"t{n}"}).status_code
+             for n in range(3)]  # fmt: skip
     assert codes == [200, 200, 429]
 
 
