@@ -99,6 +99,16 @@ def chat_payload(chat, *, participants: list[dict], last_message=None, unread: i
     }
 
 
+def token_payload(token) -> dict:
+    """A personal API token as its owner lists it (never its secret)."""
+    return {
+        "id": str(token.pk),
+        "name": token.name,
+        "createdAt": iso(token.created_at),
+        "lastUsedAt": iso(token.last_used_at) if token.last_used_at else None,
+    }
+
+
 def chat_title(*, name: str, members: list[dict], viewer_id: str) -> str:
     """What a member sees as the chat's name: its name, else the other members' usernames."""
     if name:

@@ -1,6 +1,5 @@
 """Server-rendered pages. The live parts are in static/chat/*.js."""
 
-import uuid
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -272,7 +271,7 @@ def account_settings(request):
             token_form = ApiTokenForm()
     if action == "revoke":
         try:
-            tokens.token_revoke(user=request.user, token_id=_uuid_or_none(request.POST.get("id")))
+            tokens.token_revoke(user=request.user, token_id=request.POST.get("id"))
         except errors.NotFound:  # revoked meanwhile (in another tab), or never one of theirs
             messages.info(request, "That token is not (or no longer) one of yours.")
         else:
@@ -291,10 +290,3 @@ def account_settings(request):
     if new_secret:
         response["Cache-Control"] = "no-store"  # the secret, shown once, stays out of caches
     return response
-
-
-def _uuid_or_none(value):
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None

@@ -1,7 +1,5 @@
 """REST endpoints: parse, authorize, call a selector or service, render JSON."""
 
-import uuid
-
 from asgiref.sync import async_to_sync
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -20,7 +18,7 @@ from chat.api.throttling import (
 )
 from chat.identity import tokens
 from chat.media import uploads as media
-from chat.payloads import chat_payload, message_payload
+from chat.payloads import chat_payload, message_payload, token_payload
 from chat.realtime import events
 
 ERRORS = {code: OpenApiResponse(s.ErrorOutput) for code in (400, 401, 403, 404, 406, 413, 429, 503)}
@@ -329,21 +327,12 @@ class PresenceView(APIView):
         return Response({"users": users})
 
 
-def _token_payload(token) -> dict:
-    return {
-        "id": str(token.pk),
-        "name": token.name,
-        "createdAt": token.created_at.isoformat(),
-        "lastUsedAt": token.last_used_at.isoformat() if token.last_used_at else None,
-    }
-
-
 class TokensView(_PostBudget, APIView):
     post_throttle = CreateTokenThrottle
 
     @extend_schema(responses={200: s.TokenListOutput, **ERRORS}, summary="Your API tokens")
     def get(self, request):
-        return Response({"tokens": [_token_payload(t) for t in tokens.tokens_of(request.user)]})
+        return Response({"tokens": [token_payload(t) for t in tokens.tokens_of(request.user)]})
 
     @extend_schema(
         request=s.TokenInput,
@@ -353,7 +342,7 @@ class TokensView(_PostBudget, APIView):
     def post(self, request):
         data = _valid(s.TokenInput, request.data)
         token, secret = tokens.token_create(user=request.user, name=data["name"])
-        body = {k: v for k, v in _token_payload(token).items() if k != "lastUsedAt"}
+        body = {k: v for k, v in token_payload(token).items() if k != "lastUsedAt"}
         response = Response({**body, "token": secret}, status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"
         return response
@@ -365,12 +354,5 @@ class TokenView(APIView):
         summary="Revoke an API token: requests and sockets using it are refused at once",
     )
     def delete(self, request, token_id):
-        tokens.token_revoke(user=request.user, token_id=_uuid(token_id))
+        tokens.token_revoke(user=request.user, token_id=token_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-def _uuid(value: str):
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise errors.NotFound("No such token.") from None

@@ -59,9 +59,14 @@ def from_header(value: str | None) -> str | None:
     return bearer
 
 
+def names_a_token(names) -> bool:
+    """Whether query parameter ``names`` include a token's (in any case, ``name[]`` too)."""
+    return bool(QUERY_TOKEN_PARAMETERS.intersection(n.lower().removesuffix("[]") for n in names))
+
+
 def refuse_query_tokens(names) -> None:
-    """``Refused`` when a query string names a token parameter (in any case, ``name[]`` too)."""
-    if QUERY_TOKEN_PARAMETERS.intersection(n.lower().removesuffix("[]") for n in names):
+    """``Refused`` when a query string names a token parameter (``names_a_token``)."""
+    if names_a_token(names):
         raise Refused(
             "tokens are not accepted in the URL: send Authorization: Bearer",
             error="invalid_request",

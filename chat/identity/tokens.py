@@ -9,6 +9,7 @@ Revoking deletes the row: the next request with it is refused, and the sockets i
 
 import hashlib
 import secrets
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -74,7 +75,12 @@ def tokens_of(user) -> list[ApiToken]:
 
 
 def token_revoke(*, user, token_id) -> None:
-    """Delete one of ``user``'s tokens (``NotFound`` when it is not theirs or is gone)."""
+    """Delete one of ``user``'s tokens (``NotFound`` when it is not theirs, is gone, or
+    ``token_id`` is no token id at all)."""
+    try:
+        token_id = uuid.UUID(str(token_id))
+    except ValueError:
+        raise errors.NotFound("No such token.", code="not_found") from None
     deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
     if not deleted:
         raise errors.NotFound("No such token.", code="not_found")

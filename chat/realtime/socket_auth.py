@@ -273,8 +273,7 @@ def has_authorization(scope) -> bool:
     if any(name == b"authorization" for name, _ in scope.get("headers", ())):
         return True
     query = scope.get("query_string", b"").decode("latin-1")
-    names = {name.lower().removesuffix("[]") for name, _ in parse_qsl(query)}
-    return bool(bearer.QUERY_TOKEN_PARAMETERS & names)
+    return bearer.names_a_token(name for name, _ in parse_qsl(query))
 
 
 class SameOriginMiddleware:
