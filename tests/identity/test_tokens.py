@@ -421,3 +421,40 @@ def test_uvicorn_socket_lines_lose_their_query_string():
     assert ContextFilter().filter(record)
     line = Formatter().format(record)
     assert "chat_secret" not in line and "WebSocket /ws/" in line
+
+
+async def test_a_burst_of_bearer_sockets_keeps_the_user_s_limit_and_all_close_on_revoke(
+    make_user, settings
+):
+    import asyncio
+
+    settings.CHAT_SOCKETS_PER_USER = 5
+    user = await database_sync_to_async(make_user)()
+    token, secret = await _token_for(user)
+    opened = await asyncio.gather(*(bearer_socket(secret) for _ in range(8)))
+    assert all(connected for _, (connected, _) in opened)  # accepted, then counted
+    still_open, refused = [], []
+    for socket, _ in opened:
+        if await socket.receive_nothing(timeout=0.3):
+            still_open.append(socket)
+        else:
+            refused.append((await socket.receive_output(timeout=5))["code"])
+    assert refused == [4429] * 3 and len(still_open) == 5  # as for a browser's sockets
+    # Revoked (here as the admin does it): every socket the token opened closes.
+    await database_sync_to_async(ApiToken.objects.filter(pk=token.pk).delete)()
+    closed = [await socket.receive_output(timeout=5) for socket in still_open]
+    assert [c["code"] for c in closed] == [4401] * 5
+
+
+@pytest.mark.parametrize("spell", [str.upper, lambda i: i.replace("-", ""), lambda i: f"{{{i}}}"])
+def test_odd_spellings_of_a_token_id_name_the_same_token_and_only_the_owner_s(
+    api, make_user, spell
+):
+    made = make_token(api)
+    stranger = APIClient()
+    stranger.force_login(make_user())
+    assert stranger.delete(f"/api/tokens/{spell(made['id'])}").status_code == 404
+    assert bearer_client(made["token"]).get("/api/me").status_code == 200
+    csrf = _csrf(api)
+    assert api.delete(f"/api/tokens/{spell(made['id'])}", HTTP_X_CSRFTOKEN=csrf).status_code == 204
+    assert bearer_client(made["token"]).get("/api/me").status_code == 401
