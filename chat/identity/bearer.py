@@ -104,7 +104,7 @@ def resolve(checked: Checked) -> Credential:
         user, token = owner
         if not user.is_active:
             raise _refused("the account is deactivated")
-        if tokens.suspended(user):
+        if token.owner_suspended:
             raise _refused("the account must sign in on the site again")
         return Credential(user=user, kind="token", tag=f"token:{token.pk}")
     access = checked.access

@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from chat import errors, text
@@ -88,8 +89,18 @@ def token_revoke(*, user, token_id) -> None:
 
 def token_owner(secret: str):
     """The user whose token ``secret`` is, with the token; None when it is no token (revoked,
-    never made). The caller checks the user may still sign in (``is_active``, ``suspended``)."""
-    token = ApiToken.objects.select_related("user").filter(digest=digest(secret)).first()
+    never made). The caller checks the user may still sign in (``is_active``, and
+    ``token.owner_suspended``, as ``suspended`` says)."""
+    # One query: the token, its owner, and whether the owner's provider account is suspended.
+    suspended_identity = ProviderIdentity.objects.filter(
+        user_id=OuterRef("user_id"), suspended_at__isnull=False
+    )
+    token = (
+        ApiToken.objects.select_related("user")
+        .annotate(owner_suspended=Exists(suspended_identity))
+        .filter(digest=digest(secret))
+        .first()
+    )
     if token is None:
         return None
     now = timezone.now()

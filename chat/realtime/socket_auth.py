@@ -193,9 +193,12 @@ class SessionAuthMiddleware:
             if value is not None:
                 # A provider token's signature may need its keys read over the network: not in
                 # a database thread, nor holding the handshake gate.
-                checked = await asyncio.get_running_loop().run_in_executor(
-                    None, bearer.check, value
-                )
+                if tokens.looks_like_token(value):
+                    checked = bearer.check(value)  # nothing to read for a personal token
+                else:
+                    checked = await asyncio.get_running_loop().run_in_executor(
+                        None, bearer.check, value
+                    )
                 async with self._handshake_gate():
                     credential = await database_sync_to_async(bearer.resolve)(checked)
                 scope = dict(

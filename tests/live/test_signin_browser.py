@@ -74,6 +74,10 @@ def test_sign_in_with_the_provider_then_a_bot_with_a_token(deployment):
         page.goto(f"{app.url}/settings/")
         expect(page.locator("#new-token")).to_have_count(0)
         expect(page.get_by_role("cell", name="echo bot", exact=True)).to_be_visible()
+        # The settings page fits a phone, its token table included.
+        page.set_viewport_size({"width": 320, "height": 700})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        page.set_viewport_size({"width": 1280, "height": 720})
 
         async def bot_says_hello():
             bot = ChatClient(app.url, token=secret)
