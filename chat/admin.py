@@ -1,7 +1,8 @@
 """Django admin: moderation of rooms, memberships, messages and users.
 
-Every change goes through the model or ``chat.moderation``, so open sockets hear of it
-(``chat.moderation.notices``), and every action is recorded in the admin log with who did it.
+Every change goes through the model (whose signals adapt it, ``chat.moderation.signals``) or
+``chat.moderation``'s actions, so open sockets hear of it (``chat.realtime.events``), and every
+action is recorded in the admin log with who did it.
 """
 
 from django import forms

@@ -1,8 +1,8 @@
 """Writes: every change to chats and messages goes through these functions.
 
-Callers (views, API endpoints, consumers) parse and authorize; services validate and persist.
-Real-time events are emitted by the caller once a service has returned, i.e. after the write
-is durable (see ``chat.realtime.events``).
+Callers (views, API endpoints, consumers) parse and authorize; services validate, persist,
+and send what the change means to open sockets through ``chat.realtime.events`` (it leaves once
+the change commits). Callers send nothing themselves.
 """
 
 import time
@@ -20,8 +20,8 @@ from chat import errors, selectors
 from chat.media.uploads import attachments_claim
 from chat.models import ChatRoom, Contact, Membership, Presence, Reaction
 from chat.moderation.actions import message_remove
-from chat.moderation.notices import notify, notify_chat
 from chat.ops import metrics
+from chat.realtime import events
 from chat.stores import get_store
 from chat.stores.base import Message, NewMessage, StoreError
 from chat.text import is_emoji, is_plain_line, is_storable
@@ -53,8 +53,6 @@ class SendResult:
     """The stored message (the original one for a retried ``client_message_id``)."""
     created: bool
     """False when the key had been used before and nothing new was stored."""
-    announce: bool
-    """True when the chat's members have not been sent this message yet."""
     quoted: Message | None = None
     """The message it answers, as it was read to check the reply (None: not a reply)."""
 
@@ -90,7 +88,7 @@ def chat_create(
                 Membership.objects.bulk_create(
                     [Membership(chat=chat, user=creator), Membership(chat=chat, user=other)]
                 )
-                _announce_added(chat, [creator, other])
+                events.members_added(chat, [creator.pk, other.pk])
         except IntegrityError:
             return ChatRoom.objects.get(direct_key=key), False
         return chat, True
@@ -107,17 +105,8 @@ def chat_create(
         chat = ChatRoom.objects.create(chat_type=chat_type, name=name, created_by=creator)
         members = [creator, *others.values()]
         Membership.objects.bulk_create([Membership(chat=chat, user=user) for user in members])
-        _announce_added(chat, members)
+        events.members_added(chat, [user.pk for user in members])
     return chat, True
-
-
-def _announce_added(chat: ChatRoom, people: list[User]) -> None:
-    """Tell the open sockets of ``people`` (on commit) that they are now in ``chat``: their chat
-    lists show it and join it. One notice for them all, whatever the number of sockets."""
-    notify(
-        "membershipAdded", chatId=str(chat.pk), members=[str(user.pk) for user in people],
-        chatName=chat.name, chatType=chat.chat_type,
-    )  # fmt: skip
 
 
 def chat_name_check(name: str) -> None:
@@ -214,12 +203,9 @@ def message_send(
     if not result.created and result.message.reply_to != new.reply_to:
         # A retried key answers with the original, which quotes what it quoted.
         quoted = _message_at(chat_id, result.message.reply_to)
-    return SendResult(
-        message=result.message,
-        created=result.created,
-        announce=result.created or was_unconfirmed,
-        quoted=quoted,
-    )
+    if result.created or was_unconfirmed:  # the members have not been sent it yet
+        events.message_stored(result.message, quoted)
+    return SendResult(message=result.message, created=result.created, quoted=quoted)
 
 
 def _message_at(chat_id: str, seq: int) -> Message | None:
@@ -266,6 +252,7 @@ def message_mark_read(*, chat_id: str, user_id: str, seq: int) -> int:
         last_read_seq=Greatest("last_read_seq", seq),
         last_delivered_seq=Greatest("last_delivered_seq", seq),
     )
+    events.read(chat_id=chat_id, user_id=user_id, seq=seq)
     return seq
 
 
@@ -276,6 +263,7 @@ def message_mark_delivered(*, chat_id: str, user_id: str, seq: int) -> int:
     Membership.objects.filter(chat_id=chat_id, user_id=user_id).update(
         last_delivered_seq=Greatest("last_delivered_seq", seq)
     )
+    events.delivered(chat_id=chat_id, user_id=user_id, seq=seq)
     return seq
 
 
@@ -330,11 +318,7 @@ def message_edit(*, chat_id: str, message_id: str, user_id: str, body: str) -> M
         )
     if edited is None:
         raise errors.NotFound("The message was deleted.", code="no_such_message")
-    notify_chat(
-        chat_id,
-        {"type": "messageEdited", "seq": edited.seq, "messageId": edited.message_id,
-         "message": edited.body, "editedAt": edited.edited_at},
-    )  # fmt: skip
+    events.message_edited(edited)
     return edited
 
 
@@ -380,14 +364,11 @@ def reaction_set(*, chat_id: str, user_id: str, message_id: str, emoji: str, on:
     reactions = selectors.message_reactions(chat_id=chat_id, seqs=[message.seq]).get(
         message.seq, []
     )
+    payload = {"chatId": chat_id, "seq": message.seq, "messageId": message.message_id,
+               "reactions": reactions}  # fmt: skip
     if changed:
-        notify_chat(
-            chat_id,
-            {"type": "reactions", "seq": message.seq, "messageId": message.message_id,
-             "reactions": reactions},
-        )  # fmt: skip
-    return {"chatId": chat_id, "seq": message.seq, "messageId": message.message_id,
-            "reactions": reactions}  # fmt: skip
+        events.reactions_changed(payload)
+    return payload
 
 
 # -- Groups: renaming, adding and removing members, leaving ------------------------------------
@@ -406,6 +387,7 @@ def _system_note(chat: ChatRoom, actor: User, text: str) -> SendResult:
     )  # fmt: skip
 
 
+@events.announcing
 def group_rename(*, chat: ChatRoom, actor: User, name: str) -> SendResult | None:
     """Rename a group (any member may); the note saying so, or None if the name is the same."""
     _group_of_member(chat)
@@ -415,6 +397,7 @@ def group_rename(*, chat: ChatRoom, actor: User, name: str) -> SendResult | None
         return None
     chat.name = name
     chat.save(update_fields=["name"])
+    events.chat_changed(chat)
     return _system_note(chat, actor, f"{actor.get_username()} renamed the group to {name}")
 
 
@@ -432,11 +415,12 @@ def group_add(*, chat: ChatRoom, actor: User, people: list[User]) -> SendResult 
         )
     with transaction.atomic():
         Membership.objects.bulk_create([Membership(chat=chat, user=user) for user in new])
-        _announce_added(chat, new)
+        events.members_added(chat, [user.pk for user in new])
     names = ", ".join(user.get_username() for user in new)
     return _system_note(chat, actor, f"{actor.get_username()} added {names}")
 
 
+@events.announcing
 def group_remove(*, chat: ChatRoom, actor: User, member: User) -> SendResult | None:
     """Remove ``member`` from a group: themselves (leaving), or anyone if ``actor`` created the
     group; the note saying so, or None if they were not a member."""
@@ -448,6 +432,7 @@ def group_remove(*, chat: ChatRoom, actor: User, member: User) -> SendResult | N
     removed, _ = Membership.objects.filter(chat=chat, user=member).delete()
     if not removed:
         return None
+    events.member_removed(chat_id=chat.pk, user_id=member.pk)
     if member.pk == actor.pk:
         return _system_note(chat, actor, f"{actor.get_username()} left")
     return _system_note(chat, actor, f"{actor.get_username()} removed {member.get_username()}")

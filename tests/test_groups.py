@@ -169,8 +169,8 @@ async def test_a_new_chat_is_announced_to_everyone_in_it_and_listed_by_its_id(gr
 async def test_hearing_of_a_new_chat_costs_its_sockets_no_database_work(group, monkeypatch):
     """The notice is turned into ``added`` frames in the event loop: per socket (so per delivered
     frame) nothing is read or written; a test database call here would fail the test."""
-    from chat.moderation.notices import get_notices
     from chat.realtime import consumers
+    from chat.realtime.notices import get_notices
 
     _, bob, *_ = group
     sockets = [await socket_of(await logged_in(bob)) for _ in range(3)]

@@ -1,6 +1,5 @@
 """REST endpoints: parse, authorize, call a selector or service, render JSON."""
 
-from asgiref.sync import async_to_sync
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -19,7 +18,6 @@ from chat.api.throttling import (
 from chat.identity import tokens
 from chat.media import uploads as media
 from chat.payloads import chat_payload, message_payload, token_payload
-from chat.realtime import events
 
 ERRORS = {code: OpenApiResponse(s.ErrorOutput) for code in (400, 401, 403, 404, 406, 413, 429, 503)}
 
@@ -169,8 +167,6 @@ class ChatMessagesView(_PostBudget, APIView):
             attachment_ids=data.get("attachments") or (),
             reply_to=data.get("replyTo") or "",
         )
-        if result.announce:
-            async_to_sync(events.message_broadcast)(result.message, result.quoted)
         # Whoever writes has read the chat up to their own message.
         services.message_mark_read(
             chat_id=str(chat.pk), user_id=str(request.user.pk), seq=result.message.seq
@@ -257,12 +253,6 @@ class ReactionView(APIView):
         return self._set(request, chat_id, message_id, emoji, on=False)
 
 
-def _announced(note) -> None:
-    # A group change's system message, to the chat's open pages.
-    if note is not None and note.announce:
-        async_to_sync(events.message_broadcast)(note.message)
-
-
 def _chat_answer(chat) -> Response:
     chat.refresh_from_db()
     return Response(chat_payload(chat, participants=selectors.chat_members(chat)))
@@ -285,7 +275,7 @@ class ChatView(APIView):
     def patch(self, request, chat_id):
         data = _valid(s.ChatRenameInput, request.data)
         chat = selectors.chat_for_sender(chat_id=chat_id, user=request.user)
-        _announced(services.group_rename(chat=chat, actor=request.user, name=data["chatName"]))
+        services.group_rename(chat=chat, actor=request.user, name=data["chatName"])
         return _chat_answer(chat)
 
 
@@ -299,7 +289,7 @@ class ChatMembersView(APIView):
         data = _valid(s.MembersAddInput, request.data)
         chat = selectors.chat_for_sender(chat_id=chat_id, user=request.user)
         people = selectors.users_by_ids(data["participants"], known_to=request.user)
-        _announced(services.group_add(chat=chat, actor=request.user, people=people))
+        services.group_add(chat=chat, actor=request.user, people=people)
         return _chat_answer(chat)
 
 
@@ -311,7 +301,7 @@ class ChatMemberView(APIView):
     def delete(self, request, chat_id, user_id):
         chat = selectors.chat_for_sender(chat_id=chat_id, user=request.user)
         member = selectors.chat_member(chat, user_id)
-        _announced(services.group_remove(chat=chat, actor=request.user, member=member))
+        services.group_remove(chat=chat, actor=request.user, member=member)
         return _chat_answer(chat)
 
 

@@ -27,7 +27,7 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthen
 
 from chat.identity import bearer, linking, provider
 from chat.models import ProviderIdentity
-from chat.moderation.notices import notify
+from chat.realtime import events
 
 logger = logging.getLogger(__name__)
 
@@ -306,4 +306,4 @@ def _suspend(session) -> None:
     ProviderIdentity.objects.filter(user_id=user_id, issuer=provider.get_provider().issuer).update(
         suspended_at=timezone.now()
     )
-    notify("userChanged", userId=str(user_id))
+    events.user_changed(user_id)

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from chat import errors, text
 from chat.models import ApiToken, ProviderIdentity
+from chat.realtime import events
 
 PREFIX = "chat_"
 NAME_MAX_LENGTH = 100
@@ -75,6 +76,7 @@ def tokens_of(user) -> list[ApiToken]:
     return list(ApiToken.objects.filter(user=user))
 
 
+@events.announcing
 def token_revoke(*, user, token_id) -> None:
     """Delete one of ``user``'s tokens (``NotFound`` when it is not theirs, is gone, or
     ``token_id`` is no token id at all)."""
@@ -85,6 +87,7 @@ def token_revoke(*, user, token_id) -> None:
     deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
     if not deleted:
         raise errors.NotFound("No such token.", code="not_found")
+    events.session_ended(f"token:{token_id}")  # its sockets close
 
 
 def token_owner(secret: str):

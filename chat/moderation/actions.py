@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from chat.media.storage import media_storage
 from chat.models import Reaction, Upload
-from chat.moderation.notices import notify_chat
+from chat.realtime import events
 from chat.stores import get_store
 
 logger = logging.getLogger(__name__)
@@ -46,9 +46,7 @@ def message_remove(*, chat_id: str, seq: int, original=None):
             [key for a in attachments for key in (a.get("key"), a.get("thumbnailKey")) if key]
         )
         Upload.objects.filter(pk__in=[a.get("id") for a in attachments if a.get("id")]).delete()
-        notify_chat(
-            chat_id, {"type": "messageDeleted", "seq": seq, "messageId": message.message_id}
-        )
+        events.message_deleted(message)
     return message
 
 
@@ -62,16 +60,18 @@ def files_delete(keys: list[str]) -> None:
             logger.exception("Could not delete the file %s; delete it by hand", key)
 
 
+@events.announcing
 def user_ban(user) -> int:
     """Deactivate the user and end every session of theirs (their sockets close with 4403);
     returns how many sessions were ended."""
     ended = 0
     user_id = str(user.pk)
-    with transaction.atomic():  # the notices go once it is all done
+    with transaction.atomic():  # the notice goes once it is all done
         user.is_active = False
         user.save(update_fields=["is_active"])
         for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
             if str(session.get_decoded().get(SESSION_KEY)) == user_id:
                 session.delete()
                 ended += 1
+        events.user_changed(user_id)  # their sockets find the user inactive and close
     return ended

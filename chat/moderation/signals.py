@@ -1,22 +1,23 @@
-"""Moderation that reaches open sockets, whatever made the change.
+"""Changes made outside the services, adapted to the same real-time events.
 
 Staff change users, memberships and rooms in Django admin, people log out and change their
-passwords in the pages, scripts use the shell. Each such change is a model change, so the
-notices to sockets (``chat.moderation.notices``) are sent from model signals, after the change
-commits, instead of from each place that can make it:
+passwords through Django's own views, scripts use the shell. Such a change is a model change
+that no service announces, so model signals hand it to ``chat.realtime.events``; a change made
+inside a service that announces its own (``events.announcing``) is skipped, so nothing is sent
+twice:
 
-- a session ended (logout, deleted) or an API token revoked -> ``sessionEnded``: its sockets
+- a session ended (logout, deleted) or an API token deleted -> ``session_ended``: its sockets
   close with 4401;
-- a user saved (password, active flag, ...) or deleted -> ``userChanged``: their sockets
+- a user saved (password, active flag, ...) or deleted -> ``user_changed``: their sockets
   re-read their session and close with 4401 (session no longer valid) or 4403 (deactivated);
-- a membership deleted -> ``membershipRemoved``: her sockets leave the chat and get
-  ``removed``; every later frame for it is refused;
+- a membership deleted -> ``member_removed``: her sockets leave the chat and get ``removed``;
+  every later frame for it is refused;
 - a membership saved new one by one (staff adding someone in admin, the shell) ->
-  ``membershipAdded``: her chat lists show the chat (the services make memberships in bulk and
-  announce them themselves, so nothing is announced twice);
-- a room saved -> ``chatChanged``: sockets that use it learn whether it is now read-only
+  ``members_added``: her chat lists show the chat (the services make memberships in bulk and
+  announce them themselves);
+- a room saved -> ``chat_changed``: sockets that use it learn whether it is now read-only
   (locked or archived) and joined ones get ``chatUpdated``;
-- a room deleted -> ``chatDeleted`` to its members' sockets, and its history (messages and
+- a room deleted -> ``chat_deleted`` to its members' sockets, and its history (messages and
   counter) is deleted from the message store once the deletion commits.
 """
 
@@ -28,51 +29,61 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 
 from chat.models import ApiToken, ChatRoom, Membership
 from chat.moderation.actions import files_delete, history_delete
-from chat.moderation.notices import notify, session_tag
+from chat.realtime import events
 
 
+def _adapting(handler):
+    # A signal handler that leaves a service's changes to the service.
+    def adapter(*args, **kwargs):
+        if not events.announced_by_service():
+            handler(*args, **kwargs)
+
+    return adapter
+
+
+@_adapting
 def _logged_out(sender, request, user, **kwargs):
     if user is not None:
-        notify("sessionEnded", session=session_tag(request.session.session_key))
+        events.session_ended(request.session.session_key)
 
 
+@_adapting
 def _session_deleted(sender, instance, **kwargs):
-    notify("sessionEnded", session=session_tag(instance.session_key))
+    events.session_ended(instance.session_key)
 
 
+@_adapting
 def _token_deleted(sender, instance, **kwargs):
-    notify("sessionEnded", session=session_tag(f"token:{instance.pk}"))
+    events.session_ended(f"token:{instance.pk}")
 
 
+@_adapting
 def _user_saved(sender, instance, created, update_fields=None, **kwargs):
     if created or (update_fields is not None and set(update_fields) <= {"last_login"}):
         return  # a new user has no sockets; a log-in changes nothing they hold
-    notify("userChanged", userId=str(instance.pk))
+    events.user_changed(instance.pk)
 
 
+@_adapting
 def _user_deleted(sender, instance, **kwargs):
-    notify("userChanged", userId=str(instance.pk))
+    events.user_changed(instance.pk)
 
 
+@_adapting
 def _membership_saved(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
-        chat = instance.chat
-        notify(
-            "membershipAdded", chatId=str(chat.pk), members=[str(instance.user_id)],
-            chatName=chat.name, chatType=chat.chat_type,
-        )  # fmt: skip
+        events.members_added(instance.chat, [instance.user_id])
 
 
+@_adapting
 def _membership_deleted(sender, instance, **kwargs):
-    notify("membershipRemoved", chatId=str(instance.chat_id), userId=str(instance.user_id))
+    events.member_removed(chat_id=instance.chat_id, user_id=instance.user_id)
 
 
+@_adapting
 def _chat_saved(sender, instance, created, **kwargs):
     if not created:
-        notify(
-            "chatChanged", chatId=str(instance.pk), locked=instance.locked,
-            archived=instance.archived, chatName=instance.name,
-        )  # fmt: skip
+        events.chat_changed(instance)
 
 
 def _chat_deleting(sender, instance, **kwargs):
@@ -93,7 +104,7 @@ def _chat_deleted(sender, instance, **kwargs):
     chat_id = str(instance.pk)
     members = getattr(instance, "member_ids_when_deleted", [])
     files = getattr(instance, "files_when_deleted", [])
-    notify("chatDeleted", chatId=chat_id, members=members)
+    events.chat_deleted(chat_id=chat_id, member_ids=members)
     transaction.on_commit(lambda: (history_delete(chat_id), files_delete(files)))
 
 

@@ -13,12 +13,12 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import errors, selectors, services
-from chat.moderation.notices import get_notices, session_tag
 from chat.ops import logs, metrics
 from chat.payloads import ack_payload
 from chat.realtime import events
 from chat.realtime.db import database_sync_to_async
 from chat.realtime.fanout import get_fanout
+from chat.realtime.notices import get_notices, session_tag
 from chat.realtime.outbox import Outbox
 from chat.realtime.protocol import ProtocolError, parse_frame
 from chat.realtime.ratelimit import user_budgets
@@ -37,7 +37,9 @@ def _handler_name(action: str) -> str:
 class ChatConsumer(AsyncWebsocketConsumer):
     """Speaks the protocol of ``chat.realtime.protocol`` for one logged-in user.
 
-    Broadcast frames reach it through the fan-out (``chat.realtime.fanout``), not the channel layer.
+    Each action calls a service and answers the socket; what the change sends to other sockets
+    the service sends (``chat.realtime.events``). Broadcast frames reach the socket through the
+    fan-out (``chat.realtime.fanout``), not the channel layer.
     """
 
     async def __call__(self, scope, receive, send):
@@ -136,7 +138,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.base_send({"type": "websocket.send", "text": text})
 
     def notice(self, notice: dict) -> None:
-        """A change made elsewhere that may concern this socket (``chat.moderation.notices``)."""
+        """A change made elsewhere that may concern this socket (``chat.realtime.notices``)."""
         kind, chat_id = notice.get("type"), notice.get("chatId")
         if kind == "sessionEnded" and notice.get("session") == self.session_tag:
             self._later(self._check_session(ended=True))
@@ -324,8 +326,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
             reply_to=frame.get("replyTo") or "",
         )
         await self._send(ack_payload(result.message, duplicate=not result.created))
-        if result.announce:
-            await events.message_broadcast(result.message, result.quoted)
 
     async def action_edit_message(self, frame):
         chat_id = await self._require_writable(frame)
@@ -368,30 +368,26 @@ class ChatConsumer(AsyncWebsocketConsumer):
             }
         )
         if page["messages"]:
-            seq = await database_sync_to_async(services.message_mark_delivered)(
+            await database_sync_to_async(services.message_mark_delivered)(
                 chat_id=chat_id, user_id=self.user_id, seq=page["messages"][-1]["seq"]
             )
-            await events.delivered_broadcast(chat_id=chat_id, user_id=self.user_id, seq=seq)
 
     async def action_typing(self, frame):
         chat_id = await self._require_member(frame)
-        await events.typing_broadcast(chat_id=chat_id, user_id=self.user_id, username=self.username)
+        events.typing(chat_id=chat_id, user_id=self.user_id, username=self.username)
 
     async def action_mark_delivered(self, frame):
         # Pages send it at most once a second per chat, for the newest message received live.
         chat_id = await self._require_member(frame)
-        seq = await database_sync_to_async(services.message_mark_delivered)(
+        await database_sync_to_async(services.message_mark_delivered)(
             chat_id=chat_id, user_id=self.user_id, seq=frame["seq"]
         )
-        await events.delivered_broadcast(chat_id=chat_id, user_id=self.user_id, seq=seq)
 
     async def action_mark_read(self, frame):
         chat_id = await self._require_member(frame)
-        seq = await database_sync_to_async(services.message_mark_read)(
+        await database_sync_to_async(services.message_mark_read)(
             chat_id=chat_id, user_id=self.user_id, seq=frame["seq"]
         )
-        # The capped seq that was recorded, not the one asked for (10**30, say).
-        await events.read_broadcast(chat_id=chat_id, user_id=self.user_id, seq=seq)
 
     async def action_ping(self, frame):
         now = time.time()

@@ -10,6 +10,8 @@ from channels.db import database_sync_to_async as _channels_database_sync_to_asy
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from chat.realtime import events
+
 
 @functools.cache
 def _executor() -> ThreadPoolExecutor | None:
@@ -51,13 +53,21 @@ async def _in_executor(executor, call, function, *args, **kwargs):
     )
 
 
+async def _holding_events(call, *args, **kwargs):
+    with events.holding():
+        return await call(*args, **kwargs)
+
+
 def database_sync_to_async(function):
-    """Run a database call from a socket off the event loop (see ``_executor``)."""
+    """Run a database call from a socket off the event loop (see ``_executor``). The frames its
+    changes send leave after it returns (``chat.realtime.events.holding``)."""
     executor = _executor()
     if executor is None:
-        return _channels_database_sync_to_async(function)
-    call = _on_kept_connection if settings.DB_POOL else _on_checked_connection
-    return functools.partial(_in_executor, executor, call, function)
+        call = _channels_database_sync_to_async(function)
+    else:
+        on_connection = _on_kept_connection if settings.DB_POOL else _on_checked_connection
+        call = functools.partial(_in_executor, executor, on_connection, function)
+    return functools.partial(_holding_events, call)
 
 
 def close_worker_connections(timeout: float = 10) -> None:

@@ -8,11 +8,13 @@ publisher); a chat's ``message`` frames go out in seq order (``chat.realtime.seq
 put in each socket's outbox; the socket writes them in order, so one slow socket never holds up
 the others.
 
-The backend is named by ``settings.CHAT_FANOUT_BACKEND``; ``get_fanout()`` returns the
-process's instance.
+Frames are handed to it by ``chat.realtime.events`` (``send``, or ``send_threadsafe`` from a
+thread outside the event loop). The backend is named by ``settings.CHAT_FANOUT_BACKEND``;
+``get_fanout()`` returns the process's instance.
 """
 
 import asyncio
+import contextvars
 import functools
 import logging
 import os
@@ -21,12 +23,13 @@ from typing import Protocol
 
 # Imported with the module, not at the first join: importing redis-py takes tenths of a second
 # of the event loop, which a reconnect storm right after start-up would wait for.
-import redis.asyncio as redis
+import redis
+import redis.asyncio as aioredis
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-from chat.ops.metrics import FRAMES_DELIVERED, REDIS_SECONDS, timed
+from chat.ops.metrics import BROADCAST_FAILURES, FRAMES_DELIVERED, REDIS_SECONDS, timed
 from chat.realtime.sequencer import Sequencer, seq_of
 from chat.realtime.subscriber import RedisSubscriber
 
@@ -52,10 +55,12 @@ class LocalFanout:
     def __init__(self):
         self._receivers: dict[str, set[Receiver]] = {}
         self._sequencer = Sequencer(self._deliver, settings.CHAT_FANOUT_HOLD_MS / 1000)
+        self._loop: asyncio.AbstractEventLoop | None = None  # where this process's sockets are
 
     async def join(self, chat_id: str, receiver: Receiver) -> None:
         """Deliver the chat's frames to ``receiver`` from now on: a frame published after this
         returns reaches it. Raises if live delivery is unavailable (``receiver`` not joined)."""
+        self._loop = asyncio.get_running_loop()
         self._receivers.setdefault(chat_id, set()).add(receiver)
 
     def order_from(self, chat_id: str, last_seq: int) -> None:
@@ -76,10 +81,22 @@ class LocalFanout:
         """Deliver ``text`` to every receiver joined to the chat; raises if it cannot."""
         self._received(chat_id, text)
 
-    def deliver_here(self, chat_id: str, text: str) -> None:
-        """Hand a serialized frame to this process's sockets joined to the chat (for a frame
-        that already reached every process some other way, ``chat.moderation.notices``)."""
+    def send(self, chat_id: str, text: str) -> None:
+        """``publish`` without waiting (in the event loop; never raises): a chat's frames leave
+        in the order they were sent."""
         self._received(chat_id, text)
+
+    def send_threadsafe(self, chat_id: str, text: str) -> None:
+        """``send`` from any thread: in the event loop of this process's sockets, if it has any
+        (with none, no socket here is joined to anything)."""
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            return
+        if _running_loop() is loop:
+            self.send(chat_id, text)
+        else:
+            # In a context of its own: not the sending thread's (asgiref's state, for one).
+            loop.call_soon_threadsafe(self.send, chat_id, text, context=contextvars.Context())
 
     def _received(self, chat_id: str, text: str) -> None:
         if chat_id not in self._receivers:
@@ -109,7 +126,9 @@ class RedisFanout(LocalFanout):
         self.prefix = f"chat-{settings.CHAT_STAGE}:chat:"
         self._redis = None
         self._subscriber = None
-        self._loop = None
+        # Frames sent and not yet published, by chat; a chat is here while a task publishes its.
+        self._unsent: dict[str, list[str]] = {}
+        self._publishing: set[asyncio.Task] = set()
 
     def _channel(self, chat_id: str) -> str:
         return self.prefix + chat_id
@@ -118,7 +137,7 @@ class RedisFanout(LocalFanout):
         loop = asyncio.get_running_loop()
         if self._loop is loop:
             return
-        pool = redis.BlockingConnectionPool.from_url(
+        pool = aioredis.BlockingConnectionPool.from_url(
             settings.REDIS_URL,
             max_connections=settings.CHAT_REDIS_POOL,
             timeout=2,
@@ -129,7 +148,7 @@ class RedisFanout(LocalFanout):
             # Names this process's connections in CLIENT LIST (a client_name in the URL wins).
             client_name=f"chat-{settings.CHAT_STAGE}-{socket.gethostname()}-{os.getpid()}",
         )
-        self._redis = redis.Redis(connection_pool=pool)
+        self._redis = aioredis.Redis(connection_pool=pool)
         # The subscription connection is made like the pool's but is not one of them. When it
         # fails, the pool's idle connections are dropped too: after a Redis restart each would
         # otherwise fail one publish (a frame lost) before reconnecting.
@@ -154,7 +173,7 @@ class RedisFanout(LocalFanout):
         if chat_id not in self._receivers and self._subscriber is not None:
             self._subscriber.unsubscribe(self._channel(chat_id))
 
-    def client(self) -> redis.Redis:
+    def client(self) -> aioredis.Redis:
         """The process's Redis client (its pool), for other shared state
         (chat.realtime.ratelimit)."""
         self._connect()
@@ -165,6 +184,53 @@ class RedisFanout(LocalFanout):
         with timed(PUBLISH_SECONDS):
             await self._redis.publish(self._channel(chat_id), text)
 
+    def send(self, chat_id, text):
+        unsent = self._unsent.get(chat_id)
+        if unsent is not None:
+            unsent.append(text)  # the chat's task publishes it next
+            return
+        self._unsent[chat_id] = [text]
+        task = asyncio.ensure_future(self._publish_unsent(chat_id))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    async def _publish_unsent(self, chat_id: str) -> None:
+        # One task per chat with frames to publish; those sent meanwhile go together, in order,
+        # in one round trip.
+        try:
+            while texts := self._unsent[chat_id]:
+                self._unsent[chat_id] = []
+                try:
+                    if len(texts) == 1:
+                        await self.publish(chat_id, texts[0])
+                    else:
+                        self._connect()
+                        with timed(PUBLISH_SECONDS):
+                            async with self._redis.pipeline(transaction=False) as pipe:
+                                for text in texts:
+                                    pipe.publish(self._channel(chat_id), text)
+                                await pipe.execute()
+                except Exception:
+                    BROADCAST_FAILURES.inc(len(texts))
+                    logger.exception(
+                        "Broadcast to chat %s failed; members will catch up by sync.", chat_id
+                    )
+        finally:
+            del self._unsent[chat_id]
+
+    def send_threadsafe(self, chat_id, text):
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            super().send_threadsafe(chat_id, text)
+            return
+        # No event loop here (a shell, a management command, a process without sockets):
+        # straight to Redis.
+        try:
+            _sync_client(settings.REDIS_URL).publish(self._channel(chat_id), text)
+        except redis.RedisError:
+            BROADCAST_FAILURES.inc()
+            logger.exception("Broadcast to chat %s failed; members will catch up by sync.", chat_id)
+
     def _on_message(self, channel: str, text: str) -> None:
         self._received(channel.removeprefix(self.prefix), text)
 
@@ -174,6 +240,18 @@ class RedisFanout(LocalFanout):
             await self._subscriber.close()
             await self._redis.aclose()
             self._subscriber = self._redis = self._loop = None
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+@functools.cache
+def _sync_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
 
 
 @functools.cache

@@ -1,16 +1,19 @@
 """The Redis fan-out, against a private redis-server: connection counts, bursts of joins,
-churn, and a Redis restart."""
+churn, a Redis restart, and the ways frames are handed to it (in order from the event loop, from
+a request's thread, from a process with no event loop)."""
 
 import asyncio
+import json
 import random
 import signal
+import threading
 import uuid
 
 import pytest
 import redis
 
+from chat.ops import metrics
 from chat.realtime.fanout import RedisFanout
-from tests.servers import RedisServer
 
 
 class Collector:
@@ -19,13 +22,6 @@ class Collector:
 
     def deliver(self, text):
         self.frames.append(text)
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    server = RedisServer({}, tmp_path_factory.mktemp("redis") / "redis.log").start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -164,3 +160,49 @@ async def test_after_a_redis_restart_every_chat_with_sockets_is_subscribed_again
     await until(lambda: subscribed_chats(redis_server, fanout) == set(chats))
     await asyncio.gather(*(fanout.publish(chat_id, f"to {chat_id}") for chat_id in chats))
     await until(lambda: all(r.frames == [f"to {c}"] for c, r in chats.items()))
+
+
+async def test_a_chats_frames_leave_in_order_when_many_are_sent_at_once(fanout):
+    chat_id, receiver = str(uuid.uuid4()), Collector()
+    await fanout.join(chat_id, receiver)
+    texts = [json.dumps({"type": "typing", "n": n}) for n in range(500)]
+    for text in texts:
+        fanout.send(chat_id, text)
+    await until(lambda: len(receiver.frames) == len(texts))
+    assert receiver.frames == texts
+
+
+async def test_a_failed_publish_is_counted_and_the_next_ones_still_leave(fanout, monkeypatch):
+    chat_id, receiver = str(uuid.uuid4()), Collector()
+    await fanout.join(chat_id, receiver)
+    real_publish = fanout.publish
+    calls = []
+
+    async def publish(chat_id, text):
+        calls.append(text)
+        if len(calls) == 1:
+            raise redis.ConnectionError("down for a moment")
+        await real_publish(chat_id, text)
+
+    monkeypatch.setattr(fanout, "publish", publish)
+    failures = metrics.BROADCAST_FAILURES._value.get()
+    fanout.send(chat_id, "lost")
+    await until(lambda: calls)
+    fanout.send(chat_id, "kept")
+    await until(lambda: receiver.frames == ["kept"])
+    assert metrics.BROADCAST_FAILURES._value.get() == failures + 1
+
+
+async def test_a_thread_reaches_the_sockets_through_their_event_loop_or_redis(fanout, settings):
+    chat_id, receiver = str(uuid.uuid4()), Collector()
+    await fanout.join(chat_id, receiver)
+    # A request's thread in the server process: through the sockets' event loop.
+    thread = threading.Thread(target=fanout.send_threadsafe, args=(chat_id, "from a view"))
+    thread.start()
+    thread.join()
+    await until(lambda: receiver.frames == ["from a view"])
+    # A process with no event loop (a shell): straight to Redis, where the sockets' process
+    # hears it.
+    shell = RedisFanout()
+    await asyncio.to_thread(shell.send_threadsafe, chat_id, "from a shell")
+    await until(lambda: receiver.frames == ["from a view", "from a shell"])

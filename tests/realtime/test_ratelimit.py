@@ -8,14 +8,7 @@ import pytest
 import redis.asyncio as redis
 
 from chat.realtime.ratelimit import WINDOW, SharedLimits, UserBudgets
-from tests.servers import RedisServer, free_port
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    server = RedisServer({}, tmp_path_factory.mktemp("redis") / "redis.log").start()
-    yield server
-    server.stop()
+from tests.servers import free_port
 
 
 class Clock:

@@ -2,30 +2,26 @@
 deactivated, a membership removed, a chat changed or deleted.
 
 A change is saved by whichever process made it (an admin page, a REST call, a shell); the
-sockets it concerns may be open on any process. ``notify()`` sends a notice once the change is
-committed: through the fan-out's Redis on one channel every process listens to (one
-subscription per process however many sockets, so reconnect storms add nothing), or, with the
-in-process fan-out, to this process's event loop. Each process hands the notice to its sockets
+sockets it concerns may be open on any process. ``notify()`` (called by
+``chat.realtime.events``) sends a notice once the change is committed, through the fan-out on
+one channel every process listens to (one subscription per process however many sockets, so
+reconnect storms add nothing). Each process hands the notice to its sockets
 it concerns (``Notices``), which act on it: re-read their session, leave a chat, drop what they
 cached. A notice lost while Redis was unreachable is made up for by the socket's heartbeat,
 which re-reads its session every third of ``CHAT_CONNECTION_TTL``.
 """
 
 import asyncio
-import contextvars
 import functools
 import hashlib
 import json
 import logging
 from typing import Protocol
 
-import redis
-from django.conf import settings
 from django.db import transaction
 
 from chat.ops.logs import detached
-from chat.realtime.events import frame
-from chat.realtime.fanout import JOIN_TIMEOUT, RedisFanout, get_fanout
+from chat.realtime.fanout import JOIN_TIMEOUT, get_fanout
 
 logger = logging.getLogger(__name__)
 
@@ -90,10 +86,6 @@ class Notices:
         except ValueError:
             logger.warning("Ignoring a notice that is not JSON: %.200r", text)
             return
-        if notice.get("type") == "chatFrame":
-            # A frame for the chat's open pages: serialized once, to the sockets joined here.
-            get_fanout().deliver_here(str(notice.get("chatId")), frame(notice.get("frame", {})))
-            return
         users = [notice["userId"]] if "userId" in notice else notice.get("members")
         if users is not None:
             listeners = [each for user in users for each in self._by_user.get(str(user), ())]
@@ -105,21 +97,6 @@ class Notices:
             except Exception:
                 logger.exception("A socket failed to act on notice %r", notice)
 
-    def deliver_threadsafe(self, text: str) -> None:
-        """``deliver`` from any thread: in this process's event loop, if it has sockets."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self.deliver(text)
-        else:
-            # In a context of its own: not the sending thread's (asgiref's state, for one).
-            loop.call_soon_threadsafe(self.deliver, text, context=contextvars.Context())
-
 
 @functools.cache
 def get_notices() -> Notices:
@@ -127,31 +104,12 @@ def get_notices() -> Notices:
     return Notices()
 
 
-@functools.cache
-def _redis_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-
-
-def _send(notice: dict) -> None:
-    text = json.dumps(notice, separators=(",", ":"))
-    fanout = get_fanout()
-    if isinstance(fanout, RedisFanout):
-        try:
-            _redis_client(settings.REDIS_URL).publish(fanout.prefix + CHANNEL, text)
-        except redis.RedisError as exc:
-            # The sockets concerned find out at their next heartbeat instead.
-            logger.warning("Could not send notice %s (%r)", text, exc)
-    else:
-        get_notices().deliver_threadsafe(text)
-
-
 def notify(kind: str, **fields) -> None:
     """Send a notice to every process once the current transaction (if any) commits."""
-    notice = {"type": kind, **fields}
-    transaction.on_commit(functools.partial(_send, notice))
+    text = json.dumps({"type": kind, **fields}, separators=(",", ":"))
+    transaction.on_commit(functools.partial(_send, text))
 
 
-def notify_chat(chat_id: str, payload: dict) -> None:
-    """Send a frame to every socket joined to the chat, on every process, once the current
-    transaction commits; for changes made outside a socket's event loop (REST, admin)."""
-    notify("chatFrame", chatId=chat_id, frame={"chatId": chat_id, **payload})
+def _send(text: str) -> None:
+    # A notice lost here (Redis unreachable) is made up for by the sockets' heartbeats.
+    get_fanout().send_threadsafe(CHANNEL, text)
