@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from chat.media.urls import attachment_payload
+from chat.selectors import ListedChat, MessagePage
 from chat.stores.base import Message
 
 
@@ -42,10 +43,10 @@ def message_payload(
     delivered: bool = False,
     read: bool = False,
     quoted: Message | None = None,
-    reactions: list | None = None,
+    reactions=(),
 ) -> dict:
     """The full message object (SPEC section 3). ``quoted``: the message it answers, if it
-    is a reply (``replyTo``); ``reactions``: its emoji reactions."""
+    is a reply (``replyTo``); ``reactions``: its emoji reactions (``selectors.Reactions``)."""
     return {
         "chatId": message.chat_id,
         "seq": message.seq,
@@ -64,8 +65,43 @@ def message_payload(
         "delivered": delivered,
         "read": read,
         "replyTo": quote_payload(quoted, message.reply_to) if message.reply_to else None,
-        "reactions": reactions or [],
+        "reactions": reactions_payload(reactions),
     }
+
+
+def reactions_payload(reactions) -> list[dict]:
+    """A message's reactions: each emoji in the order it was first put, with who put it."""
+    return [
+        {"emoji": each.emoji, "count": len(each.user_ids), "userIds": list(each.user_ids)}
+        for each in reactions
+    ]
+
+
+def message_reactions_payload(message: Message, reactions) -> dict:
+    """A message's reactions, as a reaction's answer and the ``reactions`` frame carry them."""
+    return {
+        "chatId": message.chat_id,
+        "seq": message.seq,
+        "messageId": message.message_id,
+        "reactions": reactions_payload(reactions),
+    }
+
+
+def shown_message_payload(shown) -> dict:
+    """A message as a member sees it (``selectors.ShownMessage``)."""
+    return message_payload(
+        shown.message, delivered=shown.delivered, read=shown.read, quoted=shown.quoted,
+        reactions=shown.reactions,
+    )  # fmt: skip
+
+
+def message_page_payload(page) -> dict:
+    """A page of history (``selectors.MessagePage``, with the cursor of the older page) or a
+    catch-up (``selectors.CatchUp``)."""
+    payload = {"messages": [shown_message_payload(shown) for shown in page.messages]}
+    if isinstance(page, MessagePage):
+        return {**payload, "nextCursor": page.next_cursor, "hasMore": page.next_cursor is not None}
+    return {**payload, "hasMore": page.has_more}
 
 
 def ack_payload(message: Message, *, duplicate: bool) -> dict:
@@ -81,22 +117,60 @@ def ack_payload(message: Message, *, duplicate: bool) -> dict:
     }
 
 
-def chat_payload(chat, *, participants: list[dict], last_message=None, unread: int = 0) -> dict:
-    """A chat room as listed to one of its members."""
-    last_activity = iso(chat.last_activity)
-    if last_message is not None:
-        last_activity = max(last_activity, iso_from_ms(last_message.timestamp))
+def member_payload(member) -> dict:
+    return {"userId": member.user_id, "username": member.username}
+
+
+def chat_payload(listed: ListedChat) -> dict:
+    """A chat room as listed to one of its members (``selectors.ListedChat``)."""
+    chat, last = listed.chat, listed.last_message
     return {
         "chatId": str(chat.id),
         "chatName": chat.name,
         "chatType": chat.chat_type,
-        "participants": [p["userId"] for p in participants],
-        "members": participants,
+        "participants": [member.user_id for member in listed.members],
+        "members": [member_payload(member) for member in listed.members],
         "createdAt": iso(chat.created_at),
-        "lastActivity": last_activity,
-        "lastMessage": message_payload(last_message) if last_message else None,
-        "unreadCount": unread,
+        "lastActivity": iso(listed.active_at),
+        "lastMessage": message_payload(last) if last else None,
+        "unreadCount": listed.unread,
     }
+
+
+def chat_page_payload(page) -> dict:
+    """A page of a user's chats (``selectors.ChatPage``)."""
+    return {
+        "chats": [chat_payload(listed) for listed in page.chats],
+        "nextCursor": page.next_cursor,
+    }
+
+
+def receipt_payload(receipt) -> dict:
+    """How far a member has received and read a chat (the chat page draws receipts from it)."""
+    return {
+        "userId": receipt.user_id, "username": receipt.username,
+        "delivered": receipt.delivered, "read": receipt.read,
+    }  # fmt: skip
+
+
+def user_payload(user) -> dict:
+    return {"userId": str(user.pk), "username": user.get_username()}
+
+
+def suggestion_payload(suggestion) -> dict:
+    return {**user_payload(suggestion.user), "known": suggestion.known}
+
+
+def presence_payload(seen) -> dict:
+    return {
+        "userId": seen.user_id,
+        "online": seen.online,
+        "lastSeen": iso(seen.last_seen) if seen.last_seen else None,
+    }
+
+
+def search_hit_payload(hit) -> dict:
+    return {"chatName": hit.chat_name, "message": message_payload(hit.message)}
 
 
 def token_payload(token) -> dict:
@@ -107,11 +181,3 @@ def token_payload(token) -> dict:
         "createdAt": iso(token.created_at),
         "lastUsedAt": iso(token.last_used_at) if token.last_used_at else None,
     }
-
-
-def chat_title(*, name: str, members: list[dict], viewer_id: str) -> str:
-    """What a member sees as the chat's name: its name, else the other members' usernames."""
-    if name:
-        return name
-    others = [m["username"] for m in members if m["userId"] != viewer_id]
-    return ", ".join(others) or "Just you"

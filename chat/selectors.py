@@ -1,9 +1,14 @@
-"""Reads: what a user may see of chats and their history."""
+"""Reads: what a user may see of chats and their history.
+
+Selectors return data (models, store messages and the small records below); the wire shapes
+the API, the socket and the pages send are rendered from them in one place, ``chat.payloads``.
+"""
 
 import re
 import time
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -12,7 +17,6 @@ from django.db.models import Q
 from chat import errors
 from chat.models import ChatRoom, Contact, Membership, Presence, Reaction
 from chat.ops.metrics import HISTORY_SECONDS, observed
-from chat.payloads import chat_payload, chat_title, iso, message_payload
 from chat.stores import get_store
 from chat.stores.base import InvalidCursor, Message, decode_cursor, encode_cursor
 from chat.text import decimal_id, is_storable
@@ -23,6 +27,104 @@ HISTORY_DEFAULT_LIMIT = 50
 HISTORY_MAX_LIMIT = 200
 CHAT_LIST_LIMIT = 100
 CHAT_LIST_MAX_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: str
+    username: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """How far a member has received and read a chat (the watermarks receipts are drawn from)."""
+
+    user_id: str
+    username: str
+    delivered: int
+    read: int
+
+
+@dataclass(frozen=True)
+class Reactions:
+    """One emoji on a message, and who put it (in the order they did)."""
+
+    emoji: str
+    user_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ShownMessage:
+    """A stored message as a member sees it: whether the other members have received and read
+    it, the message it answers (if a reply) and its reactions."""
+
+    message: Message
+    delivered: bool = False
+    read: bool = False
+    quoted: Message | None = None
+    reactions: tuple[Reactions, ...] = ()
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """A page of history, newest first; ``next_cursor`` reads the older one (None: no more)."""
+
+    messages: list[ShownMessage]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """Messages after a seq, oldest first; ``has_more`` when the limit cut them short."""
+
+    messages: list[ShownMessage]
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class ListedChat:
+    """A chat as its member's list shows it: members, last message, what is unread."""
+
+    chat: ChatRoom
+    members: list[Member]
+    last_message: Message | None = None
+    unread: int = 0
+
+    @property
+    def active_at(self) -> datetime:
+        """The newer of the stored ``last_activity`` (refreshed every few seconds while the chat
+        is busy) and the last message's time."""
+        if self.last_message is None:
+            return self.chat.last_activity
+        sent = datetime.fromtimestamp(self.last_message.timestamp / 1000, tz=UTC)
+        return max(self.chat.last_activity, sent)
+
+
+@dataclass(frozen=True)
+class ChatPage:
+    chats: list[ListedChat]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Seen:
+    """Whether a user is online, and when they were last."""
+
+    user_id: str
+    online: bool
+    last_seen: datetime | None
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    user: User
+    known: bool
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    chat_name: str
+    message: Message
 
 
 def _well_formed(chat_id: str) -> bool:
@@ -99,13 +201,13 @@ def chat_member(chat: ChatRoom, user_id: str) -> User:
     return membership.user
 
 
-def chat_members(chat: ChatRoom) -> list[dict]:
-    """The chat's members as ``{"userId", "username"}``, in joining order."""
+def chat_members(chat: ChatRoom) -> list[Member]:
+    """The chat's members, in joining order."""
     rows = chat.memberships.order_by("joined_at", "pk").values_list("user_id", "user__username")
-    return [{"userId": str(user_id), "username": username} for user_id, username in rows]
+    return [Member(str(user_id), username) for user_id, username in rows]
 
 
-def chat_summary(*, chat_id: str, user: User) -> dict:
+def chat_summary(*, chat_id: str, user: User) -> ListedChat:
     """One chat as the chat list shows it to ``user`` (a member): its members, last message and
     unread count. ``NotFound`` / ``Forbidden`` as ``chat_for_member``."""
     if not _well_formed(chat_id):
@@ -120,17 +222,17 @@ def chat_summary(*, chat_id: str, user: User) -> dict:
     return _listed(membership, chat_members(membership.chat), newest)
 
 
-def _listed(membership: Membership, members: list[dict], newest) -> dict:
+def _listed(membership: Membership, members: list[Member], newest) -> ListedChat:
     """A member's chat as listed: with its last message and what of it they have not read."""
     unread = max(0, newest.seq - membership.last_read_seq) if newest else 0
-    return chat_payload(membership.chat, participants=members, last_message=newest, unread=unread)
+    return ListedChat(membership.chat, members, last_message=newest, unread=unread)
 
 
 def chat_list_for_user(
     *, user_id: str, limit: int = CHAT_LIST_LIMIT, cursor: str | None = None
-) -> dict:
+) -> ChatPage:
     """A page of the user's chats, most recently active first, with last message and unread
-    count: ``{"chats", "nextCursor"}`` (``nextCursor`` is None on the last page).
+    count (``next_cursor`` is None on the last page).
 
     Pages follow the chats' stored ``lastActivity`` (refreshed every few seconds while a chat
     is busy), so they never overlap or skip a chat; within a page, a chat whose last message
@@ -155,20 +257,24 @@ def chat_list_for_user(
         .order_by("joined_at", "pk")
         .values_list("chat_id", "user_id", "user__username")
     ):
-        members[chat_pk].append({"userId": str(member_id), "username": username})
+        members[chat_pk].append(Member(str(member_id), username))
     with errors.store_unavailable_as_error():
         last = get_store().last_messages([str(chat.pk) for chat in chats])
 
     listed = [_listed(m, members[m.chat_id], last.get(str(m.chat_id))) for m in memberships]
-    # Same-format ISO timestamps (UTC, milliseconds) sort as text.
-    listed.sort(key=lambda item: item["lastActivity"], reverse=True)
+    # To the millisecond, as shown: chats active in the same one keep the page's order.
+    listed.sort(key=lambda item: _to_ms(item.active_at), reverse=True)
     tail = chats[-1] if more else None
     next_cursor = (
         encode_cursor({"activity": tail.last_activity.isoformat(), "chat": str(tail.pk)})
         if tail
         else None
     )
-    return {"chats": listed, "nextCursor": next_cursor}
+    return ChatPage(listed, next_cursor)
+
+
+def _to_ms(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _chat_list_position(cursor: str) -> tuple[datetime, uuid.UUID]:
@@ -179,16 +285,12 @@ def _chat_list_position(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise errors.InvalidInput("Malformed cursor.", code="invalid_cursor") from exc
 
 
-def chat_receipts(chat: ChatRoom) -> list[dict]:
-    """How far each member has received and read the chat: ``{userId, username, delivered,
-    read}`` (the watermarks receipts are drawn from)."""
+def chat_receipts(chat: ChatRoom) -> list[Receipt]:
+    """How far each member has received and read the chat, in joining order."""
     rows = chat.memberships.order_by("joined_at", "pk").values_list(
         "user_id", "user__username", "last_delivered_seq", "last_read_seq"
     )
-    return [
-        {"userId": str(uid), "username": name, "delivered": delivered, "read": read}
-        for uid, name, delivered, read in rows
-    ]
+    return [Receipt(str(uid), name, delivered, read) for uid, name, delivered, read in rows]
 
 
 def _watermarks(chat_id: str) -> list[tuple[str, int, int]]:
@@ -199,9 +301,9 @@ def _watermarks(chat_id: str) -> list[tuple[str, int, int]]:
     return [(str(user_id), delivered, read) for user_id, delivered, read in rows]
 
 
-def message_reactions(*, chat_id: str, seqs: list[int]) -> dict[int, list[dict]]:
-    """The reactions on these messages of the chat: per ``seq``, ``{emoji, count, userIds}``
-    in the order each emoji was first put (one query)."""
+def message_reactions(*, chat_id: str, seqs: list[int]) -> dict[int, tuple[Reactions, ...]]:
+    """The reactions on these messages of the chat: per ``seq``, each emoji in the order it was
+    first put (one query)."""
     rows = (
         Reaction.objects.filter(chat_id=chat_id, seq__in=list(seqs))
         .order_by("created_at", "pk")
@@ -211,7 +313,7 @@ def message_reactions(*, chat_id: str, seqs: list[int]) -> dict[int, list[dict]]
     for seq, emoji, user_id in rows:
         found.setdefault(seq, {}).setdefault(emoji, []).append(str(user_id))
     return {
-        seq: [{"emoji": e, "count": len(users), "userIds": users} for e, users in by_emoji.items()]
+        seq: tuple(Reactions(emoji, tuple(users)) for emoji, users in by_emoji.items())
         for seq, by_emoji in found.items()
     }
 
@@ -230,8 +332,8 @@ def _quotes(messages: list[Message]) -> dict[int, Message]:
     return here
 
 
-def _flagged(messages: list[Message], marks: list[tuple[str, int, int]]) -> list[dict]:
-    """Payloads with ``delivered``/``read`` derived from the other members' watermarks, the
+def _flagged(messages: list[Message], marks: list[tuple[str, int, int]]) -> list[ShownMessage]:
+    """The messages with ``delivered``/``read`` derived from the other members' watermarks, the
     messages replies answer and the reactions."""
     quotes = _quotes(messages)
     reactions = (
@@ -240,7 +342,7 @@ def _flagged(messages: list[Message], marks: list[tuple[str, int, int]]) -> list
         else {}
     )
     by_sender: dict[str, tuple[int, int]] = {}
-    payloads = []
+    shown = []
     for message in messages:
         if message.user_id not in by_sender:
             others = [(d, r) for uid, d, r in marks if uid != message.user_id]
@@ -250,45 +352,41 @@ def _flagged(messages: list[Message], marks: list[tuple[str, int, int]]) -> list
             )
         delivered_upto, read_upto = by_sender[message.user_id]
         read = message.seq <= read_upto
-        payloads.append(
-            message_payload(
+        shown.append(
+            ShownMessage(
                 message,
                 delivered=read or message.seq <= delivered_upto,
                 read=read,
                 quoted=quotes.get(message.reply_to),
-                reactions=reactions.get(message.seq),
+                reactions=reactions.get(message.seq, ()),
             )
         )
-    return payloads
+    return shown
 
 
 @observed(HISTORY_SECONDS)
-def _history_page(chat_id: str, limit: int, cursor: str | None, marks) -> dict:
+def _history_page(chat_id: str, limit: int, cursor: str | None, marks) -> MessagePage:
     limit = max(1, min(limit, HISTORY_MAX_LIMIT))
     try:
         with errors.store_unavailable_as_error():
             page = get_store().history(chat_id, limit=limit, cursor=cursor)
     except InvalidCursor as exc:
         raise errors.InvalidInput(str(exc), code="invalid_cursor") from exc
-    return {
-        "messages": _flagged(page.messages, marks),
-        "nextCursor": page.next_cursor,
-        "hasMore": page.next_cursor is not None,
-    }
+    return MessagePage(_flagged(page.messages, marks), next_cursor=page.next_cursor)
 
 
 @observed(HISTORY_SECONDS)
-def _catch_up_page(chat_id: str, after_seq: int, limit: int, marks=None) -> dict:
+def _catch_up_page(chat_id: str, after_seq: int, limit: int, marks=None) -> CatchUp:
     limit = max(1, min(limit, HISTORY_MAX_LIMIT))
     with errors.store_unavailable_as_error():
         page = get_store().after(chat_id, after_seq=max(0, after_seq), limit=limit)
     if page.messages and marks is None:
         marks = _watermarks(chat_id)
-    return {"messages": _flagged(page.messages, marks), "hasMore": page.has_more}
+    return CatchUp(_flagged(page.messages, marks), has_more=page.has_more)
 
 
-def message_catch_up(*, chat_id: str, after_seq: int, limit: int = HISTORY_MAX_LIMIT) -> dict:
-    """Messages after ``after_seq``, oldest first: ``{"messages", "hasMore"}``."""
+def message_catch_up(*, chat_id: str, after_seq: int, limit: int = HISTORY_MAX_LIMIT) -> CatchUp:
+    """Messages after ``after_seq``, oldest first."""
     return _catch_up_page(chat_id, after_seq, limit)
 
 
@@ -299,9 +397,9 @@ def member_history(
     limit: int = HISTORY_DEFAULT_LIMIT,
     cursor: str | None = None,
     after_seq: int | None = None,
-) -> dict:
-    """A page of the chat's history for a member, newest first: ``{"messages", "nextCursor",
-    "hasMore"}``; with ``after_seq``, ``message_catch_up`` instead.
+) -> MessagePage | CatchUp:
+    """A page of the chat's history for a member, newest first; with ``after_seq``,
+    ``message_catch_up`` instead.
 
     ``NotFound`` for an unknown chat, ``Forbidden`` for a non-member. The membership check and
     the watermarks the page's flags need are one query.
@@ -364,10 +462,10 @@ def users_named(username: str) -> list[User]:
     return list(User.objects.filter(username=username.strip(), is_active=True))
 
 
-def presence(*, viewer: User, user_ids: list[str]) -> list[dict]:
+def presence(*, viewer: User, user_ids: list[str]) -> list[Seen]:
     """Online state and last-seen time of those of ``user_ids`` who share a chat with
-    ``viewer`` (others are left out): ``{userId, online, lastSeen}``. Online means a socket in
-    the connection registry that has not expired (heartbeats refresh it)."""
+    ``viewer`` (others are left out). Online means a socket in the connection registry that
+    has not expired (heartbeats refresh it)."""
     wanted = {u for u in map(decimal_id, user_ids) if u is not None}
     shared = set(
         Membership.objects.filter(user_id__in=wanted, chat__memberships__user=viewer).values_list(
@@ -380,14 +478,7 @@ def presence(*, viewer: User, user_ids: list[str]) -> list[dict]:
     with errors.store_unavailable_as_error():
         online = get_store().users_online(visible, now=int(time.time()))
     seen = dict(Presence.objects.filter(user_id__in=visible).values_list("user_id", "last_seen"))
-    return [
-        {
-            "userId": user_id,
-            "online": user_id in online,
-            "lastSeen": iso(seen[int(user_id)]) if int(user_id) in seen else None,
-        }
-        for user_id in visible
-    ]
+    return [Seen(user_id, user_id in online, seen.get(int(user_id))) for user_id in visible]
 
 
 USER_SUGGESTIONS = 10
@@ -396,11 +487,11 @@ USER_SUGGESTIONS = 10
 STRANGER_PREFIX_LENGTH = 3
 
 
-def users_by_prefix(*, viewer: User, prefix: str) -> list[dict]:
+def users_by_prefix(*, viewer: User, prefix: str) -> list[Suggestion]:
     """Active users whose username starts with ``prefix`` (any case), the viewer left out:
     people ``viewer`` knows first (they share a chat, or were looked up), then others once the
-    prefix has ``STRANGER_PREFIX_LENGTH`` characters. ``{userId, username, known}``; a stranger
-    becomes known when looked up by exact name (``services.user_find``)."""
+    prefix has ``STRANGER_PREFIX_LENGTH`` characters. A stranger becomes known when looked up by
+    exact name (``services.user_find``)."""
     prefix = prefix.strip()
     if not prefix or not is_storable(prefix):
         return []
@@ -415,20 +506,19 @@ def users_by_prefix(*, viewer: User, prefix: str) -> list[dict]:
         )
         room = USER_SUGGESTIONS - len(found)
         found += [(user, False) for user in others.order_by("username")[:room]]
-    return [
-        {"userId": str(user.pk), "username": user.get_username(), "known": is_known}
-        for user, is_known in found
-    ]
+    return [Suggestion(user, is_known) for user, is_known in found]
 
 
 SEARCH_MAX_WORDS = 8
 SEARCH_WORD_LENGTH = 64
 
 
-def message_search(*, user: User, query: str, chat_id: str | None = None, limit: int = 20) -> list:
+def message_search(
+    *, user: User, query: str, chat_id: str | None = None, limit: int = 20
+) -> list[SearchHit]:
     """Messages of the user's chats (or of ``chat_id``, if a member) with a word starting with
-    each word of ``query``, newest first: ``{chatName, message}``. ``InvalidInput`` for a query
-    without a word."""
+    each word of ``query``, newest first, with what the user sees as their chat's name.
+    ``InvalidInput`` for a query without a word."""
     words = [w[:SEARCH_WORD_LENGTH] for w in re.findall(r"\w+", query.casefold())]
     if not words:
         raise errors.InvalidInput("Search for at least one word.", code="invalid_field")
@@ -440,17 +530,25 @@ def message_search(*, user: User, query: str, chat_id: str | None = None, limit:
     with errors.store_unavailable_as_error():
         found = get_store().search(chat_ids, words[:SEARCH_MAX_WORDS], limit=limit)
     titles = _chat_titles({m.chat_id for m in found}, viewer_id=str(user.pk))
-    return [{"chatName": titles.get(m.chat_id, ""), "message": message_payload(m)} for m in found]
+    return [SearchHit(titles.get(m.chat_id, ""), m) for m in found]
 
 
 def _chat_titles(chat_ids: set[str], *, viewer_id: str) -> dict[str, str]:
     """What the viewer sees as each chat's name (``chat_title``), in two queries."""
-    members: dict[str, list[dict]] = {}
+    members: dict[str, list[Member]] = {}
     rows = Membership.objects.filter(chat_id__in=chat_ids).order_by("joined_at", "pk")
     for chat, user_id, username in rows.values_list("chat_id", "user_id", "user__username"):
-        members.setdefault(str(chat), []).append({"userId": str(user_id), "username": username})
+        members.setdefault(str(chat), []).append(Member(str(user_id), username))
     names = dict(ChatRoom.objects.filter(pk__in=chat_ids).values_list("pk", "name"))
     return {
         str(pk): chat_title(name=name, members=members.get(str(pk), []), viewer_id=viewer_id)
         for pk, name in names.items()
     }
+
+
+def chat_title(*, name: str, members: list[Member], viewer_id: str) -> str:
+    """What a member sees as the chat's name: its name, else the other members' usernames."""
+    if name:
+        return name
+    others = [member.username for member in members if member.user_id != viewer_id]
+    return ", ".join(others) or "Just you"

@@ -272,14 +272,14 @@ def new_client_message_id() -> str:
     return uuid.uuid4().hex
 
 
-def user_find(*, finder: User, username: str) -> list[dict]:
+def user_find(*, finder: User, username: str) -> list[User]:
     """The active user named exactly ``username``, if any, recorded as ``finder``'s contact:
     whom ``finder`` may then add to chats by id (``selectors.users_by_ids``)."""
     found = selectors.users_named(username)
     for user in found:
         if user.pk != finder.pk:
             Contact.objects.get_or_create(owner=finder, contact=user)
-    return [{"userId": str(user.pk), "username": user.get_username()} for user in found]
+    return found
 
 
 def _own_message(*, chat_id: str, message_id: str, user_id: str, verb: str) -> Message:
@@ -332,10 +332,12 @@ def message_delete(*, chat_id: str, message_id: str, user_id: str) -> Message:
         return message_remove(chat_id=chat_id, seq=message.seq, original=message) or message
 
 
-def reaction_set(*, chat_id: str, user_id: str, message_id: str, emoji: str, on: bool) -> dict:
+def reaction_set(
+    *, chat_id: str, user_id: str, message_id: str, emoji: str, on: bool
+) -> tuple[Message, tuple[selectors.Reactions, ...]]:
     """Put (``on``) or take back the member's ``emoji`` on a message of the chat, and tell the
-    chat's open pages (``reactions``); the message's reactions as ``reactions_payload``. Setting
-    what is already so changes nothing (a retried request is harmless)."""
+    chat's open pages (``reactions``); the message and its reactions now. Setting what is
+    already so changes nothing (a retried request is harmless)."""
     if not is_emoji(emoji):
         raise errors.InvalidInput("A reaction is one emoji.", code="invalid_field")
     message = _found(chat_id, message_id)
@@ -362,13 +364,11 @@ def reaction_set(*, chat_id: str, user_id: str, message_id: str, emoji: str, on:
         )
         changed = mine.delete()[0] > 0
     reactions = selectors.message_reactions(chat_id=chat_id, seqs=[message.seq]).get(
-        message.seq, []
+        message.seq, ()
     )
-    payload = {"chatId": chat_id, "seq": message.seq, "messageId": message.message_id,
-               "reactions": reactions}  # fmt: skip
     if changed:
-        events.reactions_changed(payload)
-    return payload
+        events.reactions_changed(message, reactions)
+    return message, reactions
 
 
 # -- Groups: renaming, adding and removing members, leaving ------------------------------------

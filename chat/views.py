@@ -23,7 +23,14 @@ from chat.forms import (
     UsernameChangeForm,
 )
 from chat.identity import signin, tokens
-from chat.payloads import QUOTE_LENGTH, chat_title
+from chat.payloads import (
+    QUOTE_LENGTH,
+    chat_payload,
+    member_payload,
+    receipt_payload,
+    search_hit_payload,
+)
+from chat.selectors import chat_title
 
 
 class _ThrottledAs429:
@@ -105,14 +112,15 @@ SEARCH_PAGE_RESULTS = 50
 def search(request):
     """Messages of the user's chats with the words searched for, each linking to its place."""
     query = request.GET.get("q", "").strip()[:200]
-    results, error = [], ""
+    hits, error = [], ""
     if query:
         try:
-            results = selectors.message_search(
+            hits = selectors.message_search(
                 user=request.user, query=query, limit=SEARCH_PAGE_RESULTS
             )
         except errors.ChatError as exc:
             error = exc.detail
+    results = [search_hit_payload(hit) for hit in hits]
     for hit in results:
         hit["when"] = datetime.fromtimestamp(hit["message"]["timestamp"] / 1000, tz=UTC)
     context = {
@@ -160,21 +168,23 @@ def _chat_list_context(request, *, cursor=None, active_chat_id="") -> dict:
     """The chat list pane: the first page of the user's chats, titled, with avatars."""
     viewer_id = str(request.user.pk)
     page = selectors.chat_list_for_user(user_id=viewer_id, cursor=cursor)
-    chats = page["chats"]
-    for chat in chats:
+    chats = []
+    for listed in page.chats:
+        chat = chat_payload(listed)
         chat["title"] = chat_title(
-            name=chat["chatName"], members=chat["members"], viewer_id=viewer_id
+            name=listed.chat.name, members=listed.members, viewer_id=viewer_id
         )
-        others = [m["userId"] for m in chat["members"] if m["userId"] != viewer_id]
+        others = [m.user_id for m in listed.members if m.user_id != viewer_id]
         chat["other_id"] = others[0] if chat["chatType"] == "direct" and others else ""
         # One colour per person everywhere: a direct chat wears the other person's.
         chat["initials"] = initials(chat["title"])
         chat["hue"] = hue(chat["other_id"] or chat["chatId"])
         if chat["lastMessage"]:
             chat["preview"] = message_preview(chat["lastMessage"])
+        chats.append(chat)
     return {
         "chats": chats,
-        "next_cursor": page["nextCursor"],
+        "next_cursor": page.next_cursor,
         "chat_ids": [chat["chatId"] for chat in chats],
         "user_id": viewer_id,
         "active_chat_id": active_chat_id,
@@ -206,12 +216,12 @@ def chat_detail(request, chat_id):
         "quoteLength": QUOTE_LENGTH,
         "pageSize": selectors.HISTORY_DEFAULT_LIMIT,
         "chatType": chat.chat_type,
-        "receipts": selectors.chat_receipts(chat),
-        "members": members,
+        "receipts": [receipt_payload(receipt) for receipt in selectors.chat_receipts(chat)],
+        "members": [member_payload(member) for member in members],
         "createdBy": str(chat.created_by_id or ""),
     }
     other_id = (
-        next((m["userId"] for m in members if m["userId"] != str(request.user.pk)), "")
+        next((m.user_id for m in members if m.user_id != str(request.user.pk)), "")
         if chat.chat_type == "direct"
         else ""
     )
@@ -222,7 +232,7 @@ def chat_detail(request, chat_id):
         "other_id": other_id,
         "chat": chat,
         "title": title,
-        "members": members,
+        "members": page_data["members"],
         "page_data": page_data,
         "max_length": settings.CHAT_MESSAGE_MAX_LENGTH,
         "read_only": chat.locked or chat.archived,

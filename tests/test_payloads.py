@@ -1,6 +1,6 @@
-"""What the renderer of wire shapes (chat/payloads.py) produces is what the API's schema says:
-each rendered object validates against its OpenAPI component, with no field the schema does not
-document and none it requires missing."""
+"""What the renderer of wire shapes (chat/payloads.py) produces from the selectors' data is what
+the API's schema says: each rendered object validates against its OpenAPI component, with no
+field the schema does not document and none it requires missing."""
 
 import copy
 import uuid
@@ -9,7 +9,20 @@ import jsonschema
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
+from chat import payloads
 from chat.payloads import chat_payload, message_payload
+from chat.selectors import (
+    CatchUp,
+    ChatPage,
+    ListedChat,
+    Member,
+    MessagePage,
+    Reactions,
+    SearchHit,
+    Seen,
+    ShownMessage,
+    Suggestion,
+)
 from chat.stores.base import Message
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +84,7 @@ PICTURE = {"id": str(uuid.uuid4()), "name": "sunset.png", "contentType": "image/
         (stored(5, reply_to=2), {"quoted": stored(2)}),
         (stored(5, reply_to=2), {"quoted": stored(2, deleted=True, body="")}),
         (stored(5, reply_to=2), {"quoted": None}),  # the answered message is gone
-        (stored(), {"reactions": [{"emoji": "👍", "count": 2, "userIds": ["1", "2"]}]}),
+        (stored(), {"reactions": (Reactions("👍", ("1", "2")), Reactions("🎉", ("2",)))}),
     ],
     ids=[
         "plain",
@@ -92,13 +105,42 @@ def test_a_rendered_message_is_the_schema_s_message_output(components, message, 
 def test_a_rendered_chat_is_the_schema_s_chat_output(components, make_user, make_chat):
     alice, bob = make_user(), make_user()
     chat = make_chat(alice, bob, name="trip")
-    members = [{"userId": str(u.pk), "username": u.username} for u in (alice, bob)]
-    check(components, "ChatOutput", chat_payload(chat, participants=members))
-    last = stored(3, chat_id=str(chat.pk))
-    check(
-        components, "ChatOutput",
-        chat_payload(chat, participants=members, last_message=last, unread=2),
-    )  # fmt: skip
+    members = [Member(str(u.pk), u.username) for u in (alice, bob)]
+    check(components, "ChatOutput", chat_payload(ListedChat(chat, members)))
+    listed = ListedChat(chat, members, last_message=stored(3, chat_id=str(chat.pk)), unread=2)
+    check(components, "ChatOutput", chat_payload(listed))
+    page = ChatPage([listed, ListedChat(chat, members[:1])], next_cursor="abc")
+    check(components, "ChatListOutput", payloads.chat_page_payload(page))
+    check(components, "ChatListOutput", payloads.chat_page_payload(ChatPage([], None)))
+
+
+def test_rendered_pages_of_messages_are_the_schema_s_history_output(components):
+    shown = [
+        ShownMessage(stored(2), delivered=True, read=True),
+        ShownMessage(stored(5, reply_to=2), quoted=stored(2), reactions=(Reactions("👍", ("1",)),)),
+    ]
+    history = payloads.message_page_payload(MessagePage(shown, next_cursor="older"))
+    assert (history["nextCursor"], history["hasMore"]) == ("older", True)
+    check(components, "HistoryOutput", history)
+    catch_up = payloads.message_page_payload(CatchUp(shown, has_more=False))
+    assert "nextCursor" not in catch_up
+    check(components, "HistoryOutput", catch_up)
+
+
+def test_rendered_people_results_and_reactions_are_the_schema_s(components, make_user):
+    alice = make_user()
+    check(components, "UserListOutput", {"users": [payloads.user_payload(alice)]})
+    suggestions = [Suggestion(alice, True), Suggestion(alice, False)]
+    check(components, "SuggestionListOutput",
+          {"users": [payloads.suggestion_payload(each) for each in suggestions]})  # fmt: skip
+    seen = [Seen("1", True, None), Seen("2", False, alice.date_joined)]
+    check(components, "PresenceOutput", {"users": [payloads.presence_payload(s) for s in seen]})
+    hits = [SearchHit("trip", stored()), SearchHit("", stored(2, deleted=True, body=""))]
+    check(components, "SearchOutput", {"results": [payloads.search_hit_payload(h) for h in hits]})
+    reactions = (Reactions("👍", ("1", "2")),)
+    rendered = payloads.message_reactions_payload(stored(4), reactions)
+    assert rendered["reactions"] == [{"emoji": "👍", "count": 2, "userIds": ["1", "2"]}]
+    check(components, "MessageReactionsOutput", rendered)
 
 
 def test_a_rendered_api_token_is_the_schema_s(components, api):

@@ -17,7 +17,19 @@ from chat.api.throttling import (
 )
 from chat.identity import tokens
 from chat.media import uploads as media
-from chat.payloads import chat_payload, message_payload, token_payload
+from chat.payloads import (
+    chat_page_payload,
+    chat_payload,
+    message_page_payload,
+    message_payload,
+    message_reactions_payload,
+    presence_payload,
+    search_hit_payload,
+    suggestion_payload,
+    token_payload,
+    user_payload,
+)
+from chat.selectors import ListedChat
 
 ERRORS = {code: OpenApiResponse(s.ErrorOutput) for code in (400, 401, 403, 404, 406, 413, 429, 503)}
 
@@ -57,7 +69,7 @@ class UsersView(APIView):
     def get(self, request):
         query = _valid(s.UserQuery, request.query_params)
         found = services.user_find(finder=request.user, username=query["username"])
-        return Response({"users": found})
+        return Response({"users": [user_payload(user) for user in found]})
 
 
 class UserSuggestionsView(APIView):
@@ -71,7 +83,7 @@ class UserSuggestionsView(APIView):
     def get(self, request):
         query = _valid(s.UserPrefixQuery, request.query_params)
         users = selectors.users_by_prefix(viewer=request.user, prefix=query["prefix"])
-        return Response({"users": users})
+        return Response({"users": [suggestion_payload(each) for each in users]})
 
 
 class SearchView(APIView):
@@ -90,7 +102,7 @@ class SearchView(APIView):
             user=request.user, query=query["q"], limit=query["limit"],
             chat_id=str(chat_id) if chat_id else None,
         )  # fmt: skip
-        return Response({"results": results})
+        return Response({"results": [search_hit_payload(hit) for hit in results]})
 
 
 class ChatsView(_PostBudget, APIView):
@@ -111,7 +123,7 @@ class ChatsView(_PostBudget, APIView):
         page = selectors.chat_list_for_user(
             user_id=user_id, limit=query["limit"], cursor=query.get("cursor")
         )
-        return Response(page)
+        return Response(chat_page_payload(page))
 
     @extend_schema(
         request=s.ChatCreateInput,
@@ -126,7 +138,7 @@ class ChatsView(_PostBudget, APIView):
             participants=selectors.users_by_ids(data["participants"], known_to=request.user),
             name=data.get("chatName", ""),
         )
-        body = chat_payload(chat, participants=selectors.chat_members(chat))
+        body = chat_payload(ListedChat(chat, selectors.chat_members(chat)))
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
@@ -148,7 +160,7 @@ class ChatMessagesView(_PostBudget, APIView):
             cursor=query.get("cursor"),
             after_seq=query.get("afterSeq"),
         )
-        return Response(page)
+        return Response(message_page_payload(page))
 
     @extend_schema(
         request=s.MessageCreateInput,
@@ -230,11 +242,11 @@ class MessageView(APIView):
 class ReactionView(APIView):
     def _set(self, request, chat_id, message_id, emoji, *, on: bool):
         chat = selectors.chat_for_sender(chat_id=chat_id, user=request.user)
-        reactions = services.reaction_set(
+        message, reactions = services.reaction_set(
             chat_id=str(chat.pk), user_id=str(request.user.pk), message_id=message_id,
             emoji=emoji, on=on,
         )  # fmt: skip
-        return Response(reactions)
+        return Response(message_reactions_payload(message, reactions))
 
     @extend_schema(
         request=None,
@@ -255,7 +267,7 @@ class ReactionView(APIView):
 
 def _chat_answer(chat) -> Response:
     chat.refresh_from_db()
-    return Response(chat_payload(chat, participants=selectors.chat_members(chat)))
+    return Response(chat_payload(ListedChat(chat, selectors.chat_members(chat))))
 
 
 class ChatView(APIView):
@@ -265,7 +277,7 @@ class ChatView(APIView):
         operation_id="chat_retrieve",
     )
     def get(self, request, chat_id):
-        return Response(selectors.chat_summary(chat_id=chat_id, user=request.user))
+        return Response(chat_payload(selectors.chat_summary(chat_id=chat_id, user=request.user)))
 
     @extend_schema(
         request=s.ChatRenameInput,
@@ -314,7 +326,7 @@ class PresenceView(APIView):
     def get(self, request):
         query = _valid(s.PresenceQuery, request.query_params)
         users = selectors.presence(viewer=request.user, user_ids=query["userIds"].split(","))
-        return Response({"users": users})
+        return Response({"users": [presence_payload(seen) for seen in users]})
 
 
 class TokensView(_PostBudget, APIView):

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from chat import errors, selectors, services
 from chat.ops import logs, metrics
-from chat.payloads import ack_payload
+from chat.payloads import ack_payload, message_page_payload, message_reactions_payload
 from chat.realtime import events
 from chat.realtime.db import database_sync_to_async
 from chat.realtime.fanout import get_fanout
@@ -348,28 +348,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def action_react(self, frame):
         chat_id = await self._require_writable(frame)
-        reactions = await database_sync_to_async(services.reaction_set)(
+        message, reactions = await database_sync_to_async(services.reaction_set)(
             chat_id=chat_id, user_id=self.user_id, message_id=frame["messageId"],
             emoji=frame["emoji"], on=frame["on"],
         )  # fmt: skip
-        await self._send({"type": "reacted", **reactions})
+        await self._send({"type": "reacted", **message_reactions_payload(message, reactions)})
 
     async def action_sync(self, frame):
         chat_id = await self._require_member(frame)
         page = await database_sync_to_async(selectors.message_catch_up)(
             chat_id=chat_id, after_seq=frame["afterSeq"]
         )
-        await self._send(
-            {
-                "type": "history",
-                "chatId": chat_id,
-                "messages": page["messages"],
-                "hasMore": page["hasMore"],
-            }
-        )
-        if page["messages"]:
+        await self._send({"type": "history", "chatId": chat_id, **message_page_payload(page)})
+        if page.messages:
             await database_sync_to_async(services.message_mark_delivered)(
-                chat_id=chat_id, user_id=self.user_id, seq=page["messages"][-1]["seq"]
+                chat_id=chat_id, user_id=self.user_id, seq=page.messages[-1].message.seq
             )
 
     async def action_typing(self, frame):

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 
 from django.db import transaction
 
-from chat.payloads import message_payload
+from chat.payloads import message_payload, message_reactions_payload
 from chat.realtime.fanout import get_fanout
 from chat.realtime.notices import notify, session_tag
 from chat.stores.base import Message
@@ -146,9 +146,10 @@ def message_deleted(message: Message) -> None:
     )  # fmt: skip
 
 
-def reactions_changed(reactions: dict) -> None:
-    """A message's reactions (``chat.payloads.reactions_payload``) to the chat's sockets."""
-    _to_chat_on_commit(reactions["chatId"], frame({"type": "reactions", **reactions}))
+def reactions_changed(message: Message, reactions) -> None:
+    """A message's reactions now (``selectors.Reactions``) to the chat's sockets."""
+    payload = message_reactions_payload(message, reactions)
+    _to_chat_on_commit(message.chat_id, frame({"type": "reactions", **payload}))
 
 
 def delivered(*, chat_id: str, user_id: str, seq: int) -> None:

@@ -676,6 +676,7 @@ def test_deleting_a_message_or_a_room_deletes_its_files(
         return response.json()
 
     first, second = sent(1), sent(2)
+    thumbnails.worker.wait_idle()  # previews are made after the sends
     files = lambda: sorted(p.parent.name for p in local_media.rglob("*") if p.is_file())  # noqa: E731
     assert files() == sorted(
         [first["attachments"][0]["id"]] * 2 + [second["attachments"][0]["id"]] * 2
