@@ -7,12 +7,18 @@ PORT ?= 8000
 # Local runs default to development mode; production sets DJANGO_DEBUG=0 and its secrets.
 RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-1}
 
-# The suite runs twice: on the embedded SQLite default and on this PostgreSQL server. Tests
-# marked `cluster` run their servers on PostgreSQL, Redis and DynamoDB in either pass, so the
-# second pass leaves them out.
+# The whole suite runs on the embedded SQLite default; the tests whose outcome can depend on the
+# database engine (marked `engine` by tests/conftest.py) run again on this PostgreSQL server.
+# Tests marked `cluster` run their servers on PostgreSQL, Redis and DynamoDB in either pass, so
+# the second pass leaves them out. Tests that run in-process are spread, file by file, over
+# TEST_WORKERS processes; the live tests (marked `live`: servers, browsers, faults, load) run one
+# at a time, each with the machine to itself.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_WORKERS ?= 2
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile
+COV := --cov=chat --cov-report=
 
-.PHONY: test-fast run test lint format lock migrate superuser browser services bench clean
+.PHONY: coverage test-fast run test lint format lock migrate superuser browser services bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -88,10 +94,21 @@ format: $(VENV)/.dev
 
 test: $(VENV)/.dev browser services lint
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
-	@echo "== suite on SQLite =="
-	env -u DATABASE_URL $(BIN)/pytest
-	@echo "== suite on PostgreSQL ($(TEST_POSTGRES_URL)) =="
-	DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest -m "not cluster"
+	@echo "== the whole suite on SQLite: first what runs in-process, over $(TEST_WORKERS) workers =="
+	env -u DATABASE_URL $(BIN)/pytest $(PARALLEL) -m "not live and not serial"
+	@echo "== then the live tests (servers, browsers, faults, load) and the API fuzz, one at a time =="
+	env -u DATABASE_URL $(BIN)/pytest -m "live or serial"
+	@echo "== what depends on the database engine, again on PostgreSQL ($(TEST_POSTGRES_URL)) =="
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest $(PARALLEL) -m "engine and not cluster and not serial"
+
+# Both passes of `make test` under coverage (of chat/ in the test processes), combined: which
+# lines no test runs.
+coverage: $(VENV)/.dev browser services
+	rm -f .coverage .coverage.*
+	env -u DATABASE_URL $(BIN)/pytest $(PARALLEL) -m "not live and not serial" $(COV) -q
+	env -u DATABASE_URL $(BIN)/pytest -m "live or serial" $(COV) --cov-append -q
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest $(PARALLEL) -m "engine and not cluster and not serial" \
+	  $(COV) --cov-append --cov-report=term-missing:skip-covered -q
 
 # The quick loop while working: unit, API and socket tests on SQLite, with no server processes of
 # their own, no browser and no deployment tests (`make test` runs everything).

@@ -141,7 +141,7 @@ def member_access(*, chat_id: str, user_id: str) -> bool | None:
     if not _well_formed(chat_id):
         return None
     # Every socket's join asks this: a plain statement, without the ORM building and compiling
-    # the query each time (three quarters of the call's time).
+    # the query each time (most of the call's time, in a profile).
     meta, rooms = Membership._meta, ChatRoom._meta
     chat, user = meta.get_field("chat"), meta.get_field("user")
     quote = connection.ops.quote_name

@@ -34,6 +34,6 @@ start_sweeper()
 # and requests made (full collections of the whole heap paused the server mid-load).
 gc.freeze()
 # A full collection every 100 collections of the middle generation, not every 10: thousands of
-# sockets opening at once made four full collections in a 2,000-socket storm, 0.45 s of pauses
-# of up to 210 ms; with this, none (the young generations are collected as often as before).
+# sockets opening at once made several full collections, each a long pause of the server, in a
+# reconnect storm; with this, none (the young generations are collected as often as before).
 gc.set_threshold(700, 10, 100)

@@ -68,8 +68,8 @@ INSTALLED_APPS = [
 
 # WhiteNoise's middleware is synchronous only. Placed innermost it makes the whole chain run
 # synchronously in the request's thread; placed second, as its docs suggest for WSGI, it split
-# the chain under ASGI and every middleware hook after it crossed threads (about 1 ms of each
-# request in the benchmark). Static files still never reach a view or a database query.
+# the chain under ASGI and every middleware hook after it crossed threads (a hop per hook for
+# every request). Static files still never reach a view or a database query.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -364,8 +364,9 @@ CHAT_FANOUT_BACKEND = (
     "chat.realtime.fanout.RedisFanout" if REDIS_URL else "chat.realtime.fanout.LocalFanout"
 )
 # Redis connections a process may open for publishing; past it, publishers wait for one (a
-# publish takes about 0.1 ms). Opening one costs a connect and, in redis-py 8, a read of package
-# metadata: under a burst a large cap opened hundreds (8% of the server's time in a profile).
+# publish is one short round trip, and a chat's frames sent together share one). Opening one
+# costs a connect and, in redis-py 8, a read of package metadata: under a burst a large cap
+# opened hundreds.
 CHAT_REDIS_POOL = env.int("CHAT_REDIS_POOL", default=32)
 # Longest a chat's message frame waits for those before it (sent from elsewhere, published
 # later) so that sockets receive a chat's messages in seq order; 0 hands them on as they come.

@@ -2,6 +2,8 @@
 
 import itertools
 import os
+from collections import Counter
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -40,8 +42,43 @@ async def _socket_writes_done():
 SERVER_FIXTURES = {"moto_server", "dynamodb_store", "redis_server", "idp", "s3_media"}
 
 
+# Tests whose outcome can depend on the database engine: the ORM store's SQL and full-text
+# search, row locks and upserts, sockets' database threads (a pool of them on PostgreSQL),
+# connection handling, outages. They are marked "engine": `make test` runs the whole suite on
+# SQLite and these again on PostgreSQL. (Tests marked "cluster" run their servers on PostgreSQL
+# whatever the suite's database.)
+ENGINE_DEPENDENT = (
+    "stores/",
+    "realtime/",
+    "moderation/",
+    "ops/",
+    "identity/test_tokens.py",
+    "test_services.py",
+    "test_presence.py",
+    "test_replies.py",
+    "test_views.py",
+    "test_admin.py",
+    "test_accounts.py",
+    "test_commands.py",
+    "test_settings.py",
+    "test_outages.py",
+)
+TESTS = Path(__file__).resolve().parent
+assert all((TESTS / path).exists() for path in ENGINE_DEPENDENT), "a moved engine test"
+
+
 def pytest_collection_modifyitems(items):
+    # Tests that share a node id (schemathesis's generated cases) cannot be spread by
+    # pytest-xdist, which keeps one of them: `make test` runs them one at a time.
+    shared = {nodeid for nodeid, n in Counter(item.nodeid for item in items).items() if n > 1}
     for item in items:
+        if item.nodeid in shared:
+            item.add_marker(pytest.mark.serial)
+        where = item.path.relative_to(TESTS).as_posix()
+        if where.startswith(ENGINE_DEPENDENT):
+            item.add_marker(pytest.mark.engine)
+        if where.startswith("live/"):  # `make test` runs these one at a time too
+            item.add_marker(pytest.mark.live)
         # Every async test (sockets run in them) waits for its sockets' writes before teardown.
         if item.get_closest_marker("asyncio") and "_socket_writes_done" not in item.fixturenames:
             item.fixturenames.append("_socket_writes_done")
@@ -52,6 +89,16 @@ def pytest_collection_modifyitems(items):
             or item.get_closest_marker("live")
         ):
             item.add_marker(pytest.mark.servers)
+
+
+def pytest_collection_finish(session):
+    if hasattr(session.config, "workerinput") and any(
+        item.get_closest_marker("serial") for item in session.items
+    ):
+        raise pytest.UsageError(
+            "Tests marked serial would be dropped by pytest-xdist: run them without -n "
+            '(`make test` selects -m "not serial" for its workers).'
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -34,8 +34,8 @@ IMAGE_MAX_PIXELS = 40_000_000
 Image.MAX_IMAGE_PIXELS = IMAGE_MAX_PIXELS
 
 
-# WebP's decoder allocates several buffers of the whole picture (measured: 555 MiB for a
-# 6000 x 6000 WebP, against 145 MiB for the same PNG), so WebP pictures have a cap of their own.
+# WebP's decoder allocates several buffers of the whole picture (several times what the same
+# picture takes as a PNG: docs/decisions.md), so WebP pictures have a cap of their own.
 FORMAT_MAX_PIXELS = {"WEBP": 10_000_000}
 
 

@@ -57,7 +57,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def dispatch(self, message):
         # Channels closes stale database connections before every handler: a hop to a thread
-        # and back for each frame (a quarter of the event loop's time in a profile under load).
+        # and back for each frame (a large share of the event loop's time in a profile under
+        # load).
         # Here every database call looks after its own connection (chat.realtime.db), so it is
         # skipped.
         handler = getattr(self, get_handler_name(message), None)

@@ -45,8 +45,8 @@ def _on_checked_connection(function, *args, **kwargs):
 
 async def _in_executor(executor, call, function, *args, **kwargs):
     # One hop to a worker thread and back, carrying the caller's context variables. (asgiref's
-    # sync_to_async also copies them back and wraps each function in an object per use: half
-    # as much again per call, and a socket makes a few calls per frame.)
+    # sync_to_async also copies them back and wraps each function in an object per use, which
+    # costs more per call, and a socket makes a few calls per frame.)
     context = contextvars.copy_context()
     return await asyncio.get_running_loop().run_in_executor(
         executor, functools.partial(context.run, call, function, *args, **kwargs)

@@ -21,8 +21,8 @@ import os
 import socket
 from typing import Protocol
 
-# Imported with the module, not at the first join: importing redis-py takes tenths of a second
-# of the event loop, which a reconnect storm right after start-up would wait for.
+# Imported with the module, not at the first join: importing redis-py holds the event loop for
+# a noticeable while, which a reconnect storm right after start-up would wait for.
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings

@@ -16,8 +16,8 @@ class Outbox:
     """Frames written to one socket in order: at once while the socket takes them, else by a
     task that exists only while some wait.
 
-    An idle socket holds no queue and no task (a per-socket queue and writer task were a tenth
-    of an idle connection's memory). ``put`` never blocks the fan-out: when ``limit`` frames
+    An idle socket holds no queue and no task (a per-socket queue and writer task were a large
+    part of an idle connection's memory). ``put`` never blocks the fan-out: when ``limit`` frames
     wait, the outbox stops and calls ``on_overflow`` once. A write that fails (the socket went
     away) stops it too; its disconnect takes it out of the fan-out.
     """
@@ -49,7 +49,7 @@ class Outbox:
         # Servers' sends return without waiting unless the socket's buffer is full, so the
         # write is started here, in the caller, and a task is made only if it has to wait
         # (the same as an eager task of Python 3.12; a task per frame was most of the cost of
-        # delivering one in the benchmark's profile).
+        # delivering one, in a profile).
         write = self._write(frame)
         try:
             awaited = write.send(None)
