@@ -10,12 +10,12 @@ RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-1}
 # The whole suite runs on the embedded SQLite default; the tests whose outcome can depend on the
 # database engine (marked `engine` by tests/conftest.py) run again on this PostgreSQL server.
 # Tests marked `cluster` run their servers on PostgreSQL, Redis and DynamoDB in either pass, so
-# the second pass leaves them out. Tests that run in-process are spread, file by file, over
-# TEST_WORKERS processes; the live tests (marked `live`: servers, browsers, faults, load) run one
-# at a time, each with the machine to itself.
+# the second pass leaves them out. Tests that run in-process are shared out over TEST_WORKERS
+# processes (an idle one takes work from the other); the live tests (marked `live`: servers,
+# browsers, faults, load) run one at a time, each with the machine to itself.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_WORKERS ?= 2
-PARALLEL := -n $(TEST_WORKERS) --dist loadfile
+PARALLEL := -n $(TEST_WORKERS) --dist worksteal
 COV := --cov=chat --cov-report=
 
 .PHONY: coverage test-fast run test lint format lock migrate superuser browser services bench clean

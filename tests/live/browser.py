@@ -7,7 +7,7 @@ import uuid
 
 from playwright.sync_api import expect, sync_playwright
 
-from tests.servers import ROOT, Daphne, migrate, server_database, server_env
+from tests.servers import ROOT, Daphne, migrated, server_database, server_env
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -41,7 +41,7 @@ PASSWORD = "browser-test-password-42"
 def daphne_server(tmp_path, **env):
     with server_database(tmp_path) as database_url:
         env = server_env(database_url, **env)
-        migrate(env)
+        migrated(env)
         daphne = Daphne(env, tmp_path / "daphne.log").start()
         try:
             yield daphne

@@ -17,7 +17,7 @@ from tests.servers import (
     Daphne,
     MotoServer,
     RedisServer,
-    migrate,
+    migrated,
     postgres_database,
     server_env,
 )
@@ -67,7 +67,7 @@ class Cluster:
             )
             env.update(CHAT_STORE=self.store, **self.extra_env)
             self.env = env
-            migrate(env)
+            migrated(env)
             if self.store == "dynamodb":
                 subprocess.run(
                     [sys.executable, "manage.py", "create_dynamodb_tables"],

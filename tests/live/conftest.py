@@ -3,7 +3,7 @@
 
 import pytest
 
-from tests.servers import Daphne, Uvicorn, migrate, server_database, server_env
+from tests.servers import Daphne, Uvicorn, migrated, server_database, server_env
 
 
 @pytest.fixture(scope="module", params=[Daphne, Uvicorn], ids=["daphne", "uvicorn"])
@@ -11,7 +11,7 @@ def server(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp(request.param.name)
     with server_database(tmp) as database_url:
         env = server_env(database_url)
-        migrate(env)
+        migrated(env)
         process = request.param(env, tmp / "server.log").start()
         yield process
         process.stop()

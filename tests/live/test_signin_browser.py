@@ -14,7 +14,7 @@ from playwright.sync_api import expect, sync_playwright
 from chat_client import ChatClient, SignedOut
 from tests.live.browser import launch
 from tests.live.users import LiveUser
-from tests.servers import OidcProvider, Uvicorn, migrate, server_database, server_env
+from tests.servers import OidcProvider, Uvicorn, migrated, server_database, server_env
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 
@@ -34,7 +34,7 @@ def deployment(tmp_path):
             CHAT_OIDC_ISSUER=idp.url, CHAT_OIDC_CLIENT_ID="chat-web",
             CHAT_OIDC_CLIENT_SECRET="web-secret", CHAT_OIDC_NAME="Test Provider",
         )  # fmt: skip
-        migrate(app.env)
+        migrated(app.env)
         app.start()
         try:
             yield app, idp
