@@ -31,7 +31,7 @@ User = get_user_model()
 CLIENT_MESSAGE_ID_MAX_LENGTH = 64
 # The stored lastActivity is refreshed at most this often per chat and process, so a busy chat
 # does not add a relational write to every send; readers take the newer of it and the last
-# message's time (chat.payloads.chat_payload), so what users see is always current.
+# message's time (selectors.ListedChat.active_at), so what users see is always current.
 ACTIVITY_REFRESH_SECONDS = 10.0
 # Chats touched lately, oldest first; at most this many are remembered (a chat forgotten is
 # touched again at its next send, one extra write).

@@ -93,9 +93,13 @@ def holding() -> Iterator[None]:
     finally:
         _held.reset(token)
         if held:
-            fanout, loop = get_fanout(), asyncio.get_running_loop()
-            for chat_id, text in held:
-                loop.call_soon(fanout.send, chat_id, text)
+            asyncio.get_running_loop().call_soon(_send_held, held)
+
+
+def _send_held(held: list[tuple[str, str]]) -> None:
+    fanout = get_fanout()
+    for chat_id, text in held:
+        fanout.send(chat_id, text)
 
 
 def announcing(service):

@@ -79,7 +79,7 @@ class LocalFanout:
 
     async def publish(self, chat_id: str, text: str) -> None:
         """Deliver ``text`` to every receiver joined to the chat; raises if it cannot."""
-        self._received(chat_id, text)
+        self.send(chat_id, text)
 
     def send(self, chat_id: str, text: str) -> None:
         """``publish`` without waiting (in the event loop; never raises): a chat's frames leave
