@@ -438,6 +438,16 @@ def group_remove(*, chat: ChatRoom, actor: User, member: User) -> SendResult | N
     return _system_note(chat, actor, f"{actor.get_username()} removed {member.get_username()}")
 
 
+@events.announcing
+def user_rename(*, user: User, username: str) -> None:
+    """Give ``user`` a new name, already checked against the sign-up rules by the caller
+    (``forms.UsernameChangeForm``). Their open sockets take it up: what they send from then on
+    carries it."""
+    user.username = username
+    user.save(update_fields=["username"])
+    events.user_changed(user.pk, username=username)
+
+
 def presence_seen(*, user_ids) -> None:
     """Record that these users were connected until now (their sockets just closed)."""
     now = timezone.now()

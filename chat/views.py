@@ -264,7 +264,7 @@ def account_settings(request):
     token_form = ApiTokenForm(request.POST if action == "token" else None)
     new_secret, status = None, 200
     if action == "rename" and rename_form.is_valid():
-        rename_form.save()
+        services.user_rename(user=request.user, username=rename_form.cleaned_data["username"])
         messages.success(request, f"You are now {request.user.get_username()}.")
         return redirect("settings")
     if action == "token" and token_form.is_valid():

@@ -61,7 +61,7 @@ def _token_deleted(sender, instance, **kwargs):
 def _user_saved(sender, instance, created, update_fields=None, **kwargs):
     if created or (update_fields is not None and set(update_fields) <= {"last_login"}):
         return  # a new user has no sockets; a log-in changes nothing they hold
-    events.user_changed(instance.pk)
+    events.user_changed(instance.pk, username=instance.get_username())
 
 
 @_adapting

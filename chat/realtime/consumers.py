@@ -144,6 +144,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if kind == "sessionEnded" and notice.get("session") == self.session_tag:
             self._later(self._check_session(ended=True))
         elif kind == "userChanged":
+            self.username = notice.get("username") or self.username  # renamed, say
             self._later(self._check_session())
         elif kind == "membershipAdded":
             frame = {

@@ -184,9 +184,13 @@ def session_ended(session_key: str) -> None:
     notify("sessionEnded", session=session_tag(session_key))
 
 
-def user_changed(user_id) -> None:
-    """A user's standing may have changed: their sockets check their session again."""
-    notify("userChanged", userId=str(user_id))
+def user_changed(user_id, *, username: str | None = None) -> None:
+    """A user's standing may have changed: their sockets check their session again (and take
+    up ``username``, their name now, when it is given)."""
+    if username is None:
+        notify("userChanged", userId=str(user_id))
+    else:
+        notify("userChanged", userId=str(user_id), username=username)
 
 
 def members_added(chat, user_ids) -> None:

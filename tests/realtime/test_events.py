@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
 
 from chat import services
@@ -16,7 +17,7 @@ from chat.identity import tokens
 from chat.models import ApiToken, Membership
 from chat.moderation.actions import user_ban
 from chat.realtime import notices
-from tests.sockets import joined_socket, next_of, send
+from tests.sockets import joined_socket, logged_in, next_of, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,6 +58,9 @@ def test_a_services_changes_are_announced_once_and_not_again_by_signals(
     sent_notices.clear()
     user_ban(carol)
     assert sent_notices == [{"type": "userChanged", "userId": str(carol.pk)}]
+    sent_notices.clear()
+    services.user_rename(user=bob, username="robert")
+    assert sent_notices == [{"type": "userChanged", "userId": str(bob.pk), "username": "robert"}]
 
 
 def test_changes_made_outside_the_services_are_adapted_by_signals(
@@ -75,6 +79,7 @@ def test_changes_made_outside_the_services_are_adapted_by_signals(
         "chatChanged", "membershipRemoved", "membershipAdded", "userChanged",
     ]  # fmt: skip
     assert sent_notices[0]["locked"] is True
+    assert sent_notices[-1]["username"] == bob.username
 
 
 def test_nothing_is_sent_for_a_change_rolled_back(make_user, make_chat, sent_notices):
@@ -142,5 +147,27 @@ async def test_receipts_are_sent_by_the_service_that_records_them(alice_bob_dire
     await others.send_json_to({"action": "markRead", "chatId": str(chat.pk), "seq": 10**30})
     read = await next_of(socket, "read")
     assert (read["userId"], read["seq"]) == (str(bob.pk), 1)  # as recorded: capped
+    await socket.disconnect()
+    await others.disconnect()
+
+
+async def test_a_renamed_users_open_sockets_send_under_the_new_name(alice_bob_direct):
+    """Renaming on the Settings page (``services.user_rename``) reaches the sockets the user
+    already has open: what they send from then on carries the new name."""
+    alice, bob, chat = alice_bob_direct
+    chat_id = str(chat.pk)
+    socket, _ = await joined_socket(alice, chat_id)
+    others, _ = await joined_socket(bob, chat_id)
+    page = await logged_in(alice)
+    renamed = await database_sync_to_async(page.post)(
+        "/settings/", {"action": "rename", "username": "alicia"}
+    )
+    assert renamed.status_code == 302
+    assert await send(socket, {"action": "ping"}) == {"type": "pong"}  # the notice is in
+    frame = {"action": "sendMessage", "chatId": chat_id, "message": "hi", "clientMessageId": "k"}
+    assert (await send(socket, frame))["type"] == "ack"
+    assert (await next_of(others, "message"))["message"]["username"] == "alicia"
+    assert (await next_of(socket, "message"))["message"]["username"] == "alicia"
+    assert await send(socket, {"action": "ping"}) == {"type": "pong"}  # still open
     await socket.disconnect()
     await others.disconnect()
