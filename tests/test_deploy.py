@@ -20,20 +20,15 @@ from botocore.client import BaseClient
 from pynamodb.attributes import TTLAttribute
 
 from deploy import bundle, ops, template
-from tests.deploying import NETWORK, SITE, run_deploy, sets
+from tests import deploying
+from tests.deploying import NETWORK, RESOURCES, SITE, TEMPLATE, of_type, run_deploy, sets
 from tests.servers import ROOT, free_port, server_env
 
-TEMPLATE = template.load()
-RESOURCES = TEMPLATE["Resources"]
 # What moto's CloudFormation cannot create; the deploy command leaves them out there, and the
 # tests below check what they declare.
 MOTO_LACKS = sorted({r["Type"] for r in RESOURCES.values()} - set(
     moto.cloudformation.parsing.get_model_map()
 ))  # fmt: skip
-
-
-def of_type(resource_type):
-    return {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == resource_type}
 
 
 # -- `python -m deploy` ------------------------------------------------------------------------
@@ -288,22 +283,8 @@ def test_the_data_stores_are_encrypted_private_and_kept_on_prod():
         assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
-def _options(environment, *, cognito=False) -> dict:
-    """The environment's option settings; those under ``!If [UseCognito, …]`` when ``cognito``."""
-    options = {}
-    for option in environment["OptionSettings"]:
-        if "Fn::If" in option:
-            condition, when_on, _ = option["Fn::If"]
-            assert condition == "UseCognito"
-            if not cognito:
-                continue
-            option = when_on
-        options[(option["Namespace"], option["OptionName"])] = option["Value"]
-    return options
-
-
 def test_the_environment_is_websocket_friendly_healthy_and_configured():
-    options = _options(RESOURCES["Environment"]["Properties"])
+    options = deploying.environment_options(RESOURCES["Environment"]["Properties"])
     # The stack's own load balancer, shared with Elastic Beanstalk, serves the site on HTTPS.
     assert options[("aws:elasticbeanstalk:environment", "LoadBalancerType")] == "application"
     assert options[("aws:elasticbeanstalk:environment", "LoadBalancerIsShared")] == "true"
@@ -404,7 +385,7 @@ def test_alarms_cover_the_edge_the_app_the_data_stores_and_say_when_they_are_ove
                  for m in alarms[name]["Metrics"] if "MetricStat" in m]  # fmt: skip
         assert nodes == ["chat-${Stage}-001", "chat-${Stage}-002"]
     # Deploys keep MinInstances healthy (an extra batch first), on every stage.
-    options = _options(RESOURCES["Environment"]["Properties"])
+    options = deploying.environment_options(RESOURCES["Environment"]["Properties"])
     policy = options[("aws:elasticbeanstalk:command", "DeploymentPolicy")]
     assert policy == "RollingWithAdditionalBatch"
     (dashboard,) = of_type("AWS::CloudWatch::Dashboard").values()
@@ -483,7 +464,7 @@ def test_operators_get_in_by_session_manager_and_versions_are_kept():
     assert {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"} in (
         role["ManagedPolicyArns"]
     )
-    options = _options(RESOURCES["Environment"]["Properties"])
+    options = deploying.environment_options(RESOURCES["Environment"]["Properties"])
     assert ("aws:autoscaling:launchconfiguration", "EC2KeyName") not in options
     restriction = options[("aws:autoscaling:launchconfiguration", "SSHSourceRestriction")]
     assert restriction.endswith("127.0.0.1/32")
@@ -631,7 +612,7 @@ def test_the_instance_role_allows_the_app_s_calls_and_nothing_else(
     from chat.moderation.actions import message_remove
     from chat.stores.base import Connection, NewMessage
     from tests.clients import api_as
-    from tests.media.test_media import png, upload_url
+    from tests.files import png, upload_url
 
     s3 = boto3.client("s3", endpoint_url=moto_server.url, region_name="us-east-1")
     media, static = f"media-{uuid.uuid4().hex[:8]}", f"static-{uuid.uuid4().hex[:8]}"
@@ -880,7 +861,8 @@ def test_cognito_is_optional_and_wired_into_the_app_when_on(moto_server):
     secret = RESOURCES["CognitoClientSecret"]["Properties"]
     assert secret["SecretString"] == {"Fn::GetAtt": ["UserPoolClient", "ClientSecret"]}
     environment = RESOURCES["Environment"]["Properties"]
-    off, on = _options(environment), _options(environment, cognito=True)
+    off = deploying.environment_options(environment)
+    on = deploying.environment_options(environment, cognito=True)
     assert not [name for _, name in off if name.startswith("CHAT_OIDC_")]
     app = "aws:elasticbeanstalk:application:environment"
     assert on[(app, "CHAT_OIDC_ISSUER")] == {

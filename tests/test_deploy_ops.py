@@ -20,7 +20,7 @@ from botocore.stub import Stubber
 
 from deploy import ops
 from deploy.__main__ import Aws
-from tests.deploying import NETWORK, SITE, run_deploy, sets
+from tests.deploying import NETWORK, RESOURCES, SITE, environment_options, run_deploy, sets
 from tests.servers import AWS_TEST_ENV, ROOT, Uvicorn, free_port, migrate, server_env
 
 PAGER = "arn:aws:sns:us-east-1:123456789012:pager"
@@ -498,9 +498,7 @@ def test_the_app_role_may_read_and_write_rows_and_nothing_else(tmp_path):
 
 
 def test_the_stack_connects_the_app_as_its_role_over_verified_tls():
-    from tests.test_deploy import RESOURCES, _options
-
-    options = _options(RESOURCES["Environment"]["Properties"])
+    options = environment_options(RESOURCES["Environment"]["Properties"])
     app = "aws:elasticbeanstalk:application:environment"
     secret = "aws:elasticbeanstalk:application:environmentsecrets"
     url = options[(app, "DATABASE_URL")]["Fn::Sub"]

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from tests.files import png
 from tests.live import users
 from tests.live.browser import (
     HIDDEN_AND_NOTIFICATIONS,
@@ -188,22 +189,12 @@ def test_moderation_shows_in_an_open_page_at_once(server):
         expect(page.locator("#connection-state")).to_have_text("account deactivated")
 
 
-def png_bytes(width=320, height=200) -> bytes:
-    import io
-
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (30, 120, 200)).save(out, "PNG")
-    return out.getvalue()
-
-
 def test_files_wait_in_a_tray_with_previews_then_go_with_a_caption_and_show_for_both(server):
     import base64
 
     alice, bob = (LiveUser(server.url, name()).sign_up().log_in() for _ in range(2))
     chat_id = alice.direct_chat(bob)
-    image = base64.b64encode(png_bytes()).decode()
+    image = base64.b64encode(png(320, 200, colour=(30, 120, 200))).decode()
     with live_pages(server, [alice, bob], f"/chats/{chat_id}/") as (page_a, page_b):
         bobs_list = page_b.context.new_page()
         bobs_list.goto(server.url + "/")

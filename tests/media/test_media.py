@@ -21,18 +21,13 @@ from PIL import Image
 from chat.media import thumbnails
 from chat.models import Membership, Upload
 from tests.clients import api_as
+from tests.files import png, upload_url
 from tests.frames import send_message
 from tests.sockets import joined_socket, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MAX = 64 * 1024  # CHAT_UPLOAD_MAX_BYTES in these tests
-
-
-def png(width=64, height=48) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 30, 30)).save(out, "PNG")
-    return out.getvalue()
 
 
 @pytest.fixture(autouse=True)
@@ -46,15 +41,6 @@ def local_media(settings, tmp_path):
         },
     }
     return tmp_path / "media"
-
-
-def upload_url(user, chat_id, filename="photo.png", content_type="image/png", size=None, data=b""):
-    return api_as(user).post(
-        "/api/upload-url",
-        {"chatId": chat_id, "filename": filename, "contentType": content_type,
-         "size": size if size is not None else max(len(data), 1)},
-        format="json",
-    )  # fmt: skip
 
 
 def upload_locally(user, ticket: dict, data: bytes, name="photo.png"):
