@@ -23,7 +23,7 @@ from chat.realtime.outbox import Outbox
 from chat.realtime.protocol import ProtocolError, parse_frame
 from chat.realtime.ratelimit import user_budgets
 from chat.realtime.registry import get_registry
-from chat.realtime.socket_auth import close_code
+from chat.realtime.socket_auth import socket_standing
 from chat.stores.base import Connection
 
 logger = logging.getLogger(__name__)
@@ -144,7 +144,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if kind == "sessionEnded" and notice.get("session") == self.session_tag:
             self._later(self._check_session(ended=True))
         elif kind == "userChanged":
-            self.username = notice.get("username") or self.username  # renamed, say
+            # A rename takes effect at once; the session check confirms it (notices from two
+            # processes may come in either order).
+            self.username = notice.get("username") or self.username
             self._later(self._check_session())
         elif kind == "membershipAdded":
             frame = {
@@ -187,14 +189,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def _check_session(self, *, ended: bool = False) -> None:
         """Close the socket if its session no longer logs its user in (or has ``ended``: a
-        logout sends its notice just before the session is deleted); the code says why."""
-        code = await database_sync_to_async(close_code)(
+        logout sends its notice just before the session is deleted); the code says why. While
+        it does, take up the user's name now."""
+        standing = await database_sync_to_async(socket_standing)(
             session_key=self.session_key, credential=self.credential, user_id=self.user_id
         )
+        code = standing.close_code
         if code is None and ended:
             code = 4401
         if code is not None:
             self._close_soon(code)
+        else:
+            self.username = standing.username  # renamed, say, and its notice lost
 
     async def _lose_chat(self, chat_id: str, frame: dict) -> None:
         """The user is no longer in the chat: stop its frames and tell the client."""

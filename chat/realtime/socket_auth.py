@@ -10,6 +10,7 @@ import asyncio
 import json
 from importlib import import_module
 from types import SimpleNamespace
+from typing import NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 from channels.security.websocket import WebsocketDenier
@@ -100,36 +101,43 @@ def _user_for_session(session_key: str | None):
     return AnonymousUser()
 
 
-def session_close_code(session_key: str | None, user_id: str) -> int | None:
-    """None while the session still logs ``user_id`` in; else the code a socket opened with
+class Standing(NamedTuple):
+    """Whether a socket's user is still signed in, read again after a change (or at a heartbeat)."""
+
+    close_code: int | None  # None while signed in; else the code the socket closes with
+    username: str = ""  # the user's name now, while signed in (a rename reaches the socket)
+
+
+def session_standing(session_key: str | None, user_id: str) -> Standing:
+    """Signed in while the session still logs ``user_id`` in; else the code a socket opened with
     it closes with: 4403 when the user was deactivated (or banned), 4401 when the session ended
     (logged out, expired, deleted, or the password changed)."""
     user = _user_for_session(session_key)
     if user.is_authenticated and str(user.pk) == user_id:
-        return None
+        return Standing(None, user.get_username())
     named = _user_by_id(user_id)
     if named is not None and not named.is_active:
-        return 4403
-    return 4401
+        return Standing(4403)
+    return Standing(4401)
 
 
-def close_code(*, session_key: str | None, credential: str | None, user_id: str) -> int | None:
-    """``session_close_code`` for a socket opened with a cookie; for one opened with a bearer
+def socket_standing(*, session_key: str | None, credential: str | None, user_id: str) -> Standing:
+    """``session_standing`` for a socket opened with a cookie; for one opened with a bearer
     (``credential``, its tag): 4403 when the user was deactivated, 4401 when the token was
     revoked (a provider's token ends at its expiry, which the socket keeps itself)."""
     if credential is None:
-        return session_close_code(session_key, user_id)
+        return session_standing(session_key, user_id)
     named = _user_by_id(user_id)
     if named is None:
-        return 4401
+        return Standing(4401)
     if not named.is_active:
-        return 4403
+        return Standing(4403)
     kind, _, ref = credential.partition(":")
     if kind == "token" and (
         not ApiToken.objects.filter(pk=ref, user_id=named.pk).exists() or tokens.suspended(named)
     ):
-        return 4401
-    return None
+        return Standing(4401)
+    return Standing(None, named.get_username())
 
 
 def _user_by_id(user_id):

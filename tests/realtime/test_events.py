@@ -5,6 +5,7 @@ typing; a socket's own reply comes before the frames its action sends. (How the 
 the frames: ``test_fanout``.)"""
 
 import ast
+import asyncio
 import json
 from pathlib import Path
 
@@ -169,5 +170,30 @@ async def test_a_renamed_users_open_sockets_send_under_the_new_name(alice_bob_di
     assert (await next_of(others, "message"))["message"]["username"] == "alicia"
     assert (await next_of(socket, "message"))["message"]["username"] == "alicia"
     assert await send(socket, {"action": "ping"}) == {"type": "pong"}  # still open
+    await socket.disconnect()
+    await others.disconnect()
+
+
+async def test_a_rename_whose_notice_was_lost_is_taken_up_at_the_next_heartbeat(
+    alice_bob_direct, settings
+):
+    alice, bob, chat = alice_bob_direct
+    chat_id = str(chat.pk)
+    socket, _ = await joined_socket(alice, chat_id)
+    others, _ = await joined_socket(bob, chat_id)
+    # Renamed with no notice at all (as when Redis was unreachable, or in another process
+    # without Redis).
+    await database_sync_to_async(User.objects.filter(pk=alice.pk).update)(username="alicia")
+    settings.CHAT_CONNECTION_TTL = 0  # every ping is a heartbeat that reads the session again
+    names = []
+    for _ in range(50):  # until the heartbeat's check has come back (bounded)
+        await socket.send_json_to({"action": "ping"})
+        await next_of(socket, "pong")  # (its own typing frames come back too)
+        await socket.send_json_to({"action": "typing", "chatId": chat_id})
+        names.append((await next_of(others, "typing"))["username"])
+        if names[-1] == "alicia":
+            break
+        await asyncio.sleep(0.05)
+    assert names[0] == "alice" and names[-1] == "alicia", names
     await socket.disconnect()
     await others.disconnect()
