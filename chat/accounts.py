@@ -166,6 +166,29 @@ class PasswordBackend(ModelBackend):
         raise PermissionDenied
 
 
+def username_check(username: str, *, besides_user_id=None) -> None:
+    """The rules a new name (signing up, renaming) follows: Django's for a username, not taken
+    in any case, letters of one alphabet, and not like a name already taken; ``besides_user_id``
+    is the user being renamed. Raises ``ValidationError``."""
+    User = get_user_model()
+    if not username:
+        raise ValidationError("Choose a username.", code="required")
+    User._meta.get_field(User.USERNAME_FIELD).run_validators(username)
+    taken = User._default_manager.filter(**{f"{User.USERNAME_FIELD}__iexact": username})
+    if taken.exclude(pk=besides_user_id).exists():
+        raise ValidationError("A user with that username already exists.", code="unique")
+    if text.mixes_scripts(username):
+        raise ValidationError(
+            "Use letters of one alphabet: Latin, Cyrillic and Greek letters that look alike "
+            "cannot be mixed.",
+            code="mixed_scripts",
+        )
+    if username_lookalike_taken(username, besides_user_id=besides_user_id):
+        raise ValidationError(
+            "This username looks like one already taken; choose another.", code="lookalike"
+        )
+
+
 def username_lookalike_taken(username: str, *, besides_user_id=None) -> bool:
     """Whether an account's name (other than ``besides_user_id``'s) looks like ``username`` on
     screen (a confusable skeleton in common, UTS #39, in any case): "aIice" beside "alice",

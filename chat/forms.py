@@ -6,7 +6,7 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
-from chat import accounts, budgets, text
+from chat import accounts, budgets
 from chat.models import ChatRoom
 
 
@@ -88,23 +88,8 @@ class SignUpForm(UserCreationForm):
         # case (and then returns None).
         username = super().clean_username()
         if username is not None:
-            check_username(username)
+            accounts.username_check(username)
         return username
-
-
-def check_username(username: str, *, besides_user_id=None) -> None:
-    """The rules a new name (signing up, renaming, made from a provider's account) follows on
-    top of Django's: one alphabet, and not like a name already taken (``ValidationError``)."""
-    if text.mixes_scripts(username):
-        raise forms.ValidationError(
-            "Use letters of one alphabet: Latin, Cyrillic and Greek letters that look alike "
-            "cannot be mixed.",
-            code="mixed_scripts",
-        )
-    if accounts.username_lookalike_taken(username, besides_user_id=besides_user_id):
-        raise forms.ValidationError(
-            "This username looks like one already taken; choose another.", code="lookalike"
-        )
 
 
 class UsernameChangeForm(forms.ModelForm):
@@ -117,10 +102,7 @@ class UsernameChangeForm(forms.ModelForm):
 
     def clean_username(self):
         username = self.cleaned_data["username"]
-        taken = self._meta.model._default_manager.filter(username__iexact=username)
-        if taken.exclude(pk=self.instance.pk).exists():
-            raise forms.ValidationError("A user with that username already exists.", code="unique")
-        check_username(username, besides_user_id=self.instance.pk)
+        accounts.username_check(username, besides_user_id=self.instance.pk)
         return username
 
 

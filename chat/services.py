@@ -6,17 +6,19 @@ the change commits). Callers send nothing themselves.
 """
 
 import time
+import unicodedata
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from chat import errors, selectors
+from chat import accounts, errors, selectors
 from chat.media.uploads import attachments_claim
 from chat.models import ChatRoom, Contact, Membership, Presence, Reaction
 from chat.moderation.actions import message_remove
@@ -440,11 +442,22 @@ def group_remove(*, chat: ChatRoom, actor: User, member: User) -> SendResult | N
 
 @events.announcing
 def user_rename(*, user: User, username: str) -> None:
-    """Give ``user`` a new name, already checked against the sign-up rules by the caller
-    (``forms.UsernameChangeForm``). Their open sockets take it up: what they send from then on
-    carries it."""
-    user.username = username
-    user.save(update_fields=["username"])
+    """Give ``user`` a new name under the sign-up rules (``accounts.username_check``);
+    ``InvalidInput`` if it breaks one. Their open sockets take it up: what they send from then
+    on carries it."""
+    username = unicodedata.normalize("NFKC", username) if isinstance(username, str) else ""
+    try:
+        accounts.username_check(username, besides_user_id=user.pk)
+        with transaction.atomic():
+            user.username = username
+            user.save(update_fields=["username"])
+    except ValidationError as exc:
+        raise errors.InvalidInput(exc.messages[0], code="invalid_username") from None
+    except IntegrityError:  # taken meanwhile
+        user.refresh_from_db(fields=["username"])
+        raise errors.InvalidInput(
+            "A user with that username already exists.", code="invalid_username"
+        ) from None
     events.user_changed(user.pk, username=username)
 
 

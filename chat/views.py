@@ -264,9 +264,13 @@ def account_settings(request):
     token_form = ApiTokenForm(request.POST if action == "token" else None)
     new_secret, status = None, 200
     if action == "rename" and rename_form.is_valid():
-        services.user_rename(user=request.user, username=rename_form.cleaned_data["username"])
-        messages.success(request, f"You are now {request.user.get_username()}.")
-        return redirect("settings")
+        try:
+            services.user_rename(user=request.user, username=rename_form.cleaned_data["username"])
+        except errors.InvalidInput as exc:  # taken meanwhile
+            rename_form.add_error("username", exc.detail)
+        else:
+            messages.success(request, f"You are now {request.user.get_username()}.")
+            return redirect("settings")
     if action == "token" and token_form.is_valid():
         try:
             if not CreateTokenThrottle().allow_request(request, None):

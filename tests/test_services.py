@@ -130,3 +130,33 @@ def test_a_retry_announces_a_message_whose_first_write_had_an_unknown_outcome(
     assert (again.created, len(announced)) == (False, 1)
     fresh = services.message_send(**{**send, "client_message_id": "k2"})
     assert (fresh.created, [m.seq for m in announced]) == (True, [1, 2])
+
+
+# -- Accounts --------------------------------------------------------------------------------
+
+
+def test_a_rename_follows_the_sign_up_rules_whoever_calls_it(make_user):
+    make_user("alice")
+    carol = make_user("carol")
+    for name in ["", "   ", "ALICE", "aIice", "bad name!", "x" * 151, "p\u0430ypal", None]:
+        with pytest.raises(errors.InvalidInput):
+            services.user_rename(user=carol, username=name)
+    carol.refresh_from_db()
+    assert carol.username == "carol"
+    wide = "".join(chr(ord(letter) + 0xFEE0) for letter in "caroline")  # full-width letters
+    services.user_rename(user=carol, username=wide)  # normalized (NFKC), as the forms do
+    carol.refresh_from_db()
+    assert carol.username == "caroline"
+
+
+def test_a_name_taken_between_the_check_and_the_save_is_refused_not_a_server_error(
+    make_user, monkeypatch
+):
+    make_user("dave")
+    erin = make_user("erin")
+    monkeypatch.setattr(services.accounts, "username_check", lambda *args, **kwargs: None)
+    with pytest.raises(errors.InvalidInput, match="already exists"):
+        services.user_rename(user=erin, username="dave")
+    assert erin.username == "erin"
+    erin.refresh_from_db()
+    assert erin.username == "erin"
