@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from chat.media.urls import attachment_payload
+from chat.media.urls import attachment_url
 from chat.selectors import ListedChat, MessagePage
 from chat.stores.base import Message
 
@@ -102,6 +102,36 @@ def message_page_payload(page) -> dict:
     if isinstance(page, MessagePage):
         return {**payload, "nextCursor": page.next_cursor, "hasMore": page.next_cursor is not None}
     return {**payload, "hasMore": page.has_more}
+
+
+def attachment_payload(chat_id: str, described: dict) -> dict:
+    """A message's stored attachment descriptor as clients see it: ``{id, name, contentType,
+    size, url}`` and, for images, ``thumbnailUrl``, ``width``, ``height``."""
+    payload = {
+        "id": described["id"],
+        "name": described["name"],
+        "contentType": described["contentType"],
+        "size": described["size"],
+        "url": attachment_url(chat_id, described["id"]),
+    }
+    if described.get("thumbnailKey"):
+        payload.update(
+            thumbnailUrl=attachment_url(chat_id, described["id"], thumbnail=True),
+            width=described["width"],
+            height=described["height"],
+        )
+    return payload
+
+
+def upload_ticket_payload(ticket) -> dict:
+    """An upload URL for one file (``media.uploads.UploadTicket``)."""
+    return {
+        "attachmentId": ticket.attachment_id,
+        "url": ticket.url,
+        "fields": ticket.fields,
+        "expiresAt": iso(ticket.expires_at),
+        "maxBytes": ticket.max_bytes,
+    }
 
 
 def ack_payload(message: Message, *, duplicate: bool) -> dict:

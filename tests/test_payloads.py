@@ -24,6 +24,8 @@ from chat.selectors import (
     Suggestion,
 )
 from chat.stores.base import Message
+from tests.clients import api_as
+from tests.files import upload_url
 
 pytestmark = pytest.mark.django_db
 
@@ -160,3 +162,13 @@ def test_the_check_refuses_what_the_schema_does_not_document(components):
     del without["seq"]
     with pytest.raises(jsonschema.ValidationError):
         check(components, "MessageOutput", without)
+
+
+def test_the_rendered_upload_url_and_me_are_the_schema_s(components, alice_and_a_chat):
+    alice, chat = alice_and_a_chat
+    ticket = upload_url(alice, str(chat.pk), size=10)
+    assert ticket.status_code == 201
+    check(components, "UploadUrlOutput", ticket.json())
+    assert ticket.json()["expiresAt"].endswith("Z")  # milliseconds, as every time is rendered
+    assert len(ticket.json()["expiresAt"]) == len("2026-01-01T00:00:00.000Z")
+    check(components, "MemberOutput", api_as(alice).get("/api/me").json())

@@ -27,6 +27,7 @@ from chat.payloads import (
     search_hit_payload,
     suggestion_payload,
     token_payload,
+    upload_ticket_payload,
     user_payload,
 )
 from chat.selectors import ListedChat
@@ -55,7 +56,7 @@ def _valid(serializer_class, data) -> dict:
 class MeView(APIView):
     @extend_schema(responses={200: s.MemberOutput, **ERRORS}, summary="The logged-in user")
     def get(self, request):
-        return Response({"userId": str(request.user.pk), "username": request.user.get_username()})
+        return Response(user_payload(request.user))
 
 
 class UsersView(APIView):
@@ -202,14 +203,14 @@ class UploadUrlView(APIView):
         before ``expiresAt``; then send a message with ``attachments: [attachmentId]``."""
         data = _valid(s.UploadUrlInput, request.data)
         chat = selectors.chat_for_sender(chat_id=str(data["chatId"]), user=request.user)
-        upload = media.upload_start(
+        ticket = media.upload_start(
             chat=chat,
             user=request.user,
             filename=data["filename"],
             content_type=data["contentType"],
             size=data["size"],
         )
-        return Response(upload, status=status.HTTP_201_CREATED)
+        return Response(upload_ticket_payload(ticket), status=status.HTTP_201_CREATED)
 
 
 class MessageView(APIView):

@@ -6,6 +6,7 @@ import logging
 import re
 import unicodedata
 import uuid
+from dataclasses import dataclass
 
 import filetype
 from django.conf import settings
@@ -66,10 +67,22 @@ def media_key(chat_id: str, attachment_id: str, name: str) -> str:
     return f"media/{chat_id}/{attachment_id}/{_key_name(name)}"
 
 
-def upload_start(*, chat: ChatRoom, user, filename: str, content_type: str, size: int) -> dict:
+@dataclass(frozen=True)
+class UploadTicket:
+    """Where and until when the browser may send one file (``payloads.upload_ticket_payload``)."""
+
+    attachment_id: str
+    url: str
+    fields: dict
+    expires_at: datetime.datetime
+    max_bytes: int
+
+
+def upload_start(
+    *, chat: ChatRoom, user, filename: str, content_type: str, size: int
+) -> UploadTicket:
     """An upload URL for one file to ``chat`` (the caller checked that ``user`` may send to it):
-    ``{attachmentId, url, fields, expiresAt, maxBytes}``; the browser POSTs ``fields`` and then
-    the file to ``url`` before ``expiresAt``."""
+    the browser POSTs ``fields`` and then the file to ``url`` before ``expires_at``."""
     name = valid_filename(filename)
     if content_type not in settings.CHAT_UPLOAD_TYPES or is_active(content_type):
         raise _invalid(
@@ -96,13 +109,9 @@ def upload_start(*, chat: ChatRoom, user, filename: str, content_type: str, size
         url = reverse("chat:upload", args=[attachment_id])
         token = signing.dumps({"id": attachment_id, "user": str(user.pk)}, salt=TOKEN_SALT)
         fields = {"token": token, "Content-Type": content_type}
-    return {
-        "attachmentId": attachment_id,
-        "url": url,
-        "fields": fields,
-        "expiresAt": expires_at.isoformat().replace("+00:00", "Z"),
-        "maxBytes": most,
-    }
+    return UploadTicket(
+        attachment_id=attachment_id, url=url, fields=fields, expires_at=expires_at, max_bytes=most
+    )
 
 
 def upload_receive(*, attachment_id: str, user, token: str, content_type: str, file) -> None:
