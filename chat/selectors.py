@@ -27,6 +27,8 @@ HISTORY_DEFAULT_LIMIT = 50
 HISTORY_MAX_LIMIT = 200
 CHAT_LIST_LIMIT = 100
 CHAT_LIST_MAX_LIMIT = 200
+# Most users one presence query asks about.
+PRESENCE_MAX_USERS = 200
 
 
 @dataclass(frozen=True)

@@ -188,7 +188,6 @@ def _chat_list_context(request, *, cursor=None, active_chat_id="") -> dict:
         "chat_ids": [chat["chatId"] for chat in chats],
         "user_id": viewer_id,
         "active_chat_id": active_chat_id,
-        "presence_poll": settings.CHAT_PRESENCE_POLL_SECONDS,
         "new_chat_form": ChatCreateForm(),
     }
 

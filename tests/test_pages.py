@@ -1,12 +1,13 @@
 """Pages as a newcomer meets them: errors said once, error pages with a way back, a favicon,
 log lines printed once, your own last message as "You"."""
 
+import re
 import subprocess
 import sys
 
 import pytest
 
-from chat import services
+from chat import selectors, services
 from tests.servers import ROOT, server_env
 
 pytestmark = pytest.mark.django_db
@@ -64,3 +65,28 @@ def test_a_log_line_is_printed_once(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert (done.stdout + done.stderr).count("said once") == 1
+
+
+def test_every_page_gives_its_scripts_the_servers_limits(client, make_user, make_chat, settings):
+    """The chat list's catch-up and the presence dots ask as the API allows: the page carries
+    the limits (``chat.context_processors``); the scripts keep no copies."""
+    settings.CHAT_PRESENCE_POLL_SECONDS = 7
+    alice = make_user()
+    chat = make_chat(alice, make_user())
+    client.force_login(alice)
+    for url in ["/", f"/chats/{chat.pk}/", "/settings/"]:
+        page = client.get(url)
+        assert page.status_code == 200, url
+        main = re.search(r"<main [^>]*>", page.content.decode()).group(0)
+        assert 'data-presence-poll="7"' in main, url
+        assert f'data-presence-max="{selectors.PRESENCE_MAX_USERS}"' in main, url
+        assert f'data-chat-list-max="{selectors.CHAT_LIST_MAX_LIMIT}"' in main, url
+    script = (ROOT / "static/chat/presence.js").read_text() + (
+        ROOT / "static/chat/list.js"
+    ).read_text()
+    for copied in [
+        f"limit={selectors.CHAT_LIST_MAX_LIMIT}",
+        f"slice(0, {selectors.PRESENCE_MAX_USERS})",
+        "|| 20",
+    ]:
+        assert copied not in script

@@ -9,6 +9,7 @@ from chat.selectors import (
     CHAT_LIST_MAX_LIMIT,
     HISTORY_DEFAULT_LIMIT,
     HISTORY_MAX_LIMIT,
+    PRESENCE_MAX_USERS,
 )
 from chat.services import CLIENT_MESSAGE_ID_MAX_LENGTH
 
@@ -107,7 +108,8 @@ class MessageCreateInput(serializers.Serializer):
 
 class PresenceQuery(serializers.Serializer):
     userIds = serializers.RegexField(
-        r"^[0-9]{1,18}(,[0-9]{1,18}){0,199}$", help_text="Up to 200 user ids, comma-separated."
+        rf"^[0-9]{{1,18}}(,[0-9]{{1,18}}){{0,{PRESENCE_MAX_USERS - 1}}}$",
+        help_text=f"Up to {PRESENCE_MAX_USERS} user ids, comma-separated.",
     )
 
 

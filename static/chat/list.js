@@ -150,7 +150,8 @@
   async function catchUp(socket) {
     let page;
     try {
-      const response = await fetch("/api/chats?limit=200", { credentials: "same-origin" });
+      const most = document.querySelector("main").dataset.chatListMax; // the server's limit
+      const response = await fetch(`/api/chats?limit=${most}`, { credentials: "same-origin" });
       if (!response.ok) return;
       page = await response.json();
     } catch (err) {

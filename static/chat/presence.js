@@ -4,7 +4,9 @@
 "use strict";
 
 (function () {
-  const every = Number(document.querySelector("main").dataset.presencePoll || 20) * 1000;
+  const limits = document.querySelector("main").dataset; // the server's (base.html)
+  const every = Number(limits.presencePoll) * 1000;
+  const most = Number(limits.presenceMax);
 
   function lastSeen(iso) {
     const when = new Date(iso);
@@ -21,7 +23,7 @@
     if (!ids.length) return;
     let users = [];
     try {
-      const response = await fetch(`/api/presence?userIds=${ids.slice(0, 200).join(",")}`, { credentials: "same-origin" });
+      const response = await fetch(`/api/presence?userIds=${ids.slice(0, most).join(",")}`, { credentials: "same-origin" });
       if (!response.ok) return;
       users = (await response.json()).users;
     } catch (err) {
