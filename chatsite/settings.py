@@ -153,9 +153,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=600)
 # Worker threads (and so connections) a process uses for database calls from sockets, on
 # databases that take concurrent writers (PostgreSQL); SQLite's calls run in one thread.
-# PostgreSQL answers in well under a millisecond, and the threads' Python contends for the GIL
-# with the event loop: 4 threads carried 10,000 deliveries/s where 16 failed at 8,000 (S2 in
-# docs/benchmarks.md). DynamoDB calls wait on the network, so that store gets more threads.
+# PostgreSQL answers quickly, and the threads' Python contends for the GIL with the event loop:
+# a few threads carried more deliveries than many (docs/benchmarks-notes.md). DynamoDB calls
+# wait on the network, so that store gets more threads.
 CHAT_DB_THREADS = env.int("CHAT_DB_THREADS", default=16 if CHAT_STORE == "dynamodb" else 4)
 # PostgreSQL: connections come from a pool. Under ASGI each HTTP request runs in a thread of
 # its own, so a kept connection would not outlive its request: without the pool every request
