@@ -203,9 +203,11 @@ class ChatMessages {
     item.classList.toggle("continued", continued);
   }
 
-  // A send that failed: why, and its Retry (if `retry`) and Dismiss buttons. Failed sends stay
-  // in the Tab order (they are not messages yet): their buttons are how they are handled.
-  markFailed(element, why, { retry, dismiss }) {
+  // A send that failed: why, and its Retry (if `retry`) and Dismiss buttons (their clicks go to
+  // the page's one listener for message buttons, as data-act "retry" and "dismiss"). Failed
+  // sends stay in the Tab order (they are not messages yet): their buttons are how they are
+  // handled.
+  markFailed(element, why, { retry }) {
     element.classList.remove("pending");
     element.classList.add("failed");
     for (const old of element.querySelectorAll(".why, .progress")) old.remove();
@@ -214,12 +216,12 @@ class ChatMessages {
     reason.textContent = why;
     if (retry) {
       const again = Object.assign(document.createElement("button"), { type: "button", className: "retry", textContent: "Retry" });
-      again.addEventListener("click", retry);
+      again.dataset.act = "retry";
       reason.append(" ", again);
     }
     const gone = Object.assign(document.createElement("button"), { type: "button", className: "dismiss", textContent: "Dismiss" });
     gone.setAttribute("aria-label", "Dismiss this message that was not sent");
-    gone.addEventListener("click", dismiss);
+    gone.dataset.act = "dismiss";
     reason.append(" ", gone);
     element.append(reason);
   }

@@ -19,6 +19,8 @@
   let socket = null; // the page's socket (static/chat/socket.js), once the first page is shown
   const delivery = new ChatDelivery({ chatId, send: (frame) => (socket ? socket.send(frame) : false) });
   const pending = delivery.pending; // clientMessageId -> {text, element, sentAt, ...}
+  // What a failed send's Retry does, by its element (the message buttons' listener calls it).
+  const retries = new WeakMap();
   const actions = new ChatActions();
   const typing = new ChatTyping(document.getElementById("typing"));
   let readTimer = null;
@@ -124,6 +126,13 @@
       case "quote":
         pages.jumpTo(Number(button.dataset.quoteSeq));
         break;
+      case "retry": // a send that failed
+        retries.get(item)?.();
+        break;
+      case "dismiss":
+        item.remove();
+        input.focus();
+        break;
     }
   });
 
@@ -220,17 +229,14 @@
   function fail(clientMessageId, why, retry) {
     const entry = pending.get(clientMessageId);
     if (!entry) return;
-    view.markFailed(entry.element, why, {
-      retry: retry && (() => {
+    if (retry) {
+      retries.set(entry.element, () => {
         entry.element.remove();
         pending.delete(clientMessageId);
         retry();
-      }),
-      dismiss: () => {
-        entry.element.remove();
-        input.focus();
-      },
-    });
+      });
+    }
+    view.markFailed(entry.element, why, { retry: Boolean(retry) });
     pending.delete(clientMessageId);
   }
 

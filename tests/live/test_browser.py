@@ -295,6 +295,16 @@ def test_files_wait_in_a_tray_with_previews_then_go_with_a_caption_and_show_for_
         failed.get_by_role("button", name="Dismiss this message that was not sent").click()
         expect(page_a.locator("#messages .message.failed")).to_have_count(0)
         expect(page_a.locator("#message-input")).to_be_focused()
+        # Retry sends it again once uploads are back: the file arrives, once.
+        page_a.set_input_files(
+            "#file-input", files=[{"name": "b.txt", "mimeType": "text/plain", "buffer": b"hi"}]
+        )
+        page_a.click("#send")
+        expect(failed.locator(".why")).to_contain_text("Uploads are down.")
+        page_a.unroute("**/api/upload-url")
+        failed.get_by_role("button", name="Retry").click()
+        expect(page_a.locator("#messages .message.failed")).to_have_count(0)
+        expect(page_b.locator("#messages .attachment-file", has_text="b.txt")).to_have_count(1)
 
 
 def test_load_older_shows_only_while_there_is_more_and_keeps_keyboard_focus(server):
