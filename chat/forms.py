@@ -92,17 +92,27 @@ class SignUpForm(UserCreationForm):
         return username
 
 
-class UsernameChangeForm(forms.ModelForm):
-    """A user's new name, under the sign-up rules (taken in any case, look-alikes)."""
+_USERNAME = get_user_model()._meta.get_field(get_user_model().USERNAME_FIELD)
 
-    class Meta:
-        model = get_user_model()
-        fields = ("username",)
-        field_classes = {"username": auth_forms.UsernameField}
+
+class UsernameChangeForm(forms.Form):
+    """A new name under the sign-up rules (taken in any case, look-alikes); ``user``: whose
+    (None for an account still to be made). It changes nothing: the rename is the service's
+    (``services.user_rename``), so a refused name never lingers on ``user``."""
+
+    username = auth_forms.UsernameField(
+        max_length=_USERNAME.max_length, help_text=_USERNAME.help_text
+    )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if user is not None:
+            self.initial["username"] = user.get_username()
 
     def clean_username(self):
         username = self.cleaned_data["username"]
-        accounts.username_check(username, besides_user_id=self.instance.pk)
+        accounts.username_check(username, besides_user_id=self.user.pk if self.user else None)
         return username
 
 

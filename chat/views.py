@@ -258,7 +258,7 @@ def account_settings(request):
     """The user's name and personal API tokens (made and revoked as ``/api/tokens`` does)."""
     action = request.POST.get("action") if request.method == "POST" else None
     rename_form = UsernameChangeForm(
-        request.POST if action == "rename" else None, instance=request.user
+        request.POST if action == "rename" else None, user=request.user
     )
     token_form = ApiTokenForm(request.POST if action == "token" else None)
     new_secret, status = None, 200

@@ -33,7 +33,7 @@ def _valid_username(candidate) -> str | None:
     """``candidate`` as sign-up would take it (normalized), or None."""
     if not isinstance(candidate, str) or not candidate:
         return None
-    form = UsernameChangeForm(data={"username": candidate}, instance=get_user_model()())
+    form = UsernameChangeForm(data={"username": candidate})
     return form.cleaned_data["username"] if form.is_valid() else None
 
 

@@ -458,3 +458,20 @@ def test_odd_spellings_of_a_token_id_name_the_same_token_and_only_the_owner_s(
     csrf = _csrf(api)
     assert api.delete(f"/api/tokens/{spell(made['id'])}", HTTP_X_CSRFTOKEN=csrf).status_code == 204
     assert bearer_client(made["token"]).get("/api/me").status_code == 401
+
+
+def test_a_name_refused_by_the_service_is_not_shown_as_the_users(make_user, monkeypatch):
+    """The page's form changes nothing itself: a name the service refuses (taken between the
+    form's check and the save) leaves the page signed in under the real name."""
+    from chat import errors, services
+
+    def taken_meanwhile(*, user, username):
+        raise errors.InvalidInput("A user with that username already exists.")
+
+    monkeypatch.setattr(services, "user_rename", taken_meanwhile)
+    page = Client()
+    page.force_login(make_user("carol"))
+    response = page.post("/settings/", {"action": "rename", "username": "zed"})
+    assert response.status_code == 400
+    assert b"Signed in as </span><strong>carol</strong>" in response.content
+    assert b"already exists" in response.content
