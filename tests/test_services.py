@@ -138,7 +138,9 @@ def test_a_retry_announces_a_message_whose_first_write_had_an_unknown_outcome(
 def test_a_rename_follows_the_sign_up_rules_whoever_calls_it(make_user):
     make_user("alice")
     carol = make_user("carol")
-    for name in ["", "   ", "ALICE", "aIice", "bad name!", "x" * 151, "p\u0430ypal", None]:
+    hostile = ["al\x00ice", "alice\n", "<script>", "a" * 10_000, 12345, ["alice"]]
+    plain = ["", "   ", "ALICE", "aIice", "bad name!", "x" * 151, "p\u0430ypal", None]
+    for name in [*plain, *hostile]:
         with pytest.raises(errors.InvalidInput):
             services.user_rename(user=carol, username=name)
     carol.refresh_from_db()

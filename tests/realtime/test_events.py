@@ -197,3 +197,26 @@ async def test_a_rename_whose_notice_was_lost_is_taken_up_at_the_next_heartbeat(
     assert names[0] == "alice" and names[-1] == "alicia", names
     await socket.disconnect()
     await others.disconnect()
+
+
+async def test_a_rename_reaches_every_open_socket_of_the_user_and_no_one_elses(
+    alice_bob_direct,
+):
+    """A burst: the user's many sockets, and another user's, open when the name changes."""
+    alice, bob, chat = alice_bob_direct
+    chat_id = str(chat.pk)
+    alices = [(await joined_socket(alice, chat_id))[0] for _ in range(8)]
+    bobs, _ = await joined_socket(bob, chat_id)
+    await database_sync_to_async(services.user_rename)(user=alice, username="alicia")
+    for socket in [*alices, bobs]:
+        await socket.send_json_to({"action": "ping"})
+        await next_of(socket, "pong")  # the notice is in
+    for socket in alices:
+        await socket.send_json_to({"action": "typing", "chatId": chat_id})
+    seen_by_bob = [await next_of(bobs, "typing") for _ in alices]
+    assert {(f["userId"], f["username"]) for f in seen_by_bob} == {(str(alice.pk), "alicia")}
+    await bobs.send_json_to({"action": "typing", "chatId": chat_id})
+    frames = [await next_of(alices[0], "typing") for _ in range(len(alices) + 1)]
+    assert (str(bob.pk), "bob") in {(f["userId"], f["username"]) for f in frames}
+    for socket in [*alices, bobs]:
+        await socket.disconnect()
