@@ -232,3 +232,49 @@ async def test_locking_a_message_delete_and_a_room_delete_in_the_admin(cluster, 
     assert cluster.stored(chat_id) == []
     for socket in sockets:
         await socket.close()
+
+
+async def test_a_rename_reaches_the_users_sockets_on_both_processes(cluster):
+    """Renamed on the Settings page of one process, then in a shell (a third process): the
+    user's sockets on both servers send under the new name at once."""
+    p1, p2 = cluster.processes
+    alice, bob = new_user(p1), new_user(p2)
+    chat_id = alice.direct_chat(bob)
+    alices = await on_both(cluster, alice, chat_id)
+    (bobs,) = [await Socket.open(p2, bob)]
+    assert (await bobs.request({"action": "joinChat", "chatId": chat_id}))["type"] == "joined"
+
+    async def names_seen_by_bob(tag: str) -> set[str]:
+        for n, socket in enumerate(alices):
+            frame = send_message(chat_id, f"{tag} {n}", f"{tag}-{n}")
+            assert (await socket.request(frame))["type"] == "ack"
+        texts = {f"{tag} {n}" for n in range(len(alices))}
+
+        def arrived():
+            return [f["message"] for f in bobs.frames if f.get("type") == "message"
+                    and f["message"]["message"] in texts]  # fmt: skip
+
+        await bobs.until(lambda: len(arrived()) == len(texts), 5)
+        return {message["username"] for message in arrived()}
+
+    new_name = f"r{uuid.uuid4().hex[:10]}"
+    alice.http.get("/settings/")
+    renamed = alice.http.post(
+        "/settings/",
+        data={"action": "rename", "username": new_name,
+              "csrfmiddlewaretoken": alice.http.cookies["csrftoken"]},
+    )  # fmt: skip
+    assert renamed.status_code == 302, renamed.text
+    await asyncio.sleep(DEADLINE)  # the notice reaches both processes
+    assert await names_seen_by_bob("after the page") == {new_name}
+
+    shell_name = f"s{uuid.uuid4().hex[:10]}"
+    cluster.shell(
+        "from django.contrib.auth import get_user_model; "
+        f"u = get_user_model().objects.get(username='{new_name}'); "
+        f"u.username = '{shell_name}'; u.save()"
+    )
+    await asyncio.sleep(DEADLINE)
+    assert await names_seen_by_bob("after the shell") == {shell_name}
+    for socket in [*alices, bobs]:
+        await socket.close()
