@@ -549,3 +549,26 @@ def test_a_short_message_s_buttons_float_above_it_in_one_row(server, browser):
     top.hover()
     scroller = page.locator("#scroller").bounding_box()
     assert top.locator(".actions").bounding_box()["y"] >= scroller["y"]
+
+
+def test_a_rename_on_a_phone_shows_on_what_the_open_chat_sends_next(server, browser):
+    """Renamed on the Settings page (at phone width, which it fits) while the chat is open in
+    another tab: the next message from that tab reaches the others under the new name."""
+    alice, bob = people(server, 2)
+    group = start_group(alice, "Trip", bob)
+    phone = {"viewport": {"width": 360, "height": 700}}
+    chat_tab = open_page(browser, server, alice, f"/chats/{group}/", **phone)
+    bobs = open_page(browser, server, bob, f"/chats/{group}/", **phone)
+    settings = chat_tab.context.new_page()
+    settings.goto(server.url + "/settings/")
+    new_name = "alicia" + alice.username[-6:]
+    settings.get_by_label("Username").fill(new_name)
+    settings.get_by_role("button", name="Change name").click()
+    expect(settings.locator(".notice")).to_contain_text(f"You are now {new_name}.")
+    layout = settings.evaluate(OVERFLOW)
+    assert layout["scroll"] <= 360 and layout["wide"] == [], layout
+    chat_tab.fill("#message-input", "sent after the rename")
+    chat_tab.click("#send")
+    said = bobs.locator("#messages .message", has_text="sent after the rename")
+    expect(said.locator(".author")).to_have_text(new_name)
+    assert chat_tab.errors == [] and bobs.errors == [], (chat_tab.errors, bobs.errors)
