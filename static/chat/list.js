@@ -92,15 +92,19 @@
   // What a live message that arrived before the API's answer adds: {seq, message} of others'.
   const early = new Map(); // chatId -> [message]
 
-  async function fillIn(item) {
+  // An answer refused for now (a busy server: 429, 5xx) or lost is asked for again after a pause
+  // that grows, a few times; offline for longer, the reconnect's catch-up fills it in.
+  async function fillIn(item, attempt = 1) {
     const chatId = item.dataset.chatId;
     let chat;
     try {
       const response = await fetch(`/api/chats/${chatId}`, { credentials: "same-origin" });
-      if (!response.ok) return;
+      if (response.status === 429 || response.status >= 500) throw new Error(`${response.status}`);
+      if (!response.ok) return; // not (or no longer) theirs: its "removed" takes it off
       chat = await response.json();
     } catch (err) {
-      return; // offline: the reconnect's catch-up fills it in
+      if (attempt < 6) setTimeout(() => item.isConnected && fillIn(item, attempt + 1), 500 * 2 ** attempt);
+      return;
     }
     if (!item.isConnected) return;
     const title = ChatText.title(chat, myId);

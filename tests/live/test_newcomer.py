@@ -572,3 +572,25 @@ def test_a_rename_on_a_phone_shows_on_what_the_open_chat_sends_next(server, brow
     said = bobs.locator("#messages .message", has_text="sent after the rename")
     expect(said.locator(".author")).to_have_text(new_name)
     assert chat_tab.errors == [] and bobs.errors == [], (chat_tab.errors, bobs.errors)
+
+
+def test_a_chat_added_while_the_server_is_busy_fills_in_once_it_answers(server, browser):
+    """The list asks for a chat it was just added to; a busy answer (503) is asked again, so
+    its message and unread count still show without a reload."""
+    alice, bob = people(server, 2)
+    page = open_page(browser, server, bob, "/")
+    refused = []
+
+    def busy_once(route):
+        if refused:
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.fulfill(status=503, content_type="application/json", body='{"detail": "busy"}')
+
+    page.route(re.compile(r".*/api/chats/[0-9a-f-]{36}$"), busy_once)
+    group = start_group(alice, "Busy", bob)
+    alice.api("POST", f"/api/chats/{group}/messages", json={"message": "still here"})
+    expect(item(page, group).locator(".unread")).to_have_text("1")
+    expect(item(page, group).locator(".last-message")).to_contain_text("still here")
+    assert len(refused) == 1, refused
